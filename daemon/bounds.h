@@ -1,0 +1,29 @@
+/* Hard bounds on every configurable limit, in one place.
+ *
+ * The config parser rejects values outside these ranges, so the rest of
+ * the daemon may trust any value it finds in struct conf. */
+#pragma once
+
+#define PICHAT_STACK_KIB_MIN        16
+#define PICHAT_STACK_KIB_MAX        (8 * 1024)
+/* Sanitizer runtimes need far deeper stacks than the code itself. */
+#define PICHAT_STACK_KIB_SANITIZED  512
+
+#define PICHAT_MAX_CLIENTS_MAX      1000000
+#define PICHAT_LINE_BYTES_MIN       16
+#define PICHAT_LINE_BYTES_MAX       65536
+#define PICHAT_IDLE_TIMEOUT_MAX     (7 * 24 * 3600)
+#define PICHAT_TEXT_MAX             512     /* welcome, prefix, motd */
+#define PICHAT_BIND_MAX             8       /* addresses in [server] bind */
+
+/* Largest UDP payload over IPv4; replies are truncated to it. */
+#define PICHAT_UDP_MAX              65507
+
+/* inih in Debian is built with a fixed line buffer of 200 bytes. */
+#define PICHAT_INI_LINE_MAX         200
+
+/* Time allowed to flush goodbyes to clients on SIGTERM/SIGINT. */
+#define PICHAT_SHUTDOWN_GRACE_MS    1500
+
+/* Accept back-off when the process runs out of descriptors. */
+#define PICHAT_ACCEPT_BACKOFF_MS    100

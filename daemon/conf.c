@@ -1,0 +1,486 @@
+/* conf: reads pichat.ini with inih, checks every value, owns the current config.
+ *
+ * inih is driven through ini_parse_stream() with our own line reader so we
+ * always know the line number (Debian's inih handler has none) and can turn
+ * lines longer than inih's fixed buffer into errors instead of truncation. */
+#include "conf.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+
+enum conf_type {
+        CT_BOOL,
+        CT_UINT,
+        CT_PORT,
+        CT_TEXT,
+        CT_BIND,
+        CT_LEVEL,
+};
+
+struct conf_key {
+        const char *section;
+        const char *name;
+        enum conf_type type;
+        size_t offset;
+        unsigned min, max;      /* CT_UINT */
+};
+
+#define K(sec, key, type, field, lo, hi) \
+        { sec, key, type, offsetof(struct conf, field), lo, hi }
+
+static const struct conf_key conf_keys[] = {
+        K("server", "bind", CT_BIND, server, 0, 0),
+        K("server", "max_clients", CT_UINT, server.max_clients, 1, PICHAT_MAX_CLIENTS_MAX),
+        K("server", "max_clients_per_ip", CT_UINT, server.max_clients_per_ip, 0, PICHAT_MAX_CLIENTS_MAX),
+        K("server", "thread_stack_kib", CT_UINT, server.thread_stack_kib,
+          PICHAT_STACK_KIB_MIN, PICHAT_STACK_KIB_MAX),
+        K("server", "idle_timeout_s", CT_UINT, server.idle_timeout_s, 0, PICHAT_IDLE_TIMEOUT_MAX),
+        K("server", "max_line_bytes", CT_UINT, server.max_line_bytes,
+          PICHAT_LINE_BYTES_MIN, PICHAT_LINE_BYTES_MAX),
+
+        K("echo", "enabled", CT_BOOL, echo.enabled, 0, 0),
+        K("echo", "port", CT_PORT, echo.port, 0, 0),
+        K("echo", "prefix", CT_TEXT, echo.prefix, 0, 0),
+        K("echo", "welcome", CT_TEXT, echo.welcome, 0, 0),
+
+        K("udp", "enabled", CT_BOOL, udp.enabled, 0, 0),
+        K("udp", "port", CT_PORT, udp.port, 0, 0),
+        K("udp", "prefix", CT_TEXT, udp.prefix, 0, 0),
+
+        K("chat", "enabled", CT_BOOL, chat.enabled, 0, 0),
+        K("chat", "port", CT_PORT, chat.port, 0, 0),
+        K("chat", "motd", CT_TEXT, chat.motd, 0, 0),
+        K("chat", "motd_file", CT_TEXT, chat.motd_file, 0, 0),
+        K("chat", "default_room", CT_TEXT, chat.default_room, 0, 0),
+        K("chat", "rooms", CT_TEXT, chat.rooms, 0, 0),
+        K("chat", "max_nick_len", CT_UINT, chat.max_nick_len, 1, 64),
+        K("chat", "max_rooms", CT_UINT, chat.max_rooms, 1, 100000),
+        K("chat", "max_room_members", CT_UINT, chat.max_room_members, 0, PICHAT_MAX_CLIENTS_MAX),
+        K("chat", "history", CT_UINT, chat.history, 0, 1000),
+        K("chat", "max_queue_kib", CT_UINT, chat.max_queue_kib, 4, 65536),
+        K("chat", "lines_per_sec", CT_UINT, chat.lines_per_sec, 1, 100000),
+        K("chat", "burst", CT_UINT, chat.burst, 1, 100000),
+
+        K("log", "level", CT_LEVEL, log.level, 0, 0),
+};
+
+static const char *const conf_sections[] = { "server", "echo", "udp", "chat", "log" };
+
+void conf_defaults(struct conf *c)
+{
+        memset(c, 0, sizeof(*c));
+        atomic_init(&c->refs, 1);
+        strcpy(c->server.bind[0], "::");
+        c->server.n_bind = 1;
+        c->server.max_clients = 1024;
+        c->server.max_clients_per_ip = 64;
+        c->server.thread_stack_kib = 64;
+        c->server.idle_timeout_s = 900;
+        c->server.max_line_bytes = 1024;
+
+        c->echo.enabled = true;
+        c->echo.port = 8888;
+        strcpy(c->echo.prefix, "OK...");
+        strcpy(c->echo.welcome, "Welcome to the server. Type something and hit enter");
+
+        c->udp.enabled = true;
+        c->udp.port = 8888;
+        strcpy(c->udp.prefix, "OK...");
+
+        c->chat.enabled = true;
+        c->chat.port = 5000;
+        strcpy(c->chat.motd, "Be nice. Type /help for commands.");
+        strcpy(c->chat.default_room, "lobby");
+        strcpy(c->chat.rooms, "lobby");
+        c->chat.max_nick_len = 16;
+        c->chat.max_rooms = 256;
+        c->chat.max_room_members = 0;
+        c->chat.history = 20;
+        c->chat.max_queue_kib = 64;
+        c->chat.lines_per_sec = 10;
+        c->chat.burst = 20;
+
+        c->log.level = LOG_INFO;
+}
+
+struct parse_state {
+        const char *name;
+        struct conf *conf;
+        struct conf_errors *errs;
+        unsigned line;
+        /* the reader */
+        FILE *file;
+        const char *text;
+        size_t text_pos;
+        bool section_known;
+};
+
+__attribute__((format(printf, 3, 4)))
+static void conf_error(struct parse_state *ps, unsigned line, const char *fmt, ...)
+{
+        char msg[CONF_TEXT_SIZE + 64];
+        va_list ap;
+
+        if (ps->errs->n >= CONF_ERRORS_MAX)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        if (line)
+                snprintf(ps->errs->msg[ps->errs->n++], sizeof(ps->errs->msg[0]),
+                         "%s:%u: %s", ps->name, line, msg);
+        else
+                snprintf(ps->errs->msg[ps->errs->n++], sizeof(ps->errs->msg[0]),
+                         "%s: %s", ps->name, msg);
+}
+
+static int parse_bool(const char *v, bool *out)
+{
+        static const char *const yes[] = { "yes", "true", "on", "1" };
+        static const char *const no[] = { "no", "false", "off", "0" };
+
+        for (size_t i = 0; i < 4; i++) {
+                if (strcasecmp(v, yes[i]) == 0) {
+                        *out = true;
+                        return 0;
+                }
+                if (strcasecmp(v, no[i]) == 0) {
+                        *out = false;
+                        return 0;
+                }
+        }
+        return -EINVAL;
+}
+
+/* Decimal digits only: "+5", " 5", "5k" and "0x10" are all rejected. */
+static int parse_uint(const char *v, unsigned long *out)
+{
+        unsigned long n = 0;
+
+        if (*v == '-')
+                return -ERANGE;
+        if (!*v)
+                return -EINVAL;
+        for (; *v; v++) {
+                if (*v < '0' || *v > '9')
+                        return -EINVAL;
+                if (n > (ULONG_MAX - 9) / 10)
+                        return -ERANGE;
+                n = n * 10 + (unsigned long)(*v - '0');
+        }
+        *out = n;
+        return 0;
+}
+
+static bool bind_addr_ok(const char *a)
+{
+        unsigned char buf[sizeof(struct in6_addr)];
+        return inet_pton(AF_INET, a, buf) == 1 || inet_pton(AF_INET6, a, buf) == 1;
+}
+
+static int parse_bind(struct parse_state *ps, const char *v)
+{
+        char copy[CONF_TEXT_SIZE];
+        char *save = NULL;
+        unsigned n = 0;
+
+        snprintf(copy, sizeof(copy), "%s", v);
+        for (char *tok = strtok_r(copy, " \t,", &save); tok;
+             tok = strtok_r(NULL, " \t,", &save)) {
+                if (!bind_addr_ok(tok)) {
+                        conf_error(ps, ps->line, "bind: '%s' is not an IPv4 or IPv6 address", tok);
+                        return -EINVAL;
+                }
+                if (n == PICHAT_BIND_MAX) {
+                        conf_error(ps, ps->line, "bind: more than %d addresses", PICHAT_BIND_MAX);
+                        return -EINVAL;
+                }
+                snprintf(ps->conf->server.bind[n++], CONF_TEXT_SIZE, "%s", tok);
+        }
+        if (n == 0) {
+                conf_error(ps, ps->line, "bind: needs at least one address");
+                return -EINVAL;
+        }
+        ps->conf->server.n_bind = n;
+        return 0;
+}
+
+static void parse_text(struct parse_state *ps, const char *name, const char *v, char *out)
+{
+        size_t len = strlen(v);
+
+        /* Quotes keep leading or trailing spaces that inih would strip. */
+        if (len >= 2 && v[0] == '"' && v[len - 1] == '"') {
+                v++;
+                len -= 2;
+        }
+        for (size_t i = 0; i < len; i++) {
+                if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f) {
+                        conf_error(ps, ps->line, "%s: control characters are not allowed", name);
+                        return;
+                }
+        }
+        memcpy(out, v, len);
+        out[len] = '\0';
+}
+
+static int conf_handler(void *user, const char *section, const char *name, const char *value)
+{
+        struct parse_state *ps = user;
+        const struct conf_key *k = NULL;
+        char *field;
+        unsigned long n;
+        int r;
+
+        if (!ps->section_known)
+                return 1;       /* already reported at the section header */
+        for (size_t i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++) {
+                if (strcmp(conf_keys[i].section, section) == 0 &&
+                    strcmp(conf_keys[i].name, name) == 0) {
+                        k = &conf_keys[i];
+                        break;
+                }
+        }
+        if (!k) {
+                conf_error(ps, ps->line, "unknown key '%s' in section [%s]", name, section);
+                return 1;
+        }
+        field = (char *)ps->conf + k->offset;
+
+        switch (k->type) {
+        case CT_BOOL:
+                if (parse_bool(value, (bool *)field) < 0)
+                        conf_error(ps, ps->line, "%s: '%s' is not a boolean (use yes or no)",
+                                   name, value);
+                break;
+        case CT_UINT:
+        case CT_PORT: {
+                unsigned lo = k->type == CT_PORT ? 0 : k->min;
+                unsigned hi = k->type == CT_PORT ? 65535 : k->max;
+
+                r = parse_uint(value, &n);
+                if (r == -ERANGE && *value == '-')
+                        conf_error(ps, ps->line, "%s: must not be negative (got '%s')", name, value);
+                else if (r < 0 && r != -ERANGE)
+                        conf_error(ps, ps->line, "%s: '%s' is not a number", name, value);
+                else if (r < 0 || n < lo || n > hi)
+                        conf_error(ps, ps->line, "%s: %s is out of range (%u-%u%s)", name, value,
+                                   lo, hi, k->type == CT_PORT ? ", 0 = any free port" : "");
+                else
+                        *(unsigned *)field = (unsigned)n;
+                break;
+        }
+        case CT_TEXT:
+                parse_text(ps, name, value, field);
+                break;
+        case CT_BIND:
+                parse_bind(ps, value);
+                break;
+        case CT_LEVEL:
+                r = log_level_parse(value);
+                if (r < 0)
+                        conf_error(ps, ps->line,
+                                   "%s: '%s' is not a log level (debug, info, notice, warning, error)",
+                                   name, value);
+                else
+                        *(int *)field = r;
+                break;
+        }
+        return 1;
+}
+
+/* Notices section headers, so that unknown (even empty) sections are reported. */
+static void check_section_header(struct parse_state *ps, const char *line)
+{
+        const char *p = line + strspn(line, " \t");
+        const char *end;
+        size_t len;
+
+        if (*p != '[')
+                return;
+        end = strchr(p, ']');
+        if (!end)
+                return;         /* inih reports the syntax error */
+        p++;
+        len = (size_t)(end - p);
+        ps->section_known = false;
+        for (size_t i = 0; i < sizeof(conf_sections) / sizeof(conf_sections[0]); i++)
+                if (strlen(conf_sections[i]) == len && strncmp(conf_sections[i], p, len) == 0)
+                        ps->section_known = true;
+        if (!ps->section_known)
+                conf_error(ps, ps->line, "unknown section [%.*s]", (int)len, p);
+}
+
+/* One line into str, like fgets(); a line that does not fit is an error and
+ * is handed to inih as an empty line, so nothing is parsed from half of it. */
+static char *conf_reader(char *str, int num, void *stream)
+{
+        struct parse_state *ps = stream;
+        size_t max = (size_t)num - 1, len = 0;
+        bool eol = false, eof = false;
+
+        while (!eol) {
+                int ch;
+                if (ps->file) {
+                        ch = getc(ps->file);
+                } else {
+                        ch = ps->text[ps->text_pos] ? (unsigned char)ps->text[ps->text_pos++] : EOF;
+                }
+                if (ch == EOF) {
+                        eof = true;
+                        break;
+                }
+                if (len < max)
+                        str[len] = (char)ch;
+                len++;
+                if (ch == '\n')
+                        eol = true;
+        }
+        if (eof && len == 0)
+                return NULL;
+        ps->line++;
+        if (len > max || (len == max && !eol)) {
+                /* inih needs room for "\r\n\0" beyond the text */
+                conf_error(ps, ps->line, "line too long (max %d bytes)", num - 3);
+                str[0] = '\n';
+                str[1] = '\0';
+                return str;
+        }
+        if (memchr(str, '\0', len)) {
+                conf_error(ps, ps->line, "NUL byte in line");
+                str[0] = '\n';
+                str[1] = '\0';
+                return str;
+        }
+        str[len] = '\0';
+        check_section_header(ps, str);
+        return str;
+}
+
+static void conf_validate(struct parse_state *ps)
+{
+        struct conf *c = ps->conf;
+
+        if (!c->echo.enabled && !c->udp.enabled && !c->chat.enabled)
+                conf_error(ps, 0, "no service is enabled ([echo], [udp] and [chat] are all off)");
+        if (c->echo.enabled && c->chat.enabled && c->echo.port != 0 &&
+            c->echo.port == c->chat.port)
+                conf_error(ps, 0, "[echo] and [chat] cannot share TCP port %u", c->echo.port);
+        if (c->chat.burst < 1)
+                conf_error(ps, 0, "[chat] burst must be at least 1");
+}
+
+static struct conf *conf_parse(struct parse_state *ps)
+{
+        struct conf *c = malloc(sizeof(*c));
+        int r;
+
+        if (!c) {
+                conf_error(ps, 0, "out of memory");
+                return NULL;
+        }
+        conf_defaults(c);
+        ps->conf = c;
+        ps->section_known = true;       /* keys before any [section] */
+
+        /* Indented lines are ordinary lines here, never continuations. */
+        ini_allow_multiline = false;
+        r = ini_parse_stream(conf_reader, ps, conf_handler, ps);
+        if (r > 0) {
+                /* inih stops calling us at a syntax error only to report it */
+                bool seen = false;
+                char prefix[CONF_TEXT_SIZE + 32];
+                snprintf(prefix, sizeof(prefix), "%s:%d:", ps->name, r);
+                for (unsigned i = 0; i < ps->errs->n; i++)
+                        if (strncmp(ps->errs->msg[i], prefix, strlen(prefix)) == 0)
+                                seen = true;
+                if (!seen)
+                        conf_error(ps, (unsigned)r,
+                                   "syntax error (expected [section], key = value or a comment)");
+        } else if (r < 0) {
+                conf_error(ps, 0, "cannot read file");
+        }
+        if (ps->errs->n == 0)
+                conf_validate(ps);
+        if (ps->errs->n > 0) {
+                free(c);
+                return NULL;
+        }
+        return c;
+}
+
+struct conf *conf_load(const char *path, struct conf_errors *errs)
+{
+        struct parse_state ps = { .name = path, .errs = errs };
+        struct conf *c;
+
+        errs->n = 0;
+        ps.file = fopen(path, "re");
+        if (!ps.file) {
+                conf_error(&ps, 0, "cannot open: %s", strerror(errno));
+                return NULL;
+        }
+        c = conf_parse(&ps);
+        if (ferror(ps.file) && c) {
+                conf_error(&ps, 0, "read error");
+                free(c);
+                c = NULL;
+        }
+        fclose(ps.file);
+        return c;
+}
+
+struct conf *conf_load_string(const char *name, const char *text, struct conf_errors *errs)
+{
+        struct parse_state ps = { .name = name, .errs = errs, .text = text };
+
+        errs->n = 0;
+        return conf_parse(&ps);
+}
+
+struct conf *conf_ref(struct conf *c)
+{
+        if (c)
+                atomic_fetch_add(&c->refs, 1);
+        return c;
+}
+
+void conf_unref(struct conf *c)
+{
+        if (c && atomic_fetch_sub(&c->refs, 1) == 1)
+                free(c);
+}
+
+static pthread_mutex_t conf_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct conf *conf_in_force;
+
+struct conf *conf_current(void)
+{
+        struct conf *c;
+
+        pthread_mutex_lock(&conf_lock);
+        c = conf_ref(conf_in_force);
+        pthread_mutex_unlock(&conf_lock);
+        return c;
+}
+
+void conf_set_current(struct conf *c)
+{
+        struct conf *old;
+
+        pthread_mutex_lock(&conf_lock);
+        old = conf_in_force;
+        conf_in_force = c;
+        pthread_mutex_unlock(&conf_lock);
+        conf_unref(old);
+}

@@ -1,0 +1,86 @@
+/* conf: pichat.ini parsing, validation and the shared configuration.
+ *
+ * A struct conf is immutable once loaded and reference counted, so a
+ * reload can swap in a new one while connection threads keep using the
+ * one they hold. */
+#pragma once
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "bounds.h"
+
+#define CONF_TEXT_SIZE  256     /* any INI value fits: lines are < 200 bytes */
+#define CONF_ERRORS_MAX 32
+
+struct conf {
+        atomic_uint refs;
+
+        struct {
+                char bind[PICHAT_BIND_MAX][CONF_TEXT_SIZE];
+                unsigned n_bind;
+                unsigned max_clients;
+                unsigned max_clients_per_ip;    /* 0 = no per-address limit */
+                unsigned thread_stack_kib;
+                unsigned idle_timeout_s;        /* 0 = off */
+                unsigned max_line_bytes;
+        } server;
+
+        struct {
+                bool enabled;
+                unsigned port;
+                char prefix[CONF_TEXT_SIZE];
+                char welcome[CONF_TEXT_SIZE];
+        } echo;
+
+        struct {
+                bool enabled;
+                unsigned port;
+                char prefix[CONF_TEXT_SIZE];
+        } udp;
+
+        struct {
+                bool enabled;
+                unsigned port;
+                char motd[CONF_TEXT_SIZE];
+                char motd_file[CONF_TEXT_SIZE];
+                char default_room[CONF_TEXT_SIZE];
+                char rooms[CONF_TEXT_SIZE];
+                unsigned max_nick_len;
+                unsigned max_rooms;
+                unsigned max_room_members;      /* 0 = unlimited */
+                unsigned history;               /* 0 = off */
+                unsigned max_queue_kib;
+                unsigned lines_per_sec;
+                unsigned burst;
+        } chat;
+
+        struct {
+                int level;                      /* LOG_ERR .. LOG_DEBUG */
+        } log;
+};
+
+/* Errors found while loading, each "FILE:LINE: message" or "FILE: message". */
+struct conf_errors {
+        unsigned n;
+        char msg[CONF_ERRORS_MAX][CONF_TEXT_SIZE + 128];
+};
+
+/* Fill *c with the built-in defaults (the values conf/pichat.ini documents). */
+void conf_defaults(struct conf *c);
+
+/* Load and validate FILE over the defaults. Returns a new conf with one
+ * reference, or NULL with *errs filled in (never a partial config). */
+struct conf *conf_load(const char *path, struct conf_errors *errs);
+
+/* Same, from a string; NAME is what error messages call it. */
+struct conf *conf_load_string(const char *name, const char *text,
+                              struct conf_errors *errs);
+
+struct conf *conf_ref(struct conf *c);
+void conf_unref(struct conf *c);
+
+/* The configuration in force; conf_current() returns a new reference. */
+struct conf *conf_current(void);
+void conf_set_current(struct conf *c);  /* takes over the caller's reference */

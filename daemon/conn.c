@@ -1,0 +1,248 @@
+/* conn: the per-client read/dispatch loop and its single teardown path. */
+#include "conn.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "server.h"
+
+int64_t conn_now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void conn_set_reason(struct conn *c, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (c->reason[0])
+                return;
+        va_start(ap, fmt);
+        vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
+        va_end(ap);
+}
+
+int conn_write(struct conn *c, const void *buf, size_t len)
+{
+        const char *p = buf;
+        int64_t stall_ms = c->conf->server.idle_timeout_s ?
+                           (int64_t)c->conf->server.idle_timeout_s * 1000 : -1;
+
+        while (len > 0) {
+                ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n > 0) {
+                        p += n;
+                        len -= (size_t)n;
+                        continue;
+                }
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+                        return -errno;
+                /* The client is not reading: wait for it, but not past
+                 * shutdown and not forever. */
+                struct pollfd pfd[2] = {
+                        { .fd = c->fd, .events = POLLOUT },
+                        { .fd = server_stop_fd(), .events = POLLIN },
+                };
+                int r = poll(pfd, 2, stall_ms > INT32_MAX ? INT32_MAX : (int)stall_ms);
+                if (r < 0 && errno != EINTR)
+                        return -errno;
+                if (r == 0)
+                        return -ETIMEDOUT;
+                if (pfd[1].revents)
+                        return -ESHUTDOWN;
+        }
+        return 0;
+}
+
+int conn_write_line(struct conn *c, const char *text)
+{
+        size_t n = strlen(text);
+        char buf[CONF_TEXT_SIZE + 64];
+
+        if (n + 2 > sizeof(buf)) {
+                int r = conn_write(c, text, n);
+                return r < 0 ? r : conn_write(c, "\r\n", 2);
+        }
+        memcpy(buf, text, n);
+        memcpy(buf + n, "\r\n", 2);
+        return conn_write(c, buf, n + 2);
+}
+
+/* Best effort, never blocking: for goodbyes to clients that may be gone. */
+static void conn_say_nowait(struct conn *c, const char *text)
+{
+        char buf[CONN_REASON_SIZE + 8];
+        int n = snprintf(buf, sizeof(buf), "%s\r\n", text);
+        ssize_t w = send(c->fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)w;
+}
+
+static void conn_teardown(struct conn *c)
+{
+        struct log_ctx ctx = { .service = c->svc->name, .peer = c->peer };
+
+        if (c->svc->close)
+                c->svc->close(c, c->reason[0] ? c->reason : "closed");
+        log_ctx(LOG_INFO, &ctx, "disconnected %s (%s)", c->peer,
+                c->reason[0] ? c->reason : "closed");
+        /* Let a pending goodbye reach the peer rather than being reset. */
+        shutdown(c->fd, SHUT_WR);
+        close(c->fd);
+        if (c->wake_fd >= 0)
+                close(c->wake_fd);
+        line_free(&c->ls);
+        server_conn_done(c);
+        conf_unref(c->conf);
+        free(c);
+}
+
+/* Hand buffered input to the service, line by line, while flood control
+ * allows. Returns 0, CONN_CLOSE or -errno; *delay set when paused. */
+static int conn_dispatch(struct conn *c, int64_t *delay)
+{
+        *delay = 0;
+        while (c->rlen > 0) {
+                const char *data = (const char *)c->rbuf + c->rpos, *line;
+                size_t n = c->rlen, len;
+                int r;
+
+                if (c->svc->delay_ms) {
+                        *delay = c->svc->delay_ms(c);
+                        if (*delay > 0)
+                                return 0;
+                }
+                r = line_next(&c->ls, &data, &n, &line, &len);
+                c->rpos += c->rlen - n;
+                c->rlen = n;
+                if (r == LINE_OK)
+                        r = c->svc->line(c, line, len);
+                else if (r == LINE_TOOLONG)
+                        r = c->svc->too_long(c);
+                if (r != 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Read what the client sent, answer telnet negotiation, keep the text. */
+static int conn_read(struct conn *c)
+{
+        uint8_t reply[CONN_READ_SIZE + 2];
+        size_t out, nreply;
+        ssize_t n;
+
+        do
+                n = recv(c->fd, c->rbuf, sizeof(c->rbuf), MSG_DONTWAIT);
+        while (n < 0 && errno == EINTR);
+        if (n == 0)
+                return -ECONNRESET;
+        if (n < 0)
+                return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+        telnet_filter(&c->tn, c->rbuf, (size_t)n, c->rbuf, &out, reply, &nreply);
+        c->rpos = 0;
+        c->rlen = out;
+        if (nreply > 0)
+                return conn_write(c, reply, nreply);
+        return 0;
+}
+
+static void conn_reason_from(struct conn *c, int r)
+{
+        if (r == -ECONNRESET || r == -EPIPE)
+                conn_set_reason(c, "connection closed by client");
+        else if (r == -ESHUTDOWN)
+                conn_set_reason(c, "server shutting down");
+        else if (r == -ETIMEDOUT)
+                conn_set_reason(c, "client stopped reading");
+        else if (r < 0)
+                conn_set_reason(c, "%s", strerror(-r));
+}
+
+void conn_run(struct conn *c)
+{
+        struct log_ctx ctx = { .service = c->svc->name, .peer = c->peer };
+        int64_t idle_ms = (int64_t)c->conf->server.idle_timeout_s * 1000;
+        int64_t last_input = conn_now_ms();
+        int r;
+
+        log_ctx(LOG_INFO, &ctx, "connected %s", c->peer);
+        r = c->svc->open(c);
+        while (r == 0) {
+                int64_t delay = 0, now, timeout = -1;
+                bool want_write;
+
+                r = conn_dispatch(c, &delay);
+                if (r != 0)
+                        break;
+                want_write = c->svc->want_write && c->svc->want_write(c);
+
+                struct pollfd pfd[3] = {
+                        { .fd = c->fd,
+                          .events = (short)((c->rlen == 0 ? POLLIN : 0) |
+                                            (want_write ? POLLOUT : 0)) },
+                        { .fd = server_stop_fd(), .events = POLLIN },
+                        { .fd = c->wake_fd, .events = POLLIN },
+                };
+                /* While input is held back, a hang-up must not spin us. */
+                if (pfd[0].events == 0)
+                        pfd[0].fd = -1;
+                now = conn_now_ms();
+                if (idle_ms > 0)
+                        timeout = last_input + idle_ms - now;
+                if (delay > 0 && (timeout < 0 || delay < timeout))
+                        timeout = delay;
+                if (timeout < 0 && idle_ms > 0)
+                        timeout = 0;
+                if (poll(pfd, c->wake_fd >= 0 ? 3 : 2,
+                         timeout > INT32_MAX ? INT32_MAX : (int)timeout) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = -errno;
+                        break;
+                }
+                if (pfd[1].revents || server_stopping()) {
+                        conn_set_reason(c, "server shutting down");
+                        conn_say_nowait(c, "server shutting down");
+                        break;
+                }
+                if (c->wake_fd >= 0 && (pfd[2].revents & POLLIN)) {
+                        uint64_t v;
+                        ssize_t w = read(c->wake_fd, &v, sizeof(v));
+                        (void)w;
+                        if (c->svc->wake && (r = c->svc->wake(c)) != 0)
+                                break;
+                }
+                if ((pfd[0].revents & POLLOUT) && c->svc->writable &&
+                    (r = c->svc->writable(c)) != 0)
+                        break;
+                if (c->rlen == 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+                        if ((r = conn_read(c)) != 0)
+                                break;
+                        last_input = conn_now_ms();
+                        continue;
+                }
+                if (idle_ms > 0 && conn_now_ms() - last_input >= idle_ms) {
+                        char msg[CONN_REASON_SIZE];
+                        snprintf(msg, sizeof(msg), "idle timeout (%u s), closing connection",
+                                 c->conf->server.idle_timeout_s);
+                        conn_set_reason(c, "idle timeout");
+                        conn_say_nowait(c, msg);
+                        break;
+                }
+        }
+        conn_reason_from(c, r);
+        conn_teardown(c);
+}

@@ -1,0 +1,74 @@
+/* conn: one TCP client and the thread that serves it.
+ *
+ * conn_run() is the body of every client thread: it reads, strips telnet
+ * commands, splits lines, hands them to the service, enforces the idle
+ * timeout, and always ends in the same teardown path (conn_teardown). A
+ * service only supplies callbacks. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "line.h"
+#include "telnet.h"
+
+/* Results of service callbacks besides 0 (carry on) and negative errno. */
+enum {
+        CONN_CLOSE = 1,         /* the service ended the session (e.g. /quit) */
+};
+
+#define CONN_READ_SIZE   2048
+#define CONN_REASON_SIZE 96
+
+struct conn;
+
+struct service {
+        const char *name;
+        /* Greets the client; may set conn->wake_fd and conn->priv. */
+        int (*open)(struct conn *c);
+        int (*line)(struct conn *c, const char *line, size_t len);
+        int (*too_long)(struct conn *c);
+        /* Optional: wake_fd became readable. */
+        int (*wake)(struct conn *c);
+        /* Optional: output is queued (poll for POLLOUT) / the socket can take more. */
+        bool (*want_write)(struct conn *c);
+        int (*writable)(struct conn *c);
+        /* Optional: milliseconds before the next line may be handled (flood control). */
+        int64_t (*delay_ms)(struct conn *c);
+        /* Optional: send any farewell, leave rooms. reason is for people. */
+        void (*close)(struct conn *c, const char *reason);
+};
+
+struct conn {
+        int fd;
+        int wake_fd;                    /* -1 unless the service sets one */
+        const struct service *svc;
+        struct conf *conf;              /* config at connect time */
+        struct addr_key key;
+        char peer[ADDR_STR_MAX];
+        struct telnet tn;
+        struct line_splitter ls;
+        size_t rpos, rlen;
+        uint8_t rbuf[CONN_READ_SIZE];
+        char reason[CONN_REASON_SIZE];  /* why the session ends */
+        void *priv;                     /* service state */
+};
+
+/* Set a reason for the coming close, unless one is set already. */
+void conn_set_reason(struct conn *c, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+/* Write all of buf, waiting for the socket while the server runs.
+ * 0, or -ESHUTDOWN (server stopping), -ETIMEDOUT, or another -errno. */
+int conn_write(struct conn *c, const void *buf, size_t len);
+/* Write a line of text with CR LF appended. */
+int conn_write_line(struct conn *c, const char *text);
+
+/* The client thread's body; takes ownership of c. */
+void conn_run(struct conn *c);
+
+/* Monotonic clock in milliseconds. */
+int64_t conn_now_ms(void);

@@ -1,0 +1,68 @@
+/* echo: the classic "Welcome ... / OK...line" service over TCP. */
+#include "echo.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "telnet.h"
+
+size_t echo_format(char *out, const char *prefix, const char *line, size_t len)
+{
+        size_t n = strlen(prefix);
+
+        memcpy(out, prefix, n);
+        for (size_t i = 0; i < len; i++) {
+                out[n++] = line[i];
+                if ((unsigned char)line[i] == TELNET_IAC)
+                        out[n++] = line[i];
+        }
+        out[n++] = '\r';
+        out[n++] = '\n';
+        out[n] = '\0';
+        return n;
+}
+
+static int echo_open(struct conn *c)
+{
+        /* Texts come from the config in force, so a reload shows at once. */
+        struct conf *cf = conf_current();
+        int r = conn_write_line(c, cf->echo.welcome);
+
+        conf_unref(cf);
+        return r;
+}
+
+static int echo_line(struct conn *c, const char *line, size_t len)
+{
+        struct conf *cf = conf_current();
+        size_t size = strlen(cf->echo.prefix) + 2 * len + 3;
+        char stackbuf[1024];
+        char *buf = size <= sizeof(stackbuf) ? stackbuf : malloc(size);
+        int r = -ENOMEM;
+
+        if (buf) {
+                size_t n = echo_format(buf, cf->echo.prefix, line, len);
+                r = conn_write(c, buf, n);
+                if (buf != stackbuf)
+                        free(buf);
+        }
+        conf_unref(cf);
+        return r;
+}
+
+static int echo_too_long(struct conn *c)
+{
+        char msg[64];
+
+        snprintf(msg, sizeof(msg), "line too long (max %zu bytes)", c->ls.max);
+        return conn_write_line(c, msg);
+}
+
+const struct service echo_service = {
+        .name = "echo",
+        .open = echo_open,
+        .line = echo_line,
+        .too_long = echo_too_long,
+};

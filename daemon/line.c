@@ -1,0 +1,62 @@
+/* line: the line splitter shared by every TCP service. */
+#include "line.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+int line_init(struct line_splitter *ls, size_t max)
+{
+        ls->buf = malloc(max + 1);
+        if (!ls->buf)
+                return -ENOMEM;
+        ls->len = 0;
+        ls->max = max;
+        ls->after_cr = false;
+        ls->discarding = false;
+        return 0;
+}
+
+void line_free(struct line_splitter *ls)
+{
+        free(ls->buf);
+        ls->buf = NULL;
+}
+
+int line_next(struct line_splitter *ls, const char **data, size_t *n,
+              const char **line, size_t *len)
+{
+        while (*n > 0) {
+                char c = **data;
+                bool was_cr = ls->after_cr;
+
+                (*data)++;
+                (*n)--;
+                ls->after_cr = false;
+
+                if (was_cr && (c == '\n' || c == '\0'))
+                        continue;       /* second half of CR LF / CR NUL */
+                if (c == '\0')
+                        continue;
+                if (c == '\r' || c == '\n') {
+                        ls->after_cr = c == '\r';
+                        if (ls->discarding) {
+                                ls->discarding = false;
+                                continue;
+                        }
+                        ls->buf[ls->len] = '\0';
+                        *line = ls->buf;
+                        *len = ls->len;
+                        ls->len = 0;
+                        return LINE_OK;
+                }
+                if (ls->discarding)
+                        continue;
+                if (ls->len == ls->max) {
+                        ls->len = 0;
+                        ls->discarding = true;
+                        return LINE_TOOLONG;
+                }
+                ls->buf[ls->len++] = c;
+        }
+        return LINE_NONE;
+}

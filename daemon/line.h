@@ -1,0 +1,32 @@
+/* line: splits a byte stream into lines the way telnet clients end them.
+ *
+ * A line ends at LF, CR LF, CR NUL or a lone CR. Other NUL bytes are
+ * dropped (telnet NVT treats NUL as a no-op). A line longer than the limit
+ * is reported once, as soon as it overflows, and the rest of it is
+ * discarded up to its end. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum {
+        LINE_NONE = 0,          /* input used up, no complete line */
+        LINE_OK = 1,            /* *line / *len hold a complete line */
+        LINE_TOOLONG = 2,       /* a line overflowed max bytes; it is being discarded */
+};
+
+struct line_splitter {
+        char *buf;
+        size_t len;
+        size_t max;
+        bool after_cr;          /* last byte was CR: swallow a following LF or NUL */
+        bool discarding;        /* inside an overflowed line */
+};
+
+int line_init(struct line_splitter *ls, size_t max);   /* 0 or -ENOMEM */
+void line_free(struct line_splitter *ls);
+
+/* Consume bytes from *data (advancing it and *n) until a line or an event
+ * is ready. The returned line stays valid until the next call. */
+int line_next(struct line_splitter *ls, const char **data, size_t *n,
+              const char **line, size_t *len);

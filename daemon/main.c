@@ -1,0 +1,269 @@
+/* pichatd: command line, start-up, signal handling and shutdown. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <malloc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "conf.h"
+#include "echo.h"
+#include "log.h"
+#include "server.h"
+#include "sock.h"
+#include "udp.h"
+
+#define EXIT_USAGE 2
+
+static void usage(FILE *out)
+{
+        fprintf(out,
+                "Usage: pichatd [OPTIONS]\n"
+                "Chat and echo daemon with one thread per client.\n\n"
+                "  -c, --config FILE   configuration file (default %s)\n"
+                "  -n, --check-config  check the configuration, print 'configuration OK', exit\n"
+                "  -f, --foreground    stay in the foreground (logs go to stderr)\n"
+                "  -h, --help          show this help\n"
+                "  -V, --version       show the version\n\n"
+                "Exit status: 0 success, 1 configuration or start-up error, 2 usage error.\n",
+                PICHAT_DEFAULT_CONFIG);
+}
+
+static void print_conf_errors(const struct conf_errors *errs)
+{
+        for (unsigned i = 0; i < errs->n; i++)
+                fprintf(stderr, "pichatd: %s\n", errs->msg[i]);
+}
+
+struct listen_plan {
+        int fd;
+        enum sock_role role;
+};
+
+/* Open (or take over) every listener before anything else runs, so a bad
+ * port is reported on the terminal and nothing is left running. */
+static int open_listeners(const struct conf *cf, struct listen_plan *plan, size_t max)
+{
+        struct sock_inherited inh[PICHAT_BIND_MAX * 3];
+        bool have[4] = { false };
+        size_t n = 0;
+        int k = sock_inherit(cf->echo.port, cf->chat.port, inh, PICHAT_BIND_MAX * 3);
+
+        if (k < 0) {
+                fprintf(stderr, "pichatd: cannot take sockets from the service manager: %s\n",
+                        strerror(-k));
+                return k;
+        }
+        for (int i = 0; i < k; i++) {
+                plan[n].fd = inh[i].fd;
+                plan[n].role = inh[i].role;
+                have[inh[i].role] = true;
+                n++;
+        }
+
+        static const struct {
+                enum sock_role role;
+                int type;
+        } wanted[] = {
+                { SOCK_ROLE_ECHO, SOCK_STREAM },
+                { SOCK_ROLE_UDP, SOCK_DGRAM },
+        };
+        for (size_t w = 0; w < sizeof(wanted) / sizeof(wanted[0]); w++) {
+                enum sock_role role = wanted[w].role;
+                bool enabled = role == SOCK_ROLE_ECHO ? cf->echo.enabled :
+                               role == SOCK_ROLE_UDP ? cf->udp.enabled : cf->chat.enabled;
+                unsigned port = role == SOCK_ROLE_ECHO ? cf->echo.port :
+                                role == SOCK_ROLE_UDP ? cf->udp.port : cf->chat.port;
+
+                if (!enabled || have[role])
+                        continue;
+                for (unsigned b = 0; b < cf->server.n_bind && n < max; b++) {
+                        char err[256];
+                        int fd = sock_open(cf->server.bind[b], port, wanted[w].type,
+                                           err, sizeof(err));
+                        if (fd < 0) {
+                                fprintf(stderr, "pichatd: %s\n", err);
+                                return fd;
+                        }
+                        plan[n].fd = fd;
+                        plan[n].role = role;
+                        n++;
+                }
+        }
+        return (int)n;
+}
+
+static int start_services(const struct listen_plan *plan, int n)
+{
+        for (int i = 0; i < n; i++) {
+                char what[96];
+                int r = 0;
+
+                sock_describe(plan[i].fd, what, sizeof(what));
+                switch (plan[i].role) {
+                case SOCK_ROLE_ECHO:
+                        r = server_add_listener(plan[i].fd, &echo_service);
+                        break;
+                case SOCK_ROLE_UDP:
+                        r = udp_start(plan[i].fd);
+                        break;
+                default:
+                        log_msg(LOG_NOTICE, "%s: no such service in this build, closing %s",
+                                sock_role_name(plan[i].role), what);
+                        close(plan[i].fd);
+                        continue;
+                }
+                if (r < 0) {
+                        log_msg(LOG_ERR, "%s: cannot start on %s: %s",
+                                sock_role_name(plan[i].role), what, strerror(-r));
+                        return r;
+                }
+                log_msg(LOG_INFO, "%s: listening on %s", sock_role_name(plan[i].role), what);
+        }
+        return server_start();
+}
+
+/* Classic daemon start: the parent returns only once the child is serving,
+ * with the child's verdict as its exit status. */
+static int daemonize(int *ready_fd)
+{
+        int p[2];
+        char status = 1;
+        pid_t pid;
+
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid > 0) {
+                close(p[1]);
+                if (read(p[0], &status, 1) != 1)
+                        status = 1;
+                _exit(status);
+        }
+        close(p[0]);
+        setsid();
+        if (chdir("/") < 0)
+                return -errno;
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null >= 0) {
+                dup2(null, STDIN_FILENO);
+                dup2(null, STDOUT_FILENO);
+                close(null);
+        }
+        *ready_fd = p[1];
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "config", required_argument, NULL, 'c' },
+                { "check-config", no_argument, NULL, 'n' },
+                { "foreground", no_argument, NULL, 'f' },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, 'V' },
+                {},
+        };
+        const char *path = PICHAT_DEFAULT_CONFIG;
+        bool check_only = false, foreground = false;
+        struct conf_errors errs;
+        struct listen_plan plan[PICHAT_BIND_MAX * 3 + PICHAT_BIND_MAX * 3];
+        int c, n, ready_fd = -1;
+
+        while ((c = getopt_long(argc, argv, "c:nfhV", opts, NULL)) != -1) {
+                switch (c) {
+                case 'c': path = optarg; break;
+                case 'n': check_only = true; break;
+                case 'f': foreground = true; break;
+                case 'h': usage(stdout); return 0;
+                case 'V': printf("pichatd %s\n", PICHAT_VERSION); return 0;
+                default: usage(stderr); return EXIT_USAGE;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "pichatd: unexpected argument '%s'\n", argv[optind]);
+                usage(stderr);
+                return EXIT_USAGE;
+        }
+
+        struct conf *cf = conf_load(path, &errs);
+        if (!cf) {
+                print_conf_errors(&errs);
+                return EXIT_FAILURE;
+        }
+        if (check_only) {
+                printf("configuration OK\n");
+                conf_unref(cf);
+                return 0;
+        }
+        log_set_level(cf->log.level);
+        conf_set_current(cf);
+
+        /* Many client threads each touching malloc would each get an arena. */
+        mallopt(M_ARENA_MAX, 2);
+        signal(SIGPIPE, SIG_IGN);
+
+        n = open_listeners(cf, plan, sizeof(plan) / sizeof(plan[0]));
+        if (n < 0)
+                return EXIT_FAILURE;
+        if (n == 0) {
+                fprintf(stderr, "pichatd: no service to run\n");
+                return EXIT_FAILURE;
+        }
+        if (!foreground && daemonize(&ready_fd) < 0) {
+                fprintf(stderr, "pichatd: cannot become a daemon: %s\n", strerror(errno));
+                return EXIT_FAILURE;
+        }
+
+        /* Every thread inherits this mask; only sigwait() below sees signals. */
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGHUP);
+        sigaddset(&set, SIGQUIT);
+        sigaddset(&set, SIGUSR1);
+        sigaddset(&set, SIGUSR2);
+        pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+        if (server_init() < 0 || start_services(plan, n) < 0) {
+                log_msg(LOG_ERR, "cannot start: %s", strerror(errno));
+                return EXIT_FAILURE;
+        }
+        log_msg(LOG_NOTICE, "pichatd %s started (config %s)", PICHAT_VERSION, path);
+        if (ready_fd >= 0) {
+                char ok = 0;
+                if (write(ready_fd, &ok, 1) < 0)
+                        return EXIT_FAILURE;
+                close(ready_fd);
+                /* Detached from the terminal: stderr would go nowhere. */
+                log_to_syslog();
+                int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+                if (null >= 0) {
+                        dup2(null, STDERR_FILENO);
+                        close(null);
+                }
+        }
+
+        for (;;) {
+                int sig;
+                if (sigwait(&set, &sig) != 0)
+                        continue;
+                if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
+                        log_msg(LOG_NOTICE, "received %s, shutting down", strsignal(sig));
+                        break;
+                }
+                if (sig == SIGHUP)
+                        log_msg(LOG_NOTICE, "SIGHUP: reload is not supported yet, ignoring");
+        }
+        server_stop();
+        log_msg(LOG_NOTICE, "stopped");
+        return 0;
+}

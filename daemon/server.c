@@ -1,0 +1,247 @@
+/* server: accept threads, client thread creation, limits and shutdown. */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define SERVER_LISTENERS_MAX 32
+
+struct listener {
+        int fd;
+        const struct service *svc;
+};
+
+static struct {
+        struct slots slots;
+        int stop_pipe[2];
+        atomic_bool stopping;
+        struct listener listeners[SERVER_LISTENERS_MAX];
+        unsigned n_listeners;
+        /* Client threads still running, for the shutdown wait. */
+        pthread_mutex_t lock;
+        pthread_cond_t done;
+        unsigned running;
+} srv = { .stop_pipe = { -1, -1 } };
+
+int server_init(void)
+{
+        slots_init(&srv.slots);
+        pthread_mutex_init(&srv.lock, NULL);
+        pthread_cond_init(&srv.done, NULL);
+        if (pipe2(srv.stop_pipe, O_CLOEXEC) < 0)
+                return -errno;
+        return 0;
+}
+
+int server_stop_fd(void)
+{
+        return srv.stop_pipe[0];
+}
+
+bool server_stopping(void)
+{
+        return atomic_load(&srv.stopping);
+}
+
+unsigned server_clients(void)
+{
+        return slots_total(&srv.slots);
+}
+
+int server_add_listener(int fd, const struct service *svc)
+{
+        if (srv.n_listeners == SERVER_LISTENERS_MAX)
+                return -ENOSPC;
+        srv.listeners[srv.n_listeners].fd = fd;
+        srv.listeners[srv.n_listeners].svc = svc;
+        srv.n_listeners++;
+        return 0;
+}
+
+static size_t server_stack_size(void)
+{
+        struct conf *c = conf_current();
+        size_t kib = c ? c->server.thread_stack_kib : 64;
+
+        conf_unref(c);
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+        if (kib < PICHAT_STACK_KIB_SANITIZED)
+                kib = PICHAT_STACK_KIB_SANITIZED;
+#endif
+        return kib * 1024;
+}
+
+int server_spawn(void *(*fn)(void *), void *arg)
+{
+        pthread_attr_t attr;
+        pthread_t t;
+        int r;
+
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        /* No guard page beyond the one glibc adds: the stack is the budget. */
+        r = pthread_attr_setstacksize(&attr, server_stack_size());
+        if (r == 0)
+                r = pthread_create(&t, &attr, fn, arg);
+        pthread_attr_destroy(&attr);
+        return -r;
+}
+
+static void *client_thread(void *arg)
+{
+        conn_run(arg);
+        return NULL;
+}
+
+void server_conn_done(struct conn *c)
+{
+        slots_release(&srv.slots, &c->key);
+        pthread_mutex_lock(&srv.lock);
+        srv.running--;
+        pthread_cond_broadcast(&srv.done);
+        pthread_mutex_unlock(&srv.lock);
+}
+
+static void refuse(int fd, const char *peer, const struct service *svc, const char *why)
+{
+        static const char full[] = "server full, try again later\r\n";
+        struct log_ctx ctx = { .service = svc->name, .peer = peer };
+        ssize_t w = send(fd, full, sizeof(full) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+        (void)w;
+        log_ctx(LOG_NOTICE, &ctx, "refused %s: %s", peer, why);
+        close(fd);
+}
+
+static void accept_one(struct listener *l, int fd, const struct sockaddr *sa)
+{
+        struct conf *cf = conf_current();
+        struct conn *c = calloc(1, sizeof(*c));
+        int r;
+
+        if (!c) {
+                conf_unref(cf);
+                close(fd);
+                return;
+        }
+        c->fd = fd;
+        c->wake_fd = -1;
+        c->svc = l->svc;
+        c->conf = cf;
+        addr_key_from(sa, &c->key);
+        addr_format(sa, c->peer, sizeof(c->peer));
+        telnet_init(&c->tn);
+
+        r = slots_acquire(&srv.slots, &c->key, cf->server.max_clients,
+                          cf->server.max_clients_per_ip);
+        if (r != SLOTS_OK) {
+                refuse(fd, c->peer, l->svc,
+                       r == SLOTS_FULL ? "max_clients reached" :
+                       r == SLOTS_ADDR_FULL ? "max_clients_per_ip reached" : "out of memory");
+                conf_unref(cf);
+                free(c);
+                return;
+        }
+        if (line_init(&c->ls, cf->server.max_line_bytes) < 0) {
+                slots_release(&srv.slots, &c->key);
+                refuse(fd, c->peer, l->svc, "out of memory");
+                conf_unref(cf);
+                free(c);
+                return;
+        }
+        pthread_mutex_lock(&srv.lock);
+        srv.running++;
+        pthread_mutex_unlock(&srv.lock);
+        r = server_spawn(client_thread, c);
+        if (r < 0) {
+                pthread_mutex_lock(&srv.lock);
+                srv.running--;
+                pthread_mutex_unlock(&srv.lock);
+                slots_release(&srv.slots, &c->key);
+                refuse(fd, c->peer, l->svc, strerror(-r));
+                line_free(&c->ls);
+                conf_unref(cf);
+                free(c);
+        }
+}
+
+static void *accept_thread(void *arg)
+{
+        struct listener *l = arg;
+        int64_t last_warn = 0;
+
+        while (!server_stopping()) {
+                struct pollfd pfd[2] = {
+                        { .fd = l->fd, .events = POLLIN },
+                        { .fd = srv.stop_pipe[0], .events = POLLIN },
+                };
+                if (poll(pfd, 2, -1) < 0)
+                        continue;
+                if (pfd[1].revents)
+                        break;
+
+                struct sockaddr_storage ss;
+                socklen_t len = sizeof(ss);
+                int fd = accept4(l->fd, (struct sockaddr *)&ss, &len,
+                                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (fd >= 0) {
+                        accept_one(l, fd, (struct sockaddr *)&ss);
+                        continue;
+                }
+                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                        /* Out of descriptors: the pending connection stays
+                         * readable, so back off rather than spin on it. */
+                        int64_t now = conn_now_ms();
+                        if (now - last_warn > 10000) {
+                                log_msg(LOG_WARNING, "%s: accept: %s; backing off",
+                                        l->svc->name, strerror(errno));
+                                last_warn = now;
+                        }
+                        poll(&pfd[1], 1, PICHAT_ACCEPT_BACKOFF_MS);
+                }
+                /* EAGAIN, ECONNABORTED, EINTR, ...: try again */
+        }
+        return NULL;
+}
+
+int server_start(void)
+{
+        for (unsigned i = 0; i < srv.n_listeners; i++) {
+                int r = server_spawn(accept_thread, &srv.listeners[i]);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+void server_stop(void)
+{
+        struct timespec deadline;
+        char b = 1;
+
+        atomic_store(&srv.stopping, true);
+        if (write(srv.stop_pipe[1], &b, 1) < 0)
+                log_msg(LOG_ERR, "cannot signal shutdown: %s", strerror(errno));
+
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_nsec += (long)PICHAT_SHUTDOWN_GRACE_MS * 1000000L;
+        deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+        deadline.tv_nsec %= 1000000000L;
+        pthread_mutex_lock(&srv.lock);
+        while (srv.running > 0)
+                if (pthread_cond_timedwait(&srv.done, &srv.lock, &deadline) == ETIMEDOUT)
+                        break;
+        if (srv.running > 0)
+                log_msg(LOG_WARNING, "%u clients still closing at exit", srv.running);
+        pthread_mutex_unlock(&srv.lock);
+}

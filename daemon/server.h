@@ -1,0 +1,30 @@
+/* server: listeners, accept threads, client threads and shutdown.
+ *
+ * Every client gets a detached thread with a small stack. Signals are
+ * blocked in all threads but the main one, which owns them. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "conn.h"
+#include "slots.h"
+
+int server_init(void);
+/* Serve TCP clients on listening socket fd with svc (ownership of fd taken). */
+int server_add_listener(int fd, const struct service *svc);
+int server_start(void);
+
+/* Start a detached thread with the configured stack size: 0 or -errno. */
+int server_spawn(void *(*fn)(void *), void *arg);
+
+/* Readable once the server is stopping; never read from it. */
+int server_stop_fd(void);
+bool server_stopping(void);
+/* Tell every client thread to say goodbye; wait up to the grace period. */
+void server_stop(void);
+
+/* Clients currently connected (all TCP services). */
+unsigned server_clients(void);
+
+/* Called once by each client thread as it ends. */
+void server_conn_done(struct conn *c);

@@ -1,0 +1,152 @@
+/* udp: one thread that answers datagrams, in batches. */
+#include "udp.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "bounds.h"
+#include "log.h"
+#include "server.h"
+
+#define UDP_BATCH 16
+
+static atomic_ulong udp_count;
+
+bool udp_port_ignored(unsigned port)
+{
+        switch (port) {
+        case 0:
+        case 7:         /* echo */
+        case 13:        /* daytime */
+        case 17:        /* qotd */
+        case 19:        /* chargen */
+        case 37:        /* time */
+                return true;
+        default:
+                return false;
+        }
+}
+
+size_t udp_format(char *out, const char *prefix, const char *data, size_t len)
+{
+        size_t p = strlen(prefix);
+
+        if (p > PICHAT_UDP_MAX)
+                p = PICHAT_UDP_MAX;
+        memcpy(out, prefix, p);
+        if (len > PICHAT_UDP_MAX - p)
+                len = PICHAT_UDP_MAX - p;
+        memmove(out + p, data, len);
+        return p + len;
+}
+
+unsigned long udp_answered(void)
+{
+        return atomic_load(&udp_count);
+}
+
+struct udp_state {
+        int fd;
+        char *in[UDP_BATCH];
+        char *out[UDP_BATCH];
+        struct sockaddr_storage from[UDP_BATCH];
+        struct iovec iov_in[UDP_BATCH], iov_out[UDP_BATCH];
+        struct mmsghdr msg_in[UDP_BATCH], msg_out[UDP_BATCH];
+};
+
+static void udp_serve_batch(struct udp_state *u, int n)
+{
+        struct conf *cf = conf_current();
+        unsigned nout = 0;
+
+        for (int i = 0; i < n; i++) {
+                const struct sockaddr *sa = (struct sockaddr *)&u->from[i];
+                unsigned port = addr_port(sa);
+
+                if (udp_port_ignored(port)) {
+                        char peer[ADDR_STR_MAX];
+                        addr_format(sa, peer, sizeof(peer));
+                        log_msg(LOG_DEBUG, "udp: ignoring datagram from port %u (%s)", port, peer);
+                        continue;
+                }
+                size_t len = udp_format(u->out[nout], cf->udp.prefix, u->in[i],
+                                        u->msg_in[i].msg_len);
+                u->iov_out[nout].iov_base = u->out[nout];
+                u->iov_out[nout].iov_len = len;
+                memset(&u->msg_out[nout], 0, sizeof(u->msg_out[nout]));
+                u->msg_out[nout].msg_hdr.msg_name = &u->from[i];
+                u->msg_out[nout].msg_hdr.msg_namelen = u->msg_in[i].msg_hdr.msg_namelen;
+                u->msg_out[nout].msg_hdr.msg_iov = &u->iov_out[nout];
+                u->msg_out[nout].msg_hdr.msg_iovlen = 1;
+                nout++;
+        }
+        conf_unref(cf);
+
+        for (unsigned sent = 0; sent < nout;) {
+                int r = sendmmsg(u->fd, u->msg_out + sent, nout - sent, MSG_DONTWAIT);
+                if (r < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        /* A full socket buffer or an unreachable peer costs
+                         * this datagram only, never the thread. */
+                        sent++;
+                        continue;
+                }
+                sent += (unsigned)r;
+                atomic_fetch_add(&udp_count, (unsigned long)r);
+        }
+}
+
+static void *udp_thread(void *arg)
+{
+        struct udp_state *u = arg;
+
+        while (!server_stopping()) {
+                struct pollfd pfd[2] = {
+                        { .fd = u->fd, .events = POLLIN },
+                        { .fd = server_stop_fd(), .events = POLLIN },
+                };
+                if (poll(pfd, 2, -1) < 0)
+                        continue;
+                if (pfd[1].revents)
+                        break;
+                for (int i = 0; i < UDP_BATCH; i++) {
+                        u->iov_in[i].iov_base = u->in[i];
+                        u->iov_in[i].iov_len = PICHAT_UDP_MAX;
+                        memset(&u->msg_in[i], 0, sizeof(u->msg_in[i]));
+                        u->msg_in[i].msg_hdr.msg_name = &u->from[i];
+                        u->msg_in[i].msg_hdr.msg_namelen = sizeof(u->from[i]);
+                        u->msg_in[i].msg_hdr.msg_iov = &u->iov_in[i];
+                        u->msg_in[i].msg_hdr.msg_iovlen = 1;
+                }
+                int n = recvmmsg(u->fd, u->msg_in, UDP_BATCH, MSG_DONTWAIT, NULL);
+                if (n > 0)
+                        udp_serve_batch(u, n);
+        }
+        return NULL;
+}
+
+int udp_start(int fd)
+{
+        struct udp_state *u = calloc(1, sizeof(*u));
+        int r;
+
+        if (!u)
+                return -ENOMEM;
+        u->fd = fd;
+        for (int i = 0; i < UDP_BATCH; i++) {
+                u->in[i] = malloc(PICHAT_UDP_MAX);
+                u->out[i] = malloc(PICHAT_UDP_MAX);
+                if (!u->in[i] || !u->out[i])
+                        return -ENOMEM;
+        }
+        r = server_spawn(udp_thread, u);
+        return r;
+}
