@@ -27,7 +27,7 @@ static struct {
         atomic_bool stopping;
         struct listener listeners[SERVER_LISTENERS_MAX];
         unsigned n_listeners;
-        /* Client threads still running, for the shutdown wait. */
+        /* Threads still running (clients, accept, UDP), for the shutdown wait. */
         pthread_mutex_t lock;
         pthread_cond_t done;
         unsigned running;
@@ -97,6 +97,25 @@ int server_spawn(void *(*fn)(void *), void *arg)
         return -r;
 }
 
+int server_spawn_counted(void *(*fn)(void *), void *arg)
+{
+        pthread_mutex_lock(&srv.lock);
+        srv.running++;
+        pthread_mutex_unlock(&srv.lock);
+        int r = server_spawn(fn, arg);
+        if (r < 0)
+                server_thread_done();
+        return r;
+}
+
+void server_thread_done(void)
+{
+        pthread_mutex_lock(&srv.lock);
+        srv.running--;
+        pthread_cond_broadcast(&srv.done);
+        pthread_mutex_unlock(&srv.lock);
+}
+
 static void *client_thread(void *arg)
 {
         conn_run(arg);
@@ -106,10 +125,7 @@ static void *client_thread(void *arg)
 void server_conn_done(struct conn *c)
 {
         slots_release(&srv.slots, &c->key);
-        pthread_mutex_lock(&srv.lock);
-        srv.running--;
-        pthread_cond_broadcast(&srv.done);
-        pthread_mutex_unlock(&srv.lock);
+        server_thread_done();
 }
 
 static void refuse(int fd, const char *peer, const struct service *svc, const char *why)
@@ -159,14 +175,8 @@ static void accept_one(struct listener *l, int fd, const struct sockaddr *sa)
                 free(c);
                 return;
         }
-        pthread_mutex_lock(&srv.lock);
-        srv.running++;
-        pthread_mutex_unlock(&srv.lock);
-        r = server_spawn(client_thread, c);
+        r = server_spawn_counted(client_thread, c);
         if (r < 0) {
-                pthread_mutex_lock(&srv.lock);
-                srv.running--;
-                pthread_mutex_unlock(&srv.lock);
                 slots_release(&srv.slots, &c->key);
                 refuse(fd, c->peer, l->svc, strerror(-r));
                 line_free(&c->ls);
@@ -211,13 +221,15 @@ static void *accept_thread(void *arg)
                 }
                 /* EAGAIN, ECONNABORTED, EINTR, ...: try again */
         }
+        close(l->fd);
+        server_thread_done();
         return NULL;
 }
 
 int server_start(void)
 {
         for (unsigned i = 0; i < srv.n_listeners; i++) {
-                int r = server_spawn(accept_thread, &srv.listeners[i]);
+                int r = server_spawn_counted(accept_thread, &srv.listeners[i]);
                 if (r < 0)
                         return r;
         }
@@ -242,6 +254,6 @@ void server_stop(void)
                 if (pthread_cond_timedwait(&srv.done, &srv.lock, &deadline) == ETIMEDOUT)
                         break;
         if (srv.running > 0)
-                log_msg(LOG_WARNING, "%u clients still closing at exit", srv.running);
+                log_msg(LOG_WARNING, "%u threads still closing at exit", srv.running);
         pthread_mutex_unlock(&srv.lock);
 }

@@ -16,11 +16,15 @@ int server_start(void);
 
 /* Start a detached thread with the configured stack size: 0 or -errno. */
 int server_spawn(void *(*fn)(void *), void *arg);
+/* The same for a thread that server_stop() must wait for; such a thread
+ * calls server_thread_done() as the last thing it does. */
+int server_spawn_counted(void *(*fn)(void *), void *arg);
+void server_thread_done(void);
 
 /* Readable once the server is stopping; never read from it. */
 int server_stop_fd(void);
 bool server_stopping(void);
-/* Tell every client thread to say goodbye; wait up to the grace period. */
+/* Tell every thread to finish (clients say goodbye); wait up to the grace period. */
 void server_stop(void);
 
 /* Clients currently connected (all TCP services). */

@@ -104,6 +104,16 @@ static void udp_serve_batch(struct udp_state *u, int n)
         }
 }
 
+static void udp_free(struct udp_state *u)
+{
+        for (int i = 0; i < UDP_BATCH; i++) {
+                free(u->in[i]);
+                free(u->out[i]);
+        }
+        close(u->fd);
+        free(u);
+}
+
 static void *udp_thread(void *arg)
 {
         struct udp_state *u = arg;
@@ -130,6 +140,8 @@ static void *udp_thread(void *arg)
                 if (n > 0)
                         udp_serve_batch(u, n);
         }
+        udp_free(u);
+        server_thread_done();
         return NULL;
 }
 
@@ -144,9 +156,13 @@ int udp_start(int fd)
         for (int i = 0; i < UDP_BATCH; i++) {
                 u->in[i] = malloc(PICHAT_UDP_MAX);
                 u->out[i] = malloc(PICHAT_UDP_MAX);
-                if (!u->in[i] || !u->out[i])
+                if (!u->in[i] || !u->out[i]) {
+                        udp_free(u);
                         return -ENOMEM;
+                }
         }
-        r = server_spawn(udp_thread, u);
+        r = server_spawn_counted(udp_thread, u);
+        if (r < 0)
+                udp_free(u);
         return r;
 }

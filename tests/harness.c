@@ -1,0 +1,475 @@
+/* harness: process and socket plumbing for the integration tests. */
+#include "harness.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char pd_defaults[] =
+        "[server]\n"
+        "bind = ::\n"
+        "idle_timeout_s = 60\n"
+        "[log]\n"
+        "level = debug\n";
+
+const char *pd_binary(void)
+{
+        const char *p = getenv("PICHATD");
+        return p && *p ? p : "pichatd";
+}
+
+static long long now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static unsigned bound_port(int fd)
+{
+        struct sockaddr_in6 sa;
+        socklen_t len = sizeof(sa);
+        if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0)
+                return 0;
+        return ntohs(sa.sin6_port);
+}
+
+static int bind_any(int type)
+{
+        struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
+        int zero = 0;
+        int fd = socket(AF_INET6, type, 0);
+
+        if (fd < 0)
+                return -1;
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+            (type == SOCK_STREAM && listen(fd, SOMAXCONN) < 0)) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+void pd_write_conf(struct pd *d, const char *ini_extra)
+{
+        char tmp[160];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", d->conf_path);
+        FILE *f = fopen(tmp, "w");
+        if (!f)
+                return;
+        fputs(pd_defaults, f);
+        if (ini_extra)
+                fputs(ini_extra, f);
+        fclose(f);
+        rename(tmp, d->conf_path);
+}
+
+int pd_start_with(struct pd *d, const char *ini_extra, const char *fdnames)
+{
+        int fds[3];
+        int nfds = 0;
+        char names[64];
+        char *save = NULL;
+
+        memset(d, 0, sizeof(*d));
+        snprintf(d->dir, sizeof(d->dir), "/tmp/pichat-test.XXXXXX");
+        if (!mkdtemp(d->dir))
+                return -1;
+        snprintf(d->conf_path, sizeof(d->conf_path), "%s/pichat.ini", d->dir);
+        snprintf(d->log_path, sizeof(d->log_path), "%s/pichatd.log", d->dir);
+        pd_write_conf(d, ini_extra);
+
+        snprintf(names, sizeof(names), "%s", fdnames);
+        for (char *n = strtok_r(names, ":", &save); n && nfds < 3; n = strtok_r(NULL, ":", &save)) {
+                int fd = bind_any(strcmp(n, "udp") == 0 ? SOCK_DGRAM : SOCK_STREAM);
+                if (fd < 0)
+                        return -1;
+                if (strcmp(n, "echo") == 0)
+                        d->echo_port = bound_port(fd);
+                else if (strcmp(n, "chat") == 0)
+                        d->chat_port = bound_port(fd);
+                else
+                        d->udp_port = bound_port(fd);
+                fds[nfds++] = fd;
+        }
+
+        d->pid = fork();
+        if (d->pid < 0)
+                return -1;
+        if (d->pid == 0) {
+                char count[16], pid[16];
+                int log = open(d->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+                int high = 100;
+
+                /* Move the sockets out of the way before placing them at 3.. */
+                for (int i = 0; i < nfds; i++)
+                        fds[i] = fcntl(fds[i], F_DUPFD, high + i);
+                for (int i = 0; i < nfds; i++)
+                        dup2(fds[i], 3 + i);
+                dup2(log, STDERR_FILENO);
+                dup2(log, STDOUT_FILENO);
+                for (int fd = 3 + nfds; fd < 1024; fd++)
+                        close(fd);
+                snprintf(count, sizeof(count), "%d", nfds);
+                snprintf(pid, sizeof(pid), "%d", (int)getpid());
+                setenv("LISTEN_FDS", count, 1);
+                setenv("LISTEN_PID", pid, 1);
+                setenv("LISTEN_FDNAMES", fdnames, 1);
+                unsetenv("NOTIFY_SOCKET");
+                execl(pd_binary(), "pichatd", "--foreground", "-c", d->conf_path, (char *)NULL);
+                _exit(127);
+        }
+        for (int i = 0; i < nfds; i++)
+                close(fds[i]);
+        /* The listeners exist already, so clients may connect at once; wait
+         * for the start-up line so log checks see a running daemon. */
+        if (!pd_log_wait(d, "started", 10000)) {
+                fprintf(stderr, "pichatd did not start; log:\n");
+                char cmd[320];
+                snprintf(cmd, sizeof(cmd), "cat %s >&2", d->log_path);
+                if (system(cmd) < 0)
+                        perror("system");
+                return -1;
+        }
+        return 0;
+}
+
+int pd_start(struct pd *d, const char *ini_extra)
+{
+        return pd_start_with(d, ini_extra, "echo:chat:udp");
+}
+
+void pd_signal(struct pd *d, int sig)
+{
+        if (d->pid > 0)
+                kill(d->pid, sig);
+}
+
+static int wait_exit(pid_t pid, int timeout_ms)
+{
+        long long end = now_ms() + timeout_ms;
+        int status;
+
+        for (;;) {
+                pid_t r = waitpid(pid, &status, WNOHANG);
+                if (r == pid)
+                        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+                if (r < 0)
+                        return -1;
+                if (now_ms() > end) {
+                        kill(pid, SIGKILL);
+                        waitpid(pid, &status, 0);
+                        return -1;
+                }
+                usleep(5000);
+        }
+}
+
+int pd_stop(struct pd *d)
+{
+        int r = -1;
+        char cmd[320];
+
+        if (d->pid > 0) {
+                kill(d->pid, SIGTERM);
+                r = wait_exit(d->pid, 5000);
+                d->pid = 0;
+        }
+        if (r != 0 && d->log_path[0]) {
+                snprintf(cmd, sizeof(cmd), "echo '--- pichatd log:' >&2; cat %s >&2", d->log_path);
+                if (system(cmd) < 0)
+                        perror("system");
+        }
+        if (d->dir[0]) {
+                snprintf(cmd, sizeof(cmd), "rm -rf %s", d->dir);
+                if (system(cmd) < 0)
+                        perror("system");
+                d->dir[0] = '\0';
+        }
+        return r;
+}
+
+int pd_log_count(struct pd *d, const char *needle)
+{
+        FILE *f = fopen(d->log_path, "r");
+        char line[4096];
+        int n = 0;
+
+        if (!f)
+                return 0;
+        while (fgets(line, sizeof(line), f))
+                if (strstr(line, needle))
+                        n++;
+        fclose(f);
+        return n;
+}
+
+bool pd_log_wait(struct pd *d, const char *needle, int timeout_ms)
+{
+        long long end = now_ms() + timeout_ms;
+
+        do {
+                if (pd_log_count(d, needle) > 0)
+                        return true;
+                usleep(10000);
+        } while (now_ms() < end);
+        return false;
+}
+
+int pd_run(const char *const argv[], char *out, size_t outsize, int timeout_ms)
+{
+        int p[2];
+        pid_t pid;
+        size_t len = 0;
+        long long end = now_ms() + timeout_ms;
+
+        if (pipe(p) < 0)
+                return -1;
+        pid = fork();
+        if (pid < 0)
+                return -1;
+        if (pid == 0) {
+                dup2(p[1], STDOUT_FILENO);
+                dup2(p[1], STDERR_FILENO);
+                close(p[0]);
+                close(p[1]);
+                unsetenv("LISTEN_FDS");
+                unsetenv("LISTEN_PID");
+                unsetenv("LISTEN_FDNAMES");
+                execv(pd_binary(), (char *const *)argv);
+                _exit(127);
+        }
+        close(p[1]);
+        for (;;) {
+                struct pollfd pfd = { .fd = p[0], .events = POLLIN };
+                long long left = end - now_ms();
+                if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+                        break;
+                ssize_t n = read(p[0], out + len, outsize - 1 - len);
+                if (n <= 0)
+                        break;
+                len += (size_t)n;
+                if (len == outsize - 1)
+                        break;
+        }
+        out[len] = '\0';
+        close(p[0]);
+        return wait_exit(pid, (int)(end - now_ms() > 0 ? end - now_ms() : 1));
+}
+
+int pd_connect(struct pd_client *c, unsigned port, int family)
+{
+        struct sockaddr_storage ss;
+        socklen_t len;
+
+        memset(&ss, 0, sizeof(ss));
+        c->len = 0;
+        if (family == AF_INET6) {
+                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+                in6->sin6_family = AF_INET6;
+                in6->sin6_addr = in6addr_loopback;
+                in6->sin6_port = htons((uint16_t)port);
+                len = sizeof(*in6);
+        } else {
+                struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+                in->sin_family = AF_INET;
+                in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+                in->sin_port = htons((uint16_t)port);
+                len = sizeof(*in);
+        }
+        c->fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (c->fd < 0)
+                return -1;
+        if (connect(c->fd, (struct sockaddr *)&ss, len) < 0) {
+                close(c->fd);
+                c->fd = -1;
+                return -1;
+        }
+        return 0;
+}
+
+void pd_close(struct pd_client *c)
+{
+        if (c->fd >= 0)
+                close(c->fd);
+        c->fd = -1;
+}
+
+int pd_send_raw(struct pd_client *c, const void *data, size_t len)
+{
+        const char *p = data;
+        while (len > 0) {
+                ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -1;
+                }
+                p += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+int pd_send(struct pd_client *c, const char *s)
+{
+        return pd_send_raw(c, s, strlen(s));
+}
+
+/* Wait for more input: 1 read something, 0 timeout, -2 EOF or error. */
+static int fill(struct pd_client *c, long long end)
+{
+        struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+        long long left = end - now_ms();
+
+        if (c->len == sizeof(c->buf))
+                return -2;
+        if (left < 0)
+                left = 0;
+        if (poll(&pfd, 1, (int)left) <= 0)
+                return 0;
+        ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+        if (n <= 0)
+                return -2;
+        c->len += (size_t)n;
+        return 1;
+}
+
+int pd_line(struct pd_client *c, char *buf, size_t size, int timeout_ms)
+{
+        long long end = now_ms() + timeout_ms;
+
+        for (;;) {
+                char *nl = memchr(c->buf, '\n', c->len);
+                if (nl) {
+                        size_t n = (size_t)(nl - c->buf);
+                        size_t keep = n > 0 && c->buf[n - 1] == '\r' ? n - 1 : n;
+                        if (keep >= size)
+                                keep = size - 1;
+                        memcpy(buf, c->buf, keep);
+                        buf[keep] = '\0';
+                        c->len -= n + 1;
+                        memmove(c->buf, nl + 1, c->len);
+                        return (int)keep;
+                }
+                int r = fill(c, end);
+                if (r == 0)
+                        return -1;
+                if (r < 0)
+                        return -2;
+        }
+}
+
+bool pd_expect(struct pd_client *c, const char *expected, int timeout_ms)
+{
+        long long end = now_ms() + timeout_ms;
+        char line[8192];
+
+        for (;;) {
+                long long left = end - now_ms();
+                int r = pd_line(c, line, sizeof(line), left > 0 ? (int)left : 0);
+                if (r < 0) {
+                        fprintf(stderr, "expected '%s', got %s\n", expected,
+                                r == -1 ? "timeout" : "EOF");
+                        return false;
+                }
+                if (strcmp(line, expected) == 0)
+                        return true;
+                fprintf(stderr, "(skipping '%s' while waiting for '%s')\n", line, expected);
+        }
+}
+
+bool pd_expect_next(struct pd_client *c, const char *expected, int timeout_ms)
+{
+        char line[8192];
+        int r = pd_line(c, line, sizeof(line), timeout_ms);
+
+        if (r < 0) {
+                fprintf(stderr, "expected '%s', got %s\n", expected, r == -1 ? "timeout" : "EOF");
+                return false;
+        }
+        if (strcmp(line, expected) != 0) {
+                fprintf(stderr, "expected '%s', got '%s'\n", expected, line);
+                return false;
+        }
+        return true;
+}
+
+bool pd_wait_closed(struct pd_client *c, int timeout_ms)
+{
+        long long end = now_ms() + timeout_ms;
+
+        for (;;) {
+                c->len = 0;
+                int r = fill(c, end);
+                if (r < 0)
+                        return true;
+                if (r == 0)
+                        return false;
+        }
+}
+
+bool pd_quiet(struct pd_client *c, int timeout_ms)
+{
+        size_t before = c->len;
+        long long end = now_ms() + timeout_ms;
+
+        while (now_ms() < end) {
+                int r = fill(c, end);
+                if (r != 0 || c->len != before)
+                        return false;
+        }
+        return c->len == before;
+}
+
+int pd_udp_exchange(int family, unsigned port, const void *data, size_t len,
+                    char *reply, size_t size, int timeout_ms)
+{
+        struct sockaddr_storage ss;
+        socklen_t slen;
+        int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+        if (fd < 0)
+                return -1;
+        memset(&ss, 0, sizeof(ss));
+        if (family == AF_INET6) {
+                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+                in6->sin6_family = AF_INET6;
+                in6->sin6_addr = in6addr_loopback;
+                in6->sin6_port = htons((uint16_t)port);
+                slen = sizeof(*in6);
+        } else {
+                struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+                in->sin_family = AF_INET;
+                in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+                in->sin_port = htons((uint16_t)port);
+                slen = sizeof(*in);
+        }
+        if (sendto(fd, data, len, 0, (struct sockaddr *)&ss, slen) < 0) {
+                close(fd);
+                return -1;
+        }
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        int r = -1;
+        if (poll(&pfd, 1, timeout_ms) == 1) {
+                ssize_t n = recv(fd, reply, size - 1, 0);
+                if (n >= 0) {
+                        reply[n] = '\0';
+                        r = (int)n;
+                }
+        }
+        close(fd);
+        return r;
+}

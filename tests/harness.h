@@ -1,0 +1,75 @@
+/* harness: starts the real pichatd for integration tests and talks to it.
+ *
+ * pichatd gets its listeners the way systemd hands them over: the harness
+ * binds [::]:0 (TCP echo, TCP chat, UDP) itself, passes them as fds 3..5
+ * with LISTEN_FDS/LISTEN_FDNAMES=echo:chat:udp, and reads the ports back.
+ * No fixed port is ever used. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct pd {
+        pid_t pid;
+        char dir[64];           /* temporary directory, removed by pd_stop() */
+        char conf_path[128];    /* the pichat.ini the daemon runs with */
+        char log_path[128];     /* its stderr */
+        unsigned echo_port, chat_port, udp_port;
+};
+
+/* The pichatd under test ($PICHATD, set by meson). */
+const char *pd_binary(void);
+
+/* Start pichatd with the test defaults plus ini_extra (INI text with its own
+ * [section] headers; later keys override earlier ones). 0 or -1. */
+int pd_start(struct pd *d, const char *ini_extra);
+/* Same, with only the listeners named in fdnames ("echo:udp", ...). */
+int pd_start_with(struct pd *d, const char *ini_extra, const char *fdnames);
+/* SIGTERM and wait (at most 5 s). Returns the exit status, or -1 if it had
+ * to be killed or died of a signal. Removes the temporary directory. */
+int pd_stop(struct pd *d);
+/* Send a signal to the running daemon. */
+void pd_signal(struct pd *d, int sig);
+/* true once the daemon's log contains needle, within timeout_ms. */
+bool pd_log_wait(struct pd *d, const char *needle, int timeout_ms);
+/* Count of log lines containing needle, now. */
+int pd_log_count(struct pd *d, const char *needle);
+/* Overwrite the daemon's config file with the defaults plus ini_extra. */
+void pd_write_conf(struct pd *d, const char *ini_extra);
+
+/* Run pichatd with argv (argv[0] is ignored) without sockets, capture its
+ * stdout and stderr into out; returns the exit status or -1. */
+int pd_run(const char *const argv[], char *out, size_t outsize, int timeout_ms);
+
+/* A test client with a line buffer. */
+struct pd_client {
+        int fd;
+        size_t len;
+        char buf[16384];
+};
+
+/* Connect over TCP to 127.0.0.1 (AF_INET) or ::1 (AF_INET6): 0 or -1. */
+int pd_connect(struct pd_client *c, unsigned port, int family);
+void pd_close(struct pd_client *c);
+/* Send all of s (no line end is added): 0 or -1. */
+int pd_send(struct pd_client *c, const char *s);
+int pd_send_raw(struct pd_client *c, const void *data, size_t len);
+/* Next line without its CR LF into buf; returns its length, -1 on timeout,
+ * -2 on EOF. */
+int pd_line(struct pd_client *c, char *buf, size_t size, int timeout_ms);
+/* Read lines until one equals expected (true) or timeout/EOF (false).
+ * Lines skipped on the way are printed to stderr. */
+bool pd_expect(struct pd_client *c, const char *expected, int timeout_ms);
+/* Next line, which must be exactly expected. */
+bool pd_expect_next(struct pd_client *c, const char *expected, int timeout_ms);
+/* true if the server closes the connection within timeout_ms (lines before
+ * the close are discarded). */
+bool pd_wait_closed(struct pd_client *c, int timeout_ms);
+/* true if nothing at all arrives within timeout_ms. */
+bool pd_quiet(struct pd_client *c, int timeout_ms);
+
+/* UDP: send one datagram from a socket bound to 127.0.0.1/::1 and wait for
+ * a reply. Returns the reply length (reply NUL-terminated), -1 on timeout. */
+int pd_udp_exchange(int family, unsigned port, const void *data, size_t len,
+                    char *reply, size_t size, int timeout_ms);
