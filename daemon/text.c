@@ -1,0 +1,150 @@
+/* text: the chat input sanitiser and the nick / room name rules. */
+#include "text.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Length of the sequence a lead byte starts (0: never valid as a lead) and
+ * the range its second byte must be in. The narrower second-byte ranges
+ * are what rule out overlong forms (E0, F0), surrogates (ED) and code
+ * points above U+10FFFF (F4); Unicode 3.9, table 3-7. */
+static unsigned lead_info(uint8_t b, uint8_t *lo, uint8_t *hi)
+{
+        *lo = 0x80;
+        *hi = 0xBF;
+        if (b >= 0xC2 && b <= 0xDF)
+                return 2;
+        if (b >= 0xE0 && b <= 0xEF) {
+                if (b == 0xE0)
+                        *lo = 0xA0;
+                else if (b == 0xED)
+                        *hi = 0x9F;
+                return 3;
+        }
+        if (b >= 0xF0 && b <= 0xF4) {
+                if (b == 0xF0)
+                        *lo = 0x90;
+                else if (b == 0xF4)
+                        *hi = 0x8F;
+                return 4;
+        }
+        return 0;
+}
+
+static bool keep_ascii(uint8_t b)
+{
+        return b == '\t' || (b >= 0x20 && b != 0x7F);
+}
+
+size_t text_sanitize(const char *in, size_t len, char *out, size_t outsize)
+{
+        const uint8_t *s = (const uint8_t *)in;
+        size_t i = 0, o = 0;
+
+        if (outsize == 0)
+                return 0;
+
+        while (i < len) {
+                uint8_t lo, hi, b = s[i];
+                unsigned need, got;
+                const void *src;
+                size_t n;
+
+                if (b < 0x80) {
+                        i++;
+                        if (!keep_ascii(b))
+                                continue;
+                        src = &s[i - 1];
+                        n = 1;
+                } else {
+                        need = lead_info(b, &lo, &hi);
+                        got = 1;
+                        while (got < need && i + got < len) {
+                                uint8_t c = s[i + got];
+
+                                if (c < lo || c > hi)
+                                        break;
+                                lo = 0x80;
+                                hi = 0xBF;
+                                got++;
+                        }
+                        src = &s[i];
+                        i += got;
+                        if (got == need) {
+                                /* C2 80..C2 9F are the C1 controls. */
+                                if (b == 0xC2 && s[i - 1] <= 0x9F)
+                                        continue;
+                                n = got;
+                        } else {
+                                /* The lead and the continuation bytes that
+                                 * fitted are one maximal invalid subpart;
+                                 * the offending byte starts afresh. */
+                                src = TEXT_REPLACEMENT;
+                                n = 3;
+                        }
+                }
+                if (o + n >= outsize)
+                        break;
+                memcpy(out + o, src, n);
+                o += n;
+        }
+        out[o] = '\0';
+        return o;
+}
+
+static bool name_char(char c)
+{
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+               (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+/* Length of the valid name at s, or 0 if s is not one. */
+static size_t name_len(const char *s, size_t max_len)
+{
+        size_t n = 0;
+
+        while (s[n] != '\0') {
+                if (!name_char(s[n]) || n == max_len)
+                        return 0;
+                n++;
+        }
+        return n;
+}
+
+bool text_valid_name(const char *s, size_t max_len)
+{
+        return name_len(s, max_len) > 0;
+}
+
+int text_room_name(const char *in, char *out, size_t outsize, size_t max_len)
+{
+        size_t n;
+
+        if (*in == '#')
+                in++;
+        n = name_len(in, max_len);
+        if (n == 0)
+                return -EINVAL;
+        if (n >= outsize)
+                return -ENOSPC;
+        memcpy(out, in, n + 1);
+        return 0;
+}
+
+static int ascii_lower(unsigned char c)
+{
+        return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
+}
+
+int text_casecmp(const char *a, const char *b)
+{
+        const unsigned char *x = (const unsigned char *)a;
+        const unsigned char *y = (const unsigned char *)b;
+
+        while (*x != '\0' && ascii_lower(*x) == ascii_lower(*y)) {
+                x++;
+                y++;
+        }
+        return ascii_lower(*x) - ascii_lower(*y);
+}

@@ -1,0 +1,43 @@
+/* text: what chat text may contain, and what names may look like.
+ *
+ * Everything a client types passes text_sanitize() before anyone else
+ * sees it, so no other terminal can be sent control sequences (ESC, C1
+ * controls) or bytes that are not UTF-8 (a raw 0xFF would also be taken
+ * for telnet IAC on the way out). Nicks and room names are plain ASCII so
+ * that they compare, log and type the same everywhere. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* U+FFFD REPLACEMENT CHARACTER, what invalid UTF-8 turns into. */
+#define TEXT_REPLACEMENT "\xEF\xBF\xBD"
+
+/* Output size that always suffices for len input bytes: every input byte
+ * can become one 3-byte U+FFFD, plus the terminating NUL. */
+#define TEXT_SANITIZED_MAX(len) (3 * (size_t)(len) + 1)
+
+/* Copy len bytes of in to out as valid UTF-8 without control characters:
+ *   - C0 controls (0x00-0x1F) except TAB, DEL (0x7F) and C1 controls
+ *     (U+0080-U+009F) are removed;
+ *   - invalid UTF-8 (stray continuation bytes, truncated or overlong
+ *     sequences, surrogates, code points above U+10FFFF, the bytes 0xC0,
+ *     0xC1, 0xF5-0xFF) becomes U+FFFD, one per maximal invalid subpart,
+ *     the way the Unicode standard and browsers do it.
+ * out is always NUL-terminated (when outsize > 0) and never contains NUL
+ * or 0xFF. If outsize is smaller than TEXT_SANITIZED_MAX(len) the output
+ * is cut at a character boundary. Returns the length written, without
+ * the NUL. */
+size_t text_sanitize(const char *in, size_t len, char *out, size_t outsize);
+
+/* true if s is a valid nick: 1 to max_len characters of [A-Za-z0-9_-]. */
+bool text_valid_name(const char *s, size_t max_len);
+
+/* Check and normalise a room name: an optional leading '#', then 1 to
+ * max_len characters of [A-Za-z0-9_-]. out gets the name without '#'.
+ * 0, -EINVAL (not a valid room name) or -ENOSPC (out is too small). */
+int text_room_name(const char *in, char *out, size_t outsize, size_t max_len);
+
+/* ASCII case-insensitive comparison (<0, 0, >0) for nick and room
+ * uniqueness. Unlike strcasecmp() it never depends on the locale. */
+int text_casecmp(const char *a, const char *b);
