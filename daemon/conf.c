@@ -6,6 +6,7 @@
 #include "conf.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
@@ -99,7 +100,7 @@ void conf_defaults(struct conf *c)
 
         c->chat.enabled = true;
         c->chat.port = 5000;
-        strcpy(c->chat.motd, "Be nice. Type /help for commands.");
+        strcpy(c->chat.motd, "Be nice, and have fun.");
         strcpy(c->chat.default_room, "lobby");
         strcpy(c->chat.rooms, "lobby");
         c->chat.max_nick_len = 16;
@@ -122,6 +123,7 @@ struct parse_state {
         FILE *file;
         const char *text;
         size_t text_pos;
+        int read_errno;         /* of a failed read, 0 if none */
         bool section_known;
 };
 
@@ -244,6 +246,10 @@ static int conf_handler(void *user, const char *section, const char *name, const
 
         if (!ps->section_known)
                 return 1;       /* already reported at the section header */
+        if (!*section) {
+                conf_error(ps, ps->line, "'%s' is outside any [section]", name);
+                return 1;
+        }
         for (size_t i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++) {
                 if (strcmp(conf_keys[i].section, section) == 0 &&
                     strcmp(conf_keys[i].name, name) == 0) {
@@ -299,18 +305,48 @@ static int conf_handler(void *user, const char *section, const char *name, const
         return 1;
 }
 
-/* Notices section headers, so that unknown (even empty) sections are reported. */
-static void check_section_header(struct parse_state *ps, const char *line)
+/* Where inih's line scan stops: at one of chars, at a ';' that follows
+ * whitespace (an inline comment), or at the end. */
+static const char *find_chars_or_comment(const char *s, const char *chars)
 {
-        const char *p = line + strspn(line, " \t");
-        const char *end;
+        bool was_space = false;
+
+        while (*s && !strchr(chars, *s) && !(was_space && *s == ';')) {
+                was_space = isspace((unsigned char)*s);
+                s++;
+        }
+        return s;
+}
+
+/* Checks a line's syntax before inih sees it, since inih reports only the
+ * first bad line of a file and ignores text after a section's ']'. Notices
+ * section headers, so that unknown (even empty) sections are reported.
+ * Returns false for a bad line, which is reported here. */
+static bool check_line(struct parse_state *ps, const char *line)
+{
+        const char *p = line, *end, *rest;
         size_t len;
 
-        if (*p != '[')
-                return;
-        end = strchr(p, ']');
-        if (!end)
-                return;         /* inih reports the syntax error */
+        if (ps->line == 1 && strncmp(p, "\xef\xbb\xbf", 3) == 0)
+                p += 3;         /* inih skips a UTF-8 byte order mark */
+        while (isspace((unsigned char)*p))
+                p++;
+        if (*p == '\0' || *p == ';' || *p == '#')
+                return true;
+        if (*p != '[') {
+                end = find_chars_or_comment(p, "=:");
+                if (*end == '=' || *end == ':')
+                        return true;
+                conf_error(ps, ps->line, "syntax error (expected [section], key = value or a comment)");
+                return false;
+        }
+        end = find_chars_or_comment(p + 1, "]");
+        rest = *end == ']' ? end + 1 + strspn(end + 1, " \t\r\n") : end;
+        if (*end != ']' || (*rest && *rest != ';' && *rest != '#')) {
+                conf_error(ps, ps->line, "syntax error (expected [section] alone on its line)");
+                ps->section_known = false;      /* its keys belong nowhere */
+                return false;
+        }
         p++;
         len = (size_t)(end - p);
         ps->section_known = false;
@@ -319,6 +355,7 @@ static void check_section_header(struct parse_state *ps, const char *line)
                         ps->section_known = true;
         if (!ps->section_known)
                 conf_error(ps, ps->line, "unknown section [%.*s]", (int)len, p);
+        return true;
 }
 
 /* One line into str, like fgets(); a line that does not fit is an error and
@@ -326,7 +363,7 @@ static void check_section_header(struct parse_state *ps, const char *line)
 static char *conf_reader(char *str, int num, void *stream)
 {
         struct parse_state *ps = stream;
-        size_t max = (size_t)num - 1, len = 0;
+        size_t max = (size_t)num - 1, len = 0, text;
         bool eol = false, eof = false;
 
         while (!eol) {
@@ -337,6 +374,8 @@ static char *conf_reader(char *str, int num, void *stream)
                         ch = ps->text[ps->text_pos] ? (unsigned char)ps->text[ps->text_pos++] : EOF;
                 }
                 if (ch == EOF) {
+                        if (ps->file && ferror(ps->file))
+                                ps->read_errno = errno;
                         eof = true;
                         break;
                 }
@@ -349,8 +388,12 @@ static char *conf_reader(char *str, int num, void *stream)
         if (eof && len == 0)
                 return NULL;
         ps->line++;
-        if (len > max || (len == max && !eol)) {
-                /* inih needs room for "\r\n\0" beyond the text */
+        /* inih needs room for "\r\n\0" beyond the text, however this line
+         * ends: a file must not turn bad when saved with CR LF. */
+        text = eol ? len - 1 : len;
+        if (text > 0 && text <= max && str[text - 1] == '\r')
+                text--;
+        if (text > (size_t)num - 3) {
                 conf_error(ps, ps->line, "line too long (max %d bytes)", num - 3);
                 str[0] = '\n';
                 str[1] = '\0';
@@ -363,7 +406,10 @@ static char *conf_reader(char *str, int num, void *stream)
                 return str;
         }
         str[len] = '\0';
-        check_section_header(ps, str);
+        if (!check_line(ps, str)) {
+                str[0] = '\n';
+                str[1] = '\0';
+        }
         return str;
 }
 
@@ -431,8 +477,8 @@ struct conf *conf_load(const char *path, struct conf_errors *errs)
                 return NULL;
         }
         c = conf_parse(&ps);
-        if (ferror(ps.file) && c) {
-                conf_error(&ps, 0, "read error");
+        if (ferror(ps.file)) {
+                conf_error(&ps, 0, "cannot read: %s", strerror(ps.read_errno));
                 free(c);
                 c = NULL;
         }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "chat.h"
 #include "conf.h"
 #include "echo.h"
 #include "log.h"
@@ -71,6 +72,7 @@ static int open_listeners(const struct conf *cf, struct listen_plan *plan, size_
                 int type;
         } wanted[] = {
                 { SOCK_ROLE_ECHO, SOCK_STREAM },
+                { SOCK_ROLE_CHAT, SOCK_STREAM },
                 { SOCK_ROLE_UDP, SOCK_DGRAM },
         };
         for (size_t w = 0; w < sizeof(wanted) / sizeof(wanted[0]); w++) {
@@ -108,6 +110,9 @@ static int start_services(const struct listen_plan *plan, int n)
                 switch (plan[i].role) {
                 case SOCK_ROLE_ECHO:
                         r = server_add_listener(plan[i].fd, &echo_service);
+                        break;
+                case SOCK_ROLE_CHAT:
+                        r = server_add_listener(plan[i].fd, &chat_service);
                         break;
                 case SOCK_ROLE_UDP:
                         r = udp_start(plan[i].fd);
@@ -233,6 +238,8 @@ int main(int argc, char **argv)
         sigaddset(&set, SIGUSR2);
         pthread_sigmask(SIG_BLOCK, &set, NULL);
 
+        if (cf->chat.enabled && chat_init(cf) < 0)
+                return EXIT_FAILURE;
         if (server_init() < 0 || start_services(plan, n) < 0) {
                 log_msg(LOG_ERR, "cannot start: %s", strerror(errno));
                 return EXIT_FAILURE;
@@ -264,6 +271,8 @@ int main(int argc, char **argv)
                         log_msg(LOG_NOTICE, "SIGHUP: reload is not supported yet, ignoring");
         }
         server_stop();
+        if (cf->chat.enabled && server_clients() == 0)
+                chat_shutdown();
         log_msg(LOG_NOTICE, "stopped");
         return 0;
 }

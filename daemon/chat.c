@@ -1,0 +1,496 @@
+/* chat: greeting, commands and flood control of chat clients. */
+#include "chat.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+
+#include "bucket.h"
+#include "cmd.h"
+#include "log.h"
+#include "msg.h"
+#include "room.h"
+#include "server.h"
+#include "text.h"
+
+#define CHAT_ROOM_NAME_MAX 32   /* longest room name a client may create */
+#define CHAT_WHO_LINE 400       /* /who output is cut into lines of about this */
+
+struct chat_client {
+        struct member m;
+        struct msg_queue q;
+        struct bucket bucket;
+        bool told_slow;
+        struct conn *conn;
+};
+
+static struct registry chat_reg;
+
+static struct room_limits limits_of(const struct conf *cf)
+{
+        struct room_limits lim = {
+                .history = cf->chat.history,
+                .max_rooms = cf->chat.max_rooms,
+                .max_members = cf->chat.max_room_members,
+        };
+        return lim;
+}
+
+int chat_init(const struct conf *cf)
+{
+        struct room_limits lim = limits_of(cf);
+        int r = room_registry_init(&chat_reg, cf->chat.default_room, cf->chat.rooms, &lim);
+
+        if (r < 0)
+                log_msg(LOG_ERR, "chat: bad default_room or rooms in the configuration");
+        return r;
+}
+
+void chat_reconfigure(const struct conf *cf)
+{
+        struct room_limits lim = limits_of(cf);
+        room_set_limits(&chat_reg, &lim);
+}
+
+void chat_shutdown(void)
+{
+        room_registry_free(&chat_reg);
+}
+
+size_t chat_clients(void)
+{
+        return room_members_total(&chat_reg);
+}
+
+size_t chat_rooms(void)
+{
+        return room_count(&chat_reg);
+}
+
+/* Queue a line for the client itself (all its output goes through its
+ * queue, so replies and room lines keep their order). */
+__attribute__((format(printf, 2, 3)))
+static void tell(struct chat_client *cc, const char *fmt, ...)
+{
+        char buf[1024];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof(buf), fmt, ap);
+        va_end(ap);
+        struct msg *m = msg_new("%s", buf);
+        if (m) {
+                msg_queue_push(&cc->q, m);
+                msg_unref(m);
+        }
+}
+
+static struct msg *note_entered(const struct member *m, const struct room *r)
+{
+        return msg_new("* %s entered room %s", m->nick, r->name);
+}
+
+static struct msg *note_joined(const struct member *m, const struct room *r)
+{
+        if (r->topic[0])
+                return msg_new("* you are %s, in room %s (%zu member%s; topic: %s)",
+                               m->nick, r->name, r->n_members, r->n_members == 1 ? "" : "s",
+                               r->topic);
+        return msg_new("* you are %s, in room %s (%zu member%s)", m->nick, r->name,
+                       r->n_members, r->n_members == 1 ? "" : "s");
+}
+
+static const struct room_notes chat_notes = {
+        .entered = note_entered,
+        .joined = note_joined,
+};
+
+static struct msg *note_renamed(const char *old, const char *nick)
+{
+        return msg_new("* %s is now known as %s", old, nick);
+}
+
+static struct log_ctx chat_log_ctx(struct chat_client *cc)
+{
+        /* Only the client's own thread changes its nick and room. */
+        struct log_ctx ctx = {
+                .service = "chat",
+                .peer = cc->conn->peer,
+                .nick = cc->m.nick,
+                .room = cc->m.room ? cc->m.room->name : NULL,
+        };
+        return ctx;
+}
+
+/* The first line of motd_file, or motd. */
+static void motd_line(const struct conf *cf, char *out, size_t size)
+{
+        snprintf(out, size, "%s", cf->chat.motd);
+        if (!cf->chat.motd_file[0])
+                return;
+        FILE *f = fopen(cf->chat.motd_file, "re");
+        char line[CONF_TEXT_SIZE * 2];
+        if (!f) {
+                log_msg(LOG_WARNING, "chat: cannot read motd_file %s: %s", cf->chat.motd_file,
+                        strerror(errno));
+                return;
+        }
+        if (fgets(line, sizeof(line), f)) {
+                line[strcspn(line, "\r\n")] = '\0';
+                text_sanitize(line, strlen(line), out, size);
+        }
+        fclose(f);
+}
+
+static int chat_open(struct conn *c)
+{
+        struct conf *cf = conf_current();
+        struct chat_client *cc = calloc(1, sizeof(*cc));
+        char motd[CONF_TEXT_SIZE * 2];
+        int r = -ENOMEM;
+
+        if (!cc)
+                goto out;
+        cc->conn = c;
+        c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (c->wake_fd < 0) {
+                r = -errno;
+                free(cc);
+                goto out;
+        }
+        r = msg_queue_init(&cc->q, (size_t)cf->chat.max_queue_kib * 1024, c->wake_fd);
+        if (r < 0) {
+                free(cc);
+                goto out;
+        }
+        cc->m.q = &cc->q;
+        bucket_init(&cc->bucket, cf->chat.lines_per_sec, cf->chat.burst, conn_now_ms());
+        c->priv = cc;
+        /* Bound what the kernel holds for a slow reader too, so "too slow"
+         * comes after max_queue_kib, not after megabytes of socket buffer. */
+        int sndbuf = (int)cf->chat.max_queue_kib * 1024;
+        setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+
+        tell(cc, "* Welcome to pichat chat. Type /help for commands.");
+        motd_line(cf, motd, sizeof(motd));
+        if (motd[0])
+                tell(cc, "* %s", motd);
+        r = room_add(&chat_reg, &cc->m, &chat_notes);
+        if (r == 0) {
+                struct log_ctx ctx = chat_log_ctx(cc);
+                log_ctx(LOG_INFO, &ctx, "%s joined as %s", c->peer, cc->m.nick);
+        }
+out:
+        conf_unref(cf);
+        return r;
+}
+
+static int64_t chat_delay(struct conn *c)
+{
+        struct chat_client *cc = c->priv;
+        int64_t d = bucket_delay(&cc->bucket, conn_now_ms());
+
+        if (d > 0 && !cc->told_slow) {
+                cc->told_slow = true;
+                tell(cc, "* you are sending fast: your lines are being delayed (none are lost)");
+        }
+        return d;
+}
+
+static bool chat_want_write(struct conn *c)
+{
+        struct chat_client *cc = c->priv;
+        return msg_queue_pending(&cc->q);
+}
+
+static int chat_writable(struct conn *c)
+{
+        struct chat_client *cc = c->priv;
+        return msg_queue_write(&cc->q, c->fd);
+}
+
+static int chat_wake(struct conn *c)
+{
+        struct chat_client *cc = c->priv;
+
+        if (msg_queue_overflowed(&cc->q)) {
+                conn_set_reason(c, "too slow");
+                return -ENOBUFS;
+        }
+        return 0;
+}
+
+static int chat_too_long(struct conn *c)
+{
+        tell(c->priv, "line too long (max %zu bytes)", c->ls.max);
+        return 0;
+}
+
+static void do_help(struct chat_client *cc)
+{
+        size_t n;
+        const struct cmd_help *h = cmd_help_table(&n);
+
+        tell(cc, "* commands:");
+        for (size_t i = 0; i < n; i++)
+                tell(cc, "*   %-18s %s", h[i].usage, h[i].desc);
+        tell(cc, "*   %-18s %s", "//text", "say a line that starts with /");
+}
+
+static void do_nick(struct chat_client *cc, const struct conf *cf, const char *nick)
+{
+        char old[ROOM_NICK_MAX + 1];
+
+        if (!text_valid_name(nick, cf->chat.max_nick_len)) {
+                tell(cc, "bad nick %.64s: use 1 to %u of A-Z a-z 0-9 _ -", nick,
+                     cf->chat.max_nick_len);
+                return;
+        }
+        snprintf(old, sizeof(old), "%s", cc->m.nick);
+        if (room_set_nick(&chat_reg, &cc->m, nick, note_renamed) == ROOM_NICK_TAKEN) {
+                tell(cc, "nick %s is taken", nick);
+                return;
+        }
+        tell(cc, "* you are now known as %s", nick);
+        struct log_ctx ctx = chat_log_ctx(cc);
+        log_ctx(LOG_INFO, &ctx, "%s is now known as %s", old, nick);
+}
+
+static void do_join(struct chat_client *cc, const char *room, const char *key, const char *why)
+{
+        char name[ROOM_NAME_MAX + 1], oldroom[ROOM_NAME_MAX + 1];
+        int r;
+
+        if (text_room_name(room, name, sizeof(name), CHAT_ROOM_NAME_MAX) < 0) {
+                tell(cc, "bad room name %.64s: use an optional # and 1 to %d of A-Z a-z 0-9 _ -",
+                     room, CHAT_ROOM_NAME_MAX);
+                return;
+        }
+        if (key && strlen(key) > ROOM_KEY_MAX) {
+                tell(cc, "room key too long (max %d bytes)", ROOM_KEY_MAX);
+                return;
+        }
+        snprintf(oldroom, sizeof(oldroom), "%s", cc->m.room ? cc->m.room->name : "");
+        struct msg *left = msg_new("* %s left room %s (%s)", cc->m.nick, oldroom, why);
+        r = room_join(&chat_reg, &cc->m, name, key, left, &chat_notes);
+        msg_unref(left);
+        switch (r) {
+        case 0: {
+                struct log_ctx ctx = chat_log_ctx(cc);
+                log_ctx(LOG_INFO, &ctx, "%s moved from %s", cc->m.nick, oldroom);
+                break;
+        }
+        case ROOM_SAME:
+                tell(cc, "* you are in room %s already", name);
+                break;
+        case ROOM_BAD_KEY:
+                tell(cc, key ? "wrong key for room %s" : "room %s needs a key (/join ROOM KEY)", name);
+                break;
+        case ROOM_FULL:
+                tell(cc, "room %s is full", name);
+                break;
+        case ROOM_TOO_MANY:
+                tell(cc, "cannot create room %s: too many rooms", name);
+                break;
+        default:
+                tell(cc, "cannot join room %s: %s", name, strerror(-r));
+                break;
+        }
+}
+
+static void each_room(void *arg, const char *name, size_t members, bool keyed)
+{
+        tell(arg, "*   %s: %zu member%s%s", name, members, members == 1 ? "" : "s",
+             keyed ? " (key)" : "");
+}
+
+struct who {
+        struct chat_client *cc;
+        char line[CHAT_WHO_LINE + ROOM_NICK_MAX + 8];
+        size_t len;
+        size_t count;
+};
+
+static void each_member(void *arg, const char *room, const char *nick)
+{
+        struct who *w = arg;
+
+        if (w->count++ == 0)
+                tell(w->cc, "* members of room %s:", room);
+        if (w->len > CHAT_WHO_LINE) {
+                tell(w->cc, "*   %s", w->line);
+                w->len = 0;
+        }
+        w->len += (size_t)snprintf(w->line + w->len, sizeof(w->line) - w->len, "%s%s",
+                                   w->len ? " " : "", nick);
+}
+
+static void do_who(struct chat_client *cc)
+{
+        struct who w = { .cc = cc };
+
+        room_each_member(&chat_reg, &cc->m, each_member, &w);
+        if (w.len)
+                tell(cc, "*   %s", w.line);
+        tell(cc, "* %zu member%s", w.count, w.count == 1 ? "" : "s");
+}
+
+static void do_msg(struct chat_client *cc, const char *nick, const char *text)
+{
+        char to[ROOM_NICK_MAX + 1];
+        struct msg *m = msg_new("*%s* %s", cc->m.nick, text);
+
+        if (!m)
+                return;
+        if (room_privmsg(&chat_reg, nick, m, to) == ROOM_NO_SUCH_NICK)
+                tell(cc, "no such nick %.64s", nick);
+        else
+                tell(cc, "-> *%s* %s", to, text);
+        msg_unref(m);
+}
+
+static void do_topic(struct chat_client *cc, const char *text)
+{
+        char name[ROOM_NAME_MAX + 1], topic[ROOM_TOPIC_MAX + 1];
+        struct msg *announce = NULL;
+
+        if (text && strlen(text) > ROOM_TOPIC_MAX) {
+                tell(cc, "topic too long (max %d bytes)", ROOM_TOPIC_MAX);
+                return;
+        }
+        if (text)
+                announce = msg_new("* %s set the topic of %s: %s", cc->m.nick,
+                                   cc->m.room ? cc->m.room->name : "", text);
+        room_topic(&chat_reg, &cc->m, text, announce, name, topic);
+        msg_unref(announce);
+        if (!text) {
+                if (topic[0])
+                        tell(cc, "* topic of %s: %s", name, topic);
+                else
+                        tell(cc, "* room %s has no topic", name);
+        }
+}
+
+/* Say text to the room: others see it, the history keeps it. */
+static void say(struct chat_client *cc, const char *text, bool action)
+{
+        struct msg *m = action ? msg_new("* %s %s", cc->m.nick, text) :
+                                 msg_new("<%s> %s", cc->m.nick, text);
+
+        if (m) {
+                room_say(&chat_reg, &cc->m, m, false, true);
+                msg_unref(m);
+        }
+}
+
+static int chat_line(struct conn *c, const char *raw, size_t len)
+{
+        struct chat_client *cc = c->priv;
+        size_t size = TEXT_SANITIZED_MAX(len);
+        char *line = malloc(size);
+        struct conf *cf;
+        struct cmd cmd;
+        int r = 0;
+
+        if (!line)
+                return -ENOMEM;
+        bucket_take(&cc->bucket, conn_now_ms());
+        text_sanitize(raw, len, line, size);
+        cf = conf_current();
+        switch (cmd_parse(line, &cmd)) {
+        case CMD_NONE:
+                break;
+        case CMD_SAY:
+                say(cc, cmd.text, false);
+                break;
+        case CMD_ME:
+                say(cc, cmd.text, true);
+                break;
+        case CMD_NICK:
+                do_nick(cc, cf, cmd.name);
+                break;
+        case CMD_JOIN:
+                do_join(cc, cmd.name, cmd.key, "changed room");
+                break;
+        case CMD_LEAVE:
+                do_join(cc, cf->chat.default_room, NULL, "changed room");
+                break;
+        case CMD_ROOMS:
+                tell(cc, "* rooms:");
+                room_each_room(&chat_reg, each_room, cc);
+                break;
+        case CMD_WHO:
+                do_who(cc);
+                break;
+        case CMD_MSG:
+                do_msg(cc, cmd.name, cmd.text);
+                break;
+        case CMD_TOPIC:
+                do_topic(cc, cmd.text);
+                break;
+        case CMD_QUIT:
+                if (cmd.text)
+                        conn_set_reason(c, "quit: %.64s", cmd.text);
+                else
+                        conn_set_reason(c, "quit");
+                tell(cc, "* bye");
+                r = CONN_CLOSE;
+                break;
+        case CMD_HELP:
+                do_help(cc);
+                break;
+        case CMD_PASS:
+                tell(cc, "no password is needed on this server");
+                break;
+        case CMD_UNKNOWN:
+                tell(cc, "unknown command /%.32s (try /help)", cmd.word);
+                break;
+        case CMD_BAD:
+                tell(cc, "%s", cmd.error);
+                break;
+        }
+        conf_unref(cf);
+        free(line);
+        return r;
+}
+
+static void chat_close(struct conn *c, const char *reason)
+{
+        struct chat_client *cc = c->priv;
+        struct msg *left = NULL;
+
+        if (!cc)
+                return;
+        if (cc->m.room) {
+                struct log_ctx ctx = chat_log_ctx(cc);
+                log_ctx(LOG_INFO, &ctx, "%s left (%s)", cc->m.nick, reason);
+                /* At shutdown everyone is leaving: spare them the notices. */
+                if (!server_stopping())
+                        left = msg_new("* %s left room %s (%s)", cc->m.nick, cc->m.room->name,
+                                       reason);
+                room_remove(&chat_reg, &cc->m, left);
+                msg_unref(left);
+        }
+        /* Last words (e.g. "* bye") if the socket takes them now. */
+        if (!msg_queue_overflowed(&cc->q))
+                msg_queue_write(&cc->q, c->fd);
+        msg_queue_destroy(&cc->q);
+        free(cc);
+        c->priv = NULL;
+}
+
+const struct service chat_service = {
+        .name = "chat",
+        .open = chat_open,
+        .line = chat_line,
+        .too_long = chat_too_long,
+        .wake = chat_wake,
+        .want_write = chat_want_write,
+        .writable = chat_writable,
+        .delay_ms = chat_delay,
+        .close = chat_close,
+};

@@ -1,0 +1,182 @@
+/* msg: refcounted output lines and the queue each chat client drains. */
+#include "msg.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct msg *msg_new(const char *fmt, ...)
+{
+        va_list ap;
+        int n;
+
+        va_start(ap, fmt);
+        n = vsnprintf(NULL, 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                return NULL;
+        struct msg *m = malloc(sizeof(*m) + (size_t)n + 3);
+        if (!m)
+                return NULL;
+        va_start(ap, fmt);
+        vsnprintf(m->data, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+        memcpy(m->data + n, "\r\n", 3);
+        m->len = (size_t)n + 2;
+        atomic_init(&m->refs, 1);
+        return m;
+}
+
+struct msg *msg_ref(struct msg *m)
+{
+        atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+        return m;
+}
+
+void msg_unref(struct msg *m)
+{
+        if (m && atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) == 1)
+                free(m);
+}
+
+int msg_queue_init(struct msg_queue *q, size_t limit, int wake_fd)
+{
+        memset(q, 0, sizeof(*q));
+        q->limit = limit;
+        q->wake_fd = wake_fd;
+        return -pthread_mutex_init(&q->lock, NULL);
+}
+
+void msg_queue_destroy(struct msg_queue *q)
+{
+        for (size_t i = 0; i < q->count; i++)
+                msg_unref(q->ring[(q->head + i) % q->cap]);
+        free(q->ring);
+        q->ring = NULL;
+        q->count = 0;
+        pthread_mutex_destroy(&q->lock);
+}
+
+static void msg_queue_wake(struct msg_queue *q)
+{
+        uint64_t one = 1;
+
+        if (q->wake_fd >= 0) {
+                ssize_t w = write(q->wake_fd, &one, sizeof(one));
+                (void)w;        /* an eventfd only fails when already signalled */
+        }
+}
+
+static int msg_queue_grow(struct msg_queue *q)
+{
+        size_t cap = q->cap ? q->cap * 2 : 16;
+        struct msg **ring = malloc(cap * sizeof(*ring));
+
+        if (!ring)
+                return -ENOMEM;
+        for (size_t i = 0; i < q->count; i++)
+                ring[i] = q->ring[(q->head + i) % q->cap];
+        free(q->ring);
+        q->ring = ring;
+        q->cap = cap;
+        q->head = 0;
+        return 0;
+}
+
+int msg_queue_push(struct msg_queue *q, struct msg *m)
+{
+        int r = 0;
+        bool wake = false;
+
+        pthread_mutex_lock(&q->lock);
+        if (q->overflow) {
+                r = MSG_QUEUE_OVERFLOW;
+        } else if (q->bytes + m->len > q->limit) {
+                q->overflow = true;
+                wake = true;
+                r = MSG_QUEUE_OVERFLOW;
+        } else if (q->count == q->cap && (r = msg_queue_grow(q)) < 0) {
+                /* nothing queued */
+        } else {
+                q->ring[(q->head + q->count) % q->cap] = msg_ref(m);
+                wake = q->count == 0;   /* a non-empty queue is being drained already */
+                q->count++;
+                q->bytes += m->len;
+        }
+        pthread_mutex_unlock(&q->lock);
+        if (wake)
+                msg_queue_wake(q);
+        return r;
+}
+
+int msg_queue_write(struct msg_queue *q, int fd)
+{
+        for (;;) {
+                struct msg *m;
+                size_t off;
+
+                pthread_mutex_lock(&q->lock);
+                if (q->count == 0) {
+                        pthread_mutex_unlock(&q->lock);
+                        return 0;
+                }
+                /* Only this thread removes entries, so m stays valid
+                 * after the lock is dropped for the write. */
+                m = q->ring[q->head];
+                off = q->offset;
+                pthread_mutex_unlock(&q->lock);
+
+                ssize_t n = send(fd, m->data + off, m->len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN || errno == EWOULDBLOCK)
+                                return 0;
+                        return -errno;
+                }
+
+                pthread_mutex_lock(&q->lock);
+                q->offset += (size_t)n;
+                q->bytes -= (size_t)n;
+                if (q->offset == m->len) {
+                        q->head = (q->head + 1) % q->cap;
+                        q->count--;
+                        q->offset = 0;
+                } else {
+                        m = NULL;
+                }
+                pthread_mutex_unlock(&q->lock);
+                if (!m)
+                        return 0;       /* partial write: the socket is full */
+                msg_unref(m);
+        }
+}
+
+bool msg_queue_pending(struct msg_queue *q)
+{
+        pthread_mutex_lock(&q->lock);
+        bool r = q->count > 0;
+        pthread_mutex_unlock(&q->lock);
+        return r;
+}
+
+bool msg_queue_overflowed(struct msg_queue *q)
+{
+        pthread_mutex_lock(&q->lock);
+        bool r = q->overflow;
+        pthread_mutex_unlock(&q->lock);
+        return r;
+}
+
+size_t msg_queue_bytes(struct msg_queue *q)
+{
+        pthread_mutex_lock(&q->lock);
+        size_t r = q->bytes;
+        pthread_mutex_unlock(&q->lock);
+        return r;
+}

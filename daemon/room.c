@@ -1,0 +1,404 @@
+/* room: nick table, rooms and their members, history, and fan-out. */
+#include "room.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "text.h"
+
+static unsigned nick_hash(const char *nick)
+{
+        uint32_t h = 2166136261u;
+        for (; *nick; nick++) {
+                unsigned char c = (unsigned char)*nick;
+                if (c >= 'A' && c <= 'Z')
+                        c = (unsigned char)(c - 'A' + 'a');
+                h = (h ^ c) * 16777619u;
+        }
+        return h % ROOM_NICK_BUCKETS;
+}
+
+static struct member *nick_find(struct registry *reg, const char *nick)
+{
+        for (struct member *m = reg->nicks[nick_hash(nick)]; m; m = m->nick_next)
+                if (text_casecmp(m->nick, nick) == 0)
+                        return m;
+        return NULL;
+}
+
+static void nick_unlink(struct registry *reg, struct member *m)
+{
+        struct member **p = &reg->nicks[nick_hash(m->nick)];
+        for (; *p; p = &(*p)->nick_next) {
+                if (*p == m) {
+                        *p = m->nick_next;
+                        m->nick_next = NULL;
+                        return;
+                }
+        }
+}
+
+static void nick_link(struct registry *reg, struct member *m)
+{
+        unsigned h = nick_hash(m->nick);
+        m->nick_next = reg->nicks[h];
+        reg->nicks[h] = m;
+}
+
+static struct room *room_find(struct registry *reg, const char *name)
+{
+        for (struct room *r = reg->rooms; r; r = r->next)
+                if (text_casecmp(r->name, name) == 0)
+                        return r;
+        return NULL;
+}
+
+static struct room *room_create(struct registry *reg, const char *name, const char *key,
+                                bool persistent)
+{
+        struct room *r = calloc(1, sizeof(*r));
+
+        if (!r)
+                return NULL;
+        if (history_init(&r->history, reg->history) < 0) {
+                free(r);
+                return NULL;
+        }
+        snprintf(r->name, sizeof(r->name), "%s", name);
+        snprintf(r->key, sizeof(r->key), "%s", key ? key : "");
+        r->persistent = persistent;
+        r->next = reg->rooms;
+        reg->rooms = r;
+        reg->n_rooms++;
+        return r;
+}
+
+static void room_destroy(struct registry *reg, struct room *r)
+{
+        for (struct room **p = &reg->rooms; *p; p = &(*p)->next) {
+                if (*p == r) {
+                        *p = r->next;
+                        break;
+                }
+        }
+        reg->n_rooms--;
+        history_free(&r->history);
+        free(r->members);
+        free(r);
+}
+
+static int room_attach(struct room *r, struct member *m)
+{
+        if (r->n_members == r->cap_members) {
+                size_t cap = r->cap_members ? r->cap_members * 2 : 8;
+                struct member **mm = realloc(r->members, cap * sizeof(*mm));
+                if (!mm)
+                        return -ENOMEM;
+                r->members = mm;
+                r->cap_members = cap;
+        }
+        m->slot = r->n_members;
+        r->members[r->n_members++] = m;
+        m->room = r;
+        return 0;
+}
+
+/* Detach m from its room; an empty room not in [chat] rooms goes away. */
+static void room_detach(struct registry *reg, struct member *m)
+{
+        struct room *r = m->room;
+
+        if (!r)
+                return;
+        r->members[m->slot] = r->members[--r->n_members];
+        r->members[m->slot]->slot = m->slot;
+        m->room = NULL;
+        if (r->n_members == 0 && !r->persistent)
+                room_destroy(reg, r);
+}
+
+/* Queue msg for every member of r except skip. */
+static void fan_out(struct room *r, struct member *skip, struct msg *msg)
+{
+        if (!msg)
+                return;
+        for (size_t i = 0; i < r->n_members; i++)
+                if (r->members[i] != skip)
+                        msg_queue_push(r->members[i]->q, msg);
+}
+
+/* Constant-time comparison, so key guessing learns nothing from timing. */
+static bool key_equal(const char *a, const char *b)
+{
+        size_t la = strlen(a), lb = strlen(b);
+        unsigned char d = la != lb;
+
+        for (size_t i = 0; i < la; i++)
+                d |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+        return d == 0;
+}
+
+int room_registry_init(struct registry *reg, const char *default_room, const char *rooms,
+                       const struct room_limits *lim)
+{
+        char copy[1024], name[ROOM_NAME_MAX + 1];
+        char *save = NULL;
+
+        memset(reg, 0, sizeof(*reg));
+        pthread_mutex_init(&reg->lock, NULL);
+        reg->history = lim->history;
+        reg->max_rooms = lim->max_rooms;
+        reg->max_members = lim->max_members;
+        if (text_room_name(default_room, name, sizeof(name), ROOM_NAME_MAX) < 0)
+                return -EINVAL;
+        snprintf(reg->default_room, sizeof(reg->default_room), "%s", name);
+        if (!room_create(reg, name, NULL, true))
+                return -ENOMEM;
+        snprintf(copy, sizeof(copy), "%s", rooms ? rooms : "");
+        for (char *tok = strtok_r(copy, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+                if (text_room_name(tok, name, sizeof(name), ROOM_NAME_MAX) < 0)
+                        return -EINVAL;
+                if (!room_find(reg, name) && !room_create(reg, name, NULL, true))
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
+void room_registry_free(struct registry *reg)
+{
+        while (reg->rooms)
+                room_destroy(reg, reg->rooms);
+        pthread_mutex_destroy(&reg->lock);
+}
+
+void room_set_limits(struct registry *reg, const struct room_limits *lim)
+{
+        pthread_mutex_lock(&reg->lock);
+        reg->max_rooms = lim->max_rooms;
+        reg->max_members = lim->max_members;
+        if (reg->history != lim->history) {
+                reg->history = lim->history;
+                for (struct room *r = reg->rooms; r; r = r->next)
+                        history_resize(&r->history, lim->history);
+        }
+        pthread_mutex_unlock(&reg->lock);
+}
+
+static int replay_line(const char *line, size_t len, void *arg);
+
+/* m has just entered r: tell the others, tell m, replay the history. */
+static void room_entered(struct room *r, struct member *m, const struct room_notes *notes)
+{
+        struct msg *msg;
+
+        if (notes && notes->entered && (msg = notes->entered(m, r))) {
+                fan_out(r, m, msg);
+                msg_unref(msg);
+        }
+        if (notes && notes->joined && (msg = notes->joined(m, r))) {
+                msg_queue_push(m->q, msg);
+                msg_unref(msg);
+        }
+        history_foreach(&r->history, replay_line, m);
+}
+
+int room_add(struct registry *reg, struct member *m, const struct room_notes *notes)
+{
+        struct room *r;
+        int ret;
+
+        pthread_mutex_lock(&reg->lock);
+        do
+                snprintf(m->nick, sizeof(m->nick), "guest%lu", ++reg->next_guest);
+        while (nick_find(reg, m->nick));
+        r = room_find(reg, reg->default_room);
+        ret = r ? room_attach(r, m) : -ENOENT;
+        if (ret == 0) {
+                nick_link(reg, m);
+                reg->n_members++;
+                room_entered(r, m, notes);
+        }
+        pthread_mutex_unlock(&reg->lock);
+        return ret;
+}
+
+void room_remove(struct registry *reg, struct member *m, struct msg *left)
+{
+        pthread_mutex_lock(&reg->lock);
+        if (m->room) {
+                fan_out(m->room, m, left);
+                room_detach(reg, m);
+                nick_unlink(reg, m);
+                reg->n_members--;
+        }
+        pthread_mutex_unlock(&reg->lock);
+}
+
+int room_set_nick(struct registry *reg, struct member *m, const char *nick,
+                  struct msg *(*announce)(const char *old, const char *nick))
+{
+        struct member *other;
+        char old[ROOM_NICK_MAX + 1];
+
+        pthread_mutex_lock(&reg->lock);
+        other = nick_find(reg, nick);
+        if (other && other != m) {
+                pthread_mutex_unlock(&reg->lock);
+                return ROOM_NICK_TAKEN;
+        }
+        snprintf(old, sizeof(old), "%s", m->nick);
+        nick_unlink(reg, m);
+        snprintf(m->nick, sizeof(m->nick), "%s", nick);
+        nick_link(reg, m);
+        if (m->room && announce) {
+                struct msg *msg = announce(old, nick);
+                fan_out(m->room, m, msg);
+                msg_unref(msg);
+        }
+        pthread_mutex_unlock(&reg->lock);
+        return 0;
+}
+
+static int replay_line(const char *line, size_t len, void *arg)
+{
+        struct member *m = arg;
+        struct msg *msg = msg_new("[history] %.*s", (int)len, line);
+
+        if (msg) {
+                msg_queue_push(m->q, msg);
+                msg_unref(msg);
+        }
+        return 0;
+}
+
+int room_join(struct registry *reg, struct member *m, const char *name, const char *key,
+              struct msg *left, const struct room_notes *notes)
+{
+        struct room *r, *old;
+        int ret = 0;
+
+        pthread_mutex_lock(&reg->lock);
+        old = m->room;
+        r = room_find(reg, name);
+        if (r == old) {
+                ret = ROOM_SAME;
+        } else if (r) {
+                if (r->key[0] && !key_equal(r->key, key ? key : ""))
+                        ret = ROOM_BAD_KEY;
+                else if (reg->max_members && r->n_members >= reg->max_members &&
+                         text_casecmp(r->name, reg->default_room) != 0)
+                        ret = ROOM_FULL;
+        } else if (reg->n_rooms >= reg->max_rooms) {
+                ret = ROOM_TOO_MANY;
+        } else if (!(r = room_create(reg, name, key, false))) {
+                ret = -ENOMEM;
+        }
+        if (ret == 0 && r->n_members == r->cap_members) {
+                /* Make room first, so that leaving the old room cannot be
+                 * followed by a failure to enter the new one. */
+                size_t cap = r->cap_members ? r->cap_members * 2 : 8;
+                struct member **mm = realloc(r->members, cap * sizeof(*mm));
+                if (mm) {
+                        r->members = mm;
+                        r->cap_members = cap;
+                } else {
+                        ret = -ENOMEM;
+                        if (r->n_members == 0 && !r->persistent)
+                                room_destroy(reg, r);
+                }
+        }
+        if (ret == 0) {
+                if (old) {
+                        fan_out(old, m, left);
+                        room_detach(reg, m);
+                }
+                room_attach(r, m);
+                room_entered(r, m, notes);
+        }
+        pthread_mutex_unlock(&reg->lock);
+        return ret;
+}
+
+int room_say(struct registry *reg, struct member *m, struct msg *msg, bool to_self, bool keep)
+{
+        pthread_mutex_lock(&reg->lock);
+        if (m->room) {
+                fan_out(m->room, to_self ? NULL : m, msg);
+                if (keep)       /* without the CR LF */
+                        history_push(&m->room->history, msg->data, msg->len - 2);
+        }
+        pthread_mutex_unlock(&reg->lock);
+        return 0;
+}
+
+int room_privmsg(struct registry *reg, const char *nick, struct msg *msg,
+                 char to[ROOM_NICK_MAX + 1])
+{
+        struct member *t;
+        int ret = ROOM_NO_SUCH_NICK;
+
+        pthread_mutex_lock(&reg->lock);
+        t = nick_find(reg, nick);
+        if (t) {
+                msg_queue_push(t->q, msg);
+                snprintf(to, ROOM_NICK_MAX + 1, "%s", t->nick);
+                ret = 0;
+        }
+        pthread_mutex_unlock(&reg->lock);
+        return ret;
+}
+
+void room_topic(struct registry *reg, struct member *m, const char *topic, struct msg *announce,
+                char name[ROOM_NAME_MAX + 1], char out[ROOM_TOPIC_MAX + 1])
+{
+        pthread_mutex_lock(&reg->lock);
+        name[0] = out[0] = '\0';
+        if (m->room) {
+                if (topic) {
+                        snprintf(m->room->topic, sizeof(m->room->topic), "%s", topic);
+                        fan_out(m->room, NULL, announce);
+                }
+                snprintf(name, ROOM_NAME_MAX + 1, "%s", m->room->name);
+                snprintf(out, ROOM_TOPIC_MAX + 1, "%s", m->room->topic);
+        }
+        pthread_mutex_unlock(&reg->lock);
+}
+
+void room_each_room(struct registry *reg,
+                    void (*fn)(void *arg, const char *name, size_t members, bool keyed),
+                    void *arg)
+{
+        pthread_mutex_lock(&reg->lock);
+        for (struct room *r = reg->rooms; r; r = r->next)
+                fn(arg, r->name, r->n_members, r->key[0] != '\0');
+        pthread_mutex_unlock(&reg->lock);
+}
+
+void room_each_member(struct registry *reg, struct member *m,
+                      void (*fn)(void *arg, const char *room, const char *nick), void *arg)
+{
+        pthread_mutex_lock(&reg->lock);
+        if (m->room)
+                for (size_t i = 0; i < m->room->n_members; i++)
+                        fn(arg, m->room->name, m->room->members[i]->nick);
+        pthread_mutex_unlock(&reg->lock);
+}
+
+size_t room_count(struct registry *reg)
+{
+        pthread_mutex_lock(&reg->lock);
+        size_t n = reg->n_rooms;
+        pthread_mutex_unlock(&reg->lock);
+        return n;
+}
+
+size_t room_members_total(struct registry *reg)
+{
+        pthread_mutex_lock(&reg->lock);
+        size_t n = reg->n_members;
+        pthread_mutex_unlock(&reg->lock);
+        return n;
+}

@@ -1,0 +1,134 @@
+/* room: the chat registry: nicks, rooms, membership, history and fan-out.
+ *
+ * One lock guards the whole registry. Everything that must be atomic for
+ * the users (claiming a nick, moving between rooms, a line reaching every
+ * member in the same order) happens under it, and it only ever queues
+ * messages (msg_queue_push), never touches a socket. Lock order: the
+ * registry, then a member's queue.
+ *
+ * Messages are formatted by the caller; the registry decides who gets them. */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "history.h"
+#include "msg.h"
+
+#define ROOM_NICK_MAX   64      /* [chat] max_nick_len is at most this */
+#define ROOM_NAME_MAX   64
+#define ROOM_KEY_MAX    64
+#define ROOM_TOPIC_MAX  400
+#define ROOM_NICK_BUCKETS 4096
+
+/* Results besides 0 and -errno. */
+enum {
+        ROOM_NICK_TAKEN = 1,
+        ROOM_BAD_KEY,           /* the room has a key and it was not given right */
+        ROOM_FULL,              /* max_room_members reached */
+        ROOM_TOO_MANY,          /* max_rooms reached, cannot create */
+        ROOM_SAME,              /* already in that room */
+        ROOM_NO_SUCH_NICK,
+};
+
+struct room;
+
+/* A chat client as the registry knows it; embedded in the service's state. */
+struct member {
+        char nick[ROOM_NICK_MAX + 1];   /* written under the registry lock */
+        struct room *room;              /* idem */
+        size_t slot;                    /* index in room->members */
+        struct member *nick_next;       /* nick hash chain */
+        struct msg_queue *q;            /* where lines for this member go */
+};
+
+struct room {
+        char name[ROOM_NAME_MAX + 1];
+        char key[ROOM_KEY_MAX + 1];     /* "" = open */
+        char topic[ROOM_TOPIC_MAX + 1];
+        bool persistent;                /* listed in [chat] rooms: never removed */
+        struct member **members;
+        size_t n_members, cap_members;
+        struct history history;
+        struct room *next;
+};
+
+struct registry {
+        pthread_mutex_t lock;
+        struct room *rooms;
+        size_t n_rooms;
+        struct member *nicks[ROOM_NICK_BUCKETS];
+        size_t n_members;
+        unsigned long next_guest;
+        char default_room[ROOM_NAME_MAX + 1];
+        size_t history;                 /* lines kept per room */
+        size_t max_rooms;
+        size_t max_members;             /* per room, 0 = unlimited */
+};
+
+struct room_limits {
+        size_t history;
+        size_t max_rooms;
+        size_t max_members;
+};
+
+/* rooms: names separated by spaces or commas (normalised already or with
+ * '#'); default_room is always created. 0 or -errno. */
+int room_registry_init(struct registry *reg, const char *default_room, const char *rooms,
+                       const struct room_limits *lim);
+void room_registry_free(struct registry *reg);
+/* New limits (config reload); rooms already over them are left alone. */
+void room_set_limits(struct registry *reg, const struct room_limits *lim);
+
+/* Lines made under the lock when m enters room r: entered goes to the
+ * room's other members, joined to m itself (before the room's history). */
+struct room_notes {
+        struct msg *(*entered)(const struct member *m, const struct room *r);
+        struct msg *(*joined)(const struct member *m, const struct room *r);
+};
+
+/* Give m a free guestN nick and put it in the default room, with notes.
+ * 0 or -errno. */
+int room_add(struct registry *reg, struct member *m, const struct room_notes *notes);
+
+/* Take m out of its room (others get left, may be NULL) and the registry. */
+void room_remove(struct registry *reg, struct member *m, struct msg *left);
+
+/* Claim nick for m atomically: 0 (announce goes to the room's others; it
+ * may be NULL) or ROOM_NICK_TAKEN. The caller validated the name. */
+int room_set_nick(struct registry *reg, struct member *m, const char *nick,
+                  struct msg *(*announce)(const char *old, const char *nick));
+
+/* Move m to room name (normalised), creating it with key when it does not
+ * exist. left goes to the old room's others, then notes apply in the new
+ * one and its history is replayed to m. 0, ROOM_SAME, ROOM_BAD_KEY,
+ * ROOM_FULL, ROOM_TOO_MANY or -ENOMEM. */
+int room_join(struct registry *reg, struct member *m, const char *name, const char *key,
+              struct msg *left, const struct room_notes *notes);
+
+/* msg to every member of m's room but m (or including m when to_self);
+ * kept in the room's history when keep. */
+int room_say(struct registry *reg, struct member *m, struct msg *msg, bool to_self, bool keep);
+
+/* msg to the member called nick. 0 or ROOM_NO_SUCH_NICK; *to gets the
+ * nick as its owner spells it. */
+int room_privmsg(struct registry *reg, const char *nick, struct msg *msg,
+                 char to[ROOM_NICK_MAX + 1]);
+
+/* Set (topic not NULL) or read m's room topic; a set is announced with
+ * announce to every member. The room name and topic are copied out. */
+void room_topic(struct registry *reg, struct member *m, const char *topic, struct msg *announce,
+                char name[ROOM_NAME_MAX + 1], char out[ROOM_TOPIC_MAX + 1]);
+
+/* Call fn for every room (name, members, keyed) or every member of m's
+ * room (nick), under the lock: fn must only queue. */
+void room_each_room(struct registry *reg,
+                    void (*fn)(void *arg, const char *name, size_t members, bool keyed),
+                    void *arg);
+void room_each_member(struct registry *reg, struct member *m,
+                      void (*fn)(void *arg, const char *room, const char *nick), void *arg);
+
+/* Counts for status lines. */
+size_t room_count(struct registry *reg);
+size_t room_members_total(struct registry *reg);
