@@ -19,12 +19,18 @@
 
 #define CHAT_ROOM_NAME_MAX 32   /* longest room name a client may create */
 #define CHAT_WHO_LINE 400       /* /who output is cut into lines of about this */
+/* When a line leaves some member's queue this full (percent), its sender
+ * waits CHAT_YIELD_MS before its next line: readers that are merely behind
+ * catch up, while one that stopped reading still overflows and is dropped. */
+#define CHAT_HIGH_WATER 50
+#define CHAT_YIELD_MS 1
 
 struct chat_client {
         struct member m;
         struct msg_queue q;
         struct bucket bucket;
         bool told_slow;
+        int64_t yield_until;            /* see CHAT_HIGH_WATER */
         struct conn *conn;
 };
 
@@ -192,12 +198,15 @@ out:
 static int64_t chat_delay(struct conn *c)
 {
         struct chat_client *cc = c->priv;
-        int64_t d = bucket_delay(&cc->bucket, conn_now_ms());
+        int64_t now = conn_now_ms();
+        int64_t d = bucket_delay(&cc->bucket, now);
 
         if (d > 0 && !cc->told_slow) {
                 cc->told_slow = true;
                 tell(cc, "* you are sending fast: your lines are being delayed (none are lost)");
         }
+        if (cc->yield_until - now > d)
+                d = cc->yield_until - now;
         return d;
 }
 
@@ -382,7 +391,8 @@ static void say(struct chat_client *cc, const char *text, bool action)
                                  msg_new("<%s> %s", cc->m.nick, text);
 
         if (m) {
-                room_say(&chat_reg, &cc->m, m, false, true);
+                if (room_say(&chat_reg, &cc->m, m, false, true) >= CHAT_HIGH_WATER)
+                        cc->yield_until = conn_now_ms() + CHAT_YIELD_MS;
                 msg_unref(m);
         }
 }

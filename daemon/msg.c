@@ -90,6 +90,12 @@ static int msg_queue_grow(struct msg_queue *q)
 
 int msg_queue_push(struct msg_queue *q, struct msg *m)
 {
+        unsigned percent;
+        return msg_queue_push_fill(q, m, &percent);
+}
+
+int msg_queue_push_fill(struct msg_queue *q, struct msg *m, unsigned *percent)
+{
         int r = 0;
         bool wake = false;
 
@@ -108,6 +114,7 @@ int msg_queue_push(struct msg_queue *q, struct msg *m)
                 q->count++;
                 q->bytes += m->len;
         }
+        *percent = q->limit ? (unsigned)(q->bytes * 100 / q->limit) : 100;
         pthread_mutex_unlock(&q->lock);
         if (wake)
                 msg_queue_wake(q);

@@ -46,6 +46,8 @@ void msg_queue_destroy(struct msg_queue *q);
 /* Queue a reference to m. 0, MSG_QUEUE_OVERFLOW (m not queued, overflow
  * set, owner woken) or -ENOMEM. */
 int msg_queue_push(struct msg_queue *q, struct msg *m);
+/* The same, and *percent gets how full the queue is afterwards (0-100). */
+int msg_queue_push_fill(struct msg_queue *q, struct msg *m, unsigned *percent);
 
 /* Write queued lines to fd without blocking, from the owner thread only.
  * 0 (queue empty or the socket is full) or -errno. */

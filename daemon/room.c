@@ -120,14 +120,20 @@ static void room_detach(struct registry *reg, struct member *m)
                 room_destroy(reg, r);
 }
 
-/* Queue msg for every member of r except skip. */
-static void fan_out(struct room *r, struct member *skip, struct msg *msg)
+/* Queue msg for every member of r except skip; returns the highest queue
+ * fill in percent. */
+static unsigned fan_out(struct room *r, struct member *skip, struct msg *msg)
 {
+        unsigned fullest = 0, pct;
+
         if (!msg)
-                return;
-        for (size_t i = 0; i < r->n_members; i++)
-                if (r->members[i] != skip)
-                        msg_queue_push(r->members[i]->q, msg);
+                return 0;
+        for (size_t i = 0; i < r->n_members; i++) {
+                if (r->members[i] != skip &&
+                    msg_queue_push_fill(r->members[i]->q, msg, &pct) == 0 && pct > fullest)
+                        fullest = pct;
+        }
+        return fullest;
 }
 
 /* Constant-time comparison, so key guessing learns nothing from timing. */
@@ -322,16 +328,19 @@ int room_join(struct registry *reg, struct member *m, const char *name, const ch
         return ret;
 }
 
-int room_say(struct registry *reg, struct member *m, struct msg *msg, bool to_self, bool keep)
+unsigned room_say(struct registry *reg, struct member *m, struct msg *msg, bool to_self,
+                  bool keep)
 {
+        unsigned fullest = 0;
+
         pthread_mutex_lock(&reg->lock);
         if (m->room) {
-                fan_out(m->room, to_self ? NULL : m, msg);
+                fullest = fan_out(m->room, to_self ? NULL : m, msg);
                 if (keep)       /* without the CR LF */
                         history_push(&m->room->history, msg->data, msg->len - 2);
         }
         pthread_mutex_unlock(&reg->lock);
-        return 0;
+        return fullest;
 }
 
 int room_privmsg(struct registry *reg, const char *nick, struct msg *msg,

@@ -108,8 +108,10 @@ int room_join(struct registry *reg, struct member *m, const char *name, const ch
               struct msg *left, const struct room_notes *notes);
 
 /* msg to every member of m's room but m (or including m when to_self);
- * kept in the room's history when keep. */
-int room_say(struct registry *reg, struct member *m, struct msg *msg, bool to_self, bool keep);
+ * kept in the room's history when keep. Returns how full (percent) the
+ * fullest receiving queue now is, so a fast sender can let readers catch up. */
+unsigned room_say(struct registry *reg, struct member *m, struct msg *msg, bool to_self,
+                  bool keep);
 
 /* msg to the member called nick. 0 or ROOM_NO_SUCH_NICK; *to gets the
  * nick as its owner spells it. */

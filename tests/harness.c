@@ -271,6 +271,11 @@ int pd_run(const char *const argv[], char *out, size_t outsize, int timeout_ms)
 
 int pd_connect(struct pd_client *c, unsigned port, int family)
 {
+        return pd_connect_rcvbuf(c, port, family, 0);
+}
+
+int pd_connect_rcvbuf(struct pd_client *c, unsigned port, int family, int rcvbuf)
+{
         struct sockaddr_storage ss;
         socklen_t len;
 
@@ -292,6 +297,8 @@ int pd_connect(struct pd_client *c, unsigned port, int family)
         c->fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (c->fd < 0)
                 return -1;
+        if (rcvbuf > 0)
+                setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
         if (connect(c->fd, (struct sockaddr *)&ss, len) < 0) {
                 close(c->fd);
                 c->fd = -1;

@@ -51,6 +51,9 @@ struct pd_client {
 
 /* Connect over TCP to 127.0.0.1 (AF_INET) or ::1 (AF_INET6): 0 or -1. */
 int pd_connect(struct pd_client *c, unsigned port, int family);
+/* The same with a small receive buffer (set before connecting, so the
+ * window stays small): a client that is slow to read. */
+int pd_connect_rcvbuf(struct pd_client *c, unsigned port, int family, int rcvbuf);
 void pd_close(struct pd_client *c);
 /* Send all of s (no line end is added): 0 or -1. */
 int pd_send(struct pd_client *c, const char *s);
