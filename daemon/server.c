@@ -71,14 +71,24 @@ int server_add_listener(int fd, const struct service *svc)
 static size_t server_stack_size(void)
 {
         struct conf *c = conf_current();
-        size_t kib = c ? c->server.thread_stack_kib : 64;
+        size_t size = (c ? c->server.thread_stack_kib : 64) * 1024;
+        long min = sysconf(_SC_THREAD_STACK_MIN);
+        static atomic_bool warned;
 
         conf_unref(c);
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-        if (kib < PICHAT_STACK_KIB_SANITIZED)
-                kib = PICHAT_STACK_KIB_SANITIZED;
+        if (size < PICHAT_STACK_KIB_SANITIZED * 1024)
+                size = PICHAT_STACK_KIB_SANITIZED * 1024;
 #endif
-        return kib * 1024;
+        /* Some platforms (arm64 with 64 KiB pages) refuse stacks below
+         * their minimum: use it rather than refuse every client. */
+        if (min > 0 && size < (size_t)min) {
+                if (!atomic_exchange(&warned, true))
+                        log_msg(LOG_WARNING, "thread_stack_kib is below this system's minimum; "
+                                "using %ld KiB", min / 1024);
+                size = (size_t)min;
+        }
+        return size;
 }
 
 int server_spawn(void *(*fn)(void *), void *arg)
