@@ -152,6 +152,7 @@ int room_registry_init(struct registry *reg, const char *default_room, const cha
 {
         char copy[1024], name[ROOM_NAME_MAX + 1];
         char *save = NULL;
+        int ret = -EINVAL;
 
         memset(reg, 0, sizeof(*reg));
         pthread_mutex_init(&reg->lock, NULL);
@@ -159,18 +160,25 @@ int room_registry_init(struct registry *reg, const char *default_room, const cha
         reg->max_rooms = lim->max_rooms;
         reg->max_members = lim->max_members;
         if (text_room_name(default_room, name, sizeof(name), ROOM_NAME_MAX) < 0)
-                return -EINVAL;
+                goto fail;
         snprintf(reg->default_room, sizeof(reg->default_room), "%s", name);
         if (!room_create(reg, name, NULL, true))
-                return -ENOMEM;
+                goto fail_nomem;
         snprintf(copy, sizeof(copy), "%s", rooms ? rooms : "");
         for (char *tok = strtok_r(copy, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
                 if (text_room_name(tok, name, sizeof(name), ROOM_NAME_MAX) < 0)
-                        return -EINVAL;
+                        goto fail;
                 if (!room_find(reg, name) && !room_create(reg, name, NULL, true))
-                        return -ENOMEM;
+                        goto fail_nomem;
         }
         return 0;
+
+fail_nomem:
+        ret = -ENOMEM;
+fail:
+        /* Rooms made before a bad name or ENOMEM would leak otherwise. */
+        room_registry_free(reg);
+        return ret;
 }
 
 void room_registry_free(struct registry *reg)

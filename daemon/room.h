@@ -74,7 +74,8 @@ struct room_limits {
 };
 
 /* rooms: names separated by spaces or commas (normalised already or with
- * '#'); default_room is always created. 0 or -errno. */
+ * '#'); default_room is always created. 0 or -errno (then nothing is left
+ * to free). */
 int room_registry_init(struct registry *reg, const char *default_room, const char *rooms,
                        const struct room_limits *lim);
 void room_registry_free(struct registry *reg);
