@@ -201,6 +201,48 @@ void room_set_limits(struct registry *reg, const struct room_limits *lim)
         pthread_mutex_unlock(&reg->lock);
 }
 
+int room_set_rooms(struct registry *reg, const char *default_room, const char *rooms)
+{
+        char copy[1024], dflt[ROOM_NAME_MAX + 1];
+        char names[ROOM_LIST_MAX][ROOM_NAME_MAX + 1];
+        char *save = NULL;
+        size_t n = 0;
+        int r = 0;
+
+        /* Check every name first: a bad list changes nothing. */
+        if (text_room_name(default_room, dflt, sizeof(dflt), ROOM_NAME_MAX) < 0)
+                return -EINVAL;
+        snprintf(copy, sizeof(copy), "%s", rooms ? rooms : "");
+        for (char *tok = strtok_r(copy, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+                if (n == ROOM_LIST_MAX ||
+                    text_room_name(tok, names[n], sizeof(names[n]), ROOM_NAME_MAX) < 0)
+                        return -EINVAL;
+                n++;
+        }
+
+        pthread_mutex_lock(&reg->lock);
+        snprintf(reg->default_room, sizeof(reg->default_room), "%s", dflt);
+        for (struct room *rm = reg->rooms; rm; rm = rm->next)
+                rm->persistent = false;
+        for (size_t i = 0; i <= n; i++) {
+                const char *name = i < n ? names[i] : dflt;
+                struct room *rm = room_find(reg, name);
+
+                if (!rm && !(rm = room_create(reg, name, NULL, true)))
+                        r = -ENOMEM;
+                else
+                        rm->persistent = true;
+        }
+        /* Rooms that left the list live on while someone is in them. */
+        for (struct room *rm = reg->rooms, *next; rm; rm = next) {
+                next = rm->next;
+                if (!rm->persistent && rm->n_members == 0)
+                        room_destroy(reg, rm);
+        }
+        pthread_mutex_unlock(&reg->lock);
+        return r;
+}
+
 static int replay_line(const char *line, size_t len, void *arg);
 
 /* m has just entered r: tell the others, tell m, replay the history. */
@@ -258,6 +300,10 @@ int room_set_nick(struct registry *reg, struct member *m, const char *nick,
         char old[ROOM_NICK_MAX + 1];
 
         pthread_mutex_lock(&reg->lock);
+        if (!m->room) {         /* not registered: it must not enter the table */
+                pthread_mutex_unlock(&reg->lock);
+                return -ENOENT;
+        }
         other = nick_find(reg, nick);
         if (other && other != m) {
                 pthread_mutex_unlock(&reg->lock);
@@ -297,7 +343,9 @@ int room_join(struct registry *reg, struct member *m, const char *name, const ch
         pthread_mutex_lock(&reg->lock);
         old = m->room;
         r = room_find(reg, name);
-        if (r == old) {
+        if (!old) {
+                ret = -ENOENT;  /* not registered (or removed already) */
+        } else if (r == old) {
                 ret = ROOM_SAME;
         } else if (r) {
                 if (r->key[0] && !key_equal(r->key, key ? key : ""))

@@ -21,6 +21,7 @@
 #define ROOM_KEY_MAX    64
 #define ROOM_TOPIC_MAX  400
 #define ROOM_NICK_BUCKETS 4096
+#define ROOM_LIST_MAX   128     /* names in [chat] rooms (a line holds fewer) */
 
 /* Results besides 0 and -errno. */
 enum {
@@ -82,6 +83,12 @@ void room_registry_free(struct registry *reg);
 /* New limits (config reload); rooms already over them are left alone. */
 void room_set_limits(struct registry *reg, const struct room_limits *lim);
 
+/* New default room and [chat] rooms list (config reload): listed rooms
+ * are created and kept, rooms no longer listed go once they are empty.
+ * 0, -EINVAL (a bad name: nothing changed) or -ENOMEM (some room could
+ * not be created). */
+int room_set_rooms(struct registry *reg, const char *default_room, const char *rooms);
+
 /* Lines made under the lock when m enters room r: entered goes to the
  * room's other members, joined to m itself (before the room's history). */
 struct room_notes {
@@ -97,14 +104,15 @@ int room_add(struct registry *reg, struct member *m, const struct room_notes *no
 void room_remove(struct registry *reg, struct member *m, struct msg *left);
 
 /* Claim nick for m atomically: 0 (announce goes to the room's others; it
- * may be NULL) or ROOM_NICK_TAKEN. The caller validated the name. */
+ * may be NULL), ROOM_NICK_TAKEN, or -ENOENT if m is not registered. The
+ * caller validated the name. */
 int room_set_nick(struct registry *reg, struct member *m, const char *nick,
                   struct msg *(*announce)(const char *old, const char *nick));
 
 /* Move m to room name (normalised), creating it with key when it does not
  * exist. left goes to the old room's others, then notes apply in the new
  * one and its history is replayed to m. 0, ROOM_SAME, ROOM_BAD_KEY,
- * ROOM_FULL, ROOM_TOO_MANY or -ENOMEM. */
+ * ROOM_FULL, ROOM_TOO_MANY, -ENOENT (m is not registered) or -ENOMEM. */
 int room_join(struct registry *reg, struct member *m, const char *name, const char *key,
               struct msg *left, const struct room_notes *notes);
 
