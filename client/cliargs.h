@@ -1,0 +1,36 @@
+/* cliargs: the pichat command line, parsed and checked without side
+ * effects (no printing, no exiting) so that the tests can drive it. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define PICHAT_TCP_PORT         "5000"
+#define PICHAT_UDP_PORT         "8888"
+#define PICHAT_TIMEOUT_DEFAULT  10
+#define PICHAT_TIMEOUT_MAX      3600
+#define PICHAT_NICK_MAX         64
+
+enum {
+        ARGS_RUN = 0,           /* connect as *a says */
+        ARGS_HELP,              /* --help */
+        ARGS_VERSION,           /* --version */
+        ARGS_USAGE,             /* bad command line, reason in err */
+};
+
+struct args {
+        bool udp;
+        int family;             /* AF_UNSPEC, AF_INET or AF_INET6 */
+        const char *nick;       /* NULL: send no /nick */
+        unsigned timeout_s;     /* connect, UDP reply and end-of-input wait */
+        const char *host;
+        const char *port;       /* decimal, 1-65535 */
+};
+
+/* Fill *a from argv (pointers into argv). Returns an ARGS_ value; for
+ * ARGS_USAGE err holds one line saying what is wrong. Uses getopt, so it
+ * may be called more than once per process (it resets optind). */
+int args_parse(int argc, char *argv[], struct args *a, char *err, size_t errsize);
+
+void args_usage(FILE *out);

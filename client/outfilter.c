@@ -1,0 +1,227 @@
+/* outfilter: telnet, escape sequence and UTF-8 filtering of server output. */
+#include "outfilter.h"
+
+#include <string.h>
+
+enum {
+        IAC = 255, DONT = 254, DO = 253, WONT = 252, WILL = 251, SB = 250, SE = 240,
+};
+
+enum { T_DATA, T_IAC, T_OPT, T_SB, T_SB_IAC };
+enum { E_NONE, E_ESC, E_CSI, E_STR };
+
+#define REPLACEMENT "\xEF\xBF\xBD"
+
+void outf_init(struct outf *f, bool telnet)
+{
+        memset(f, 0, sizeof(*f));
+        f->telnet = telnet;
+}
+
+/* Sequence length a lead byte starts (0: not a lead) and the range of its
+ * second byte; the narrow ranges rule out overlong forms, surrogates and
+ * code points above U+10FFFF (Unicode table 3-7). */
+static unsigned lead_info(uint8_t b, uint8_t *lo, uint8_t *hi)
+{
+        *lo = 0x80;
+        *hi = 0xBF;
+        if (b >= 0xC2 && b <= 0xDF)
+                return 2;
+        if (b >= 0xE0 && b <= 0xEF) {
+                if (b == 0xE0)
+                        *lo = 0xA0;
+                else if (b == 0xED)
+                        *hi = 0x9F;
+                return 3;
+        }
+        if (b >= 0xF0 && b <= 0xF4) {
+                if (b == 0xF0)
+                        *lo = 0x90;
+                else if (b == 0xF4)
+                        *hi = 0x8F;
+                return 4;
+        }
+        return 0;
+}
+
+static size_t put_replacement(char *out)
+{
+        memcpy(out, REPLACEMENT, 3);
+        return 3;
+}
+
+/* Feed one byte to the escape-sequence eater. true if it was swallowed;
+ * false if the byte ended a malformed sequence and is ordinary data. */
+static bool eat_escape(struct outf *f, uint8_t b)
+{
+        switch (f->estate) {
+        case E_ESC:
+                if (b == '[') {
+                        f->estate = E_CSI;
+                } else if (b == ']' || b == 'P' || b == '_' || b == '^' || b == 'X') {
+                        f->estate = E_STR;      /* OSC, DCS, APC, PM, SOS */
+                } else if (b >= 0x20 && b <= 0x2F) {
+                        /* intermediate byte: the final one follows */
+                } else if (b >= 0x30 && b <= 0x7E) {
+                        f->estate = E_NONE;
+                } else {
+                        f->estate = E_NONE;
+                        return false;
+                }
+                return true;
+        case E_CSI:
+                if (b >= 0x20 && b <= 0x3F)
+                        return true;
+                f->estate = E_NONE;
+                return b >= 0x40 && b <= 0x7E;
+        case E_STR:
+                /* Ends at BEL or ST (ESC \). Any other control character
+                 * ends it too, so an unterminated string cannot swallow
+                 * more than the rest of its line. */
+                if (b == 0x07) {
+                        f->estate = E_NONE;
+                        return true;
+                }
+                if (b == 0x1B) {
+                        f->estate = E_ESC;
+                        return true;
+                }
+                if (b < 0x20) {
+                        f->estate = E_NONE;
+                        return false;
+                }
+                return true;
+        }
+        return false;
+}
+
+/* One byte of data (telnet already removed) into out; returns bytes written. */
+static size_t text_byte(struct outf *f, uint8_t b, char *out)
+{
+        size_t o = 0;
+
+        if (f->u8_need > 0) {
+                uint8_t lo = f->u8_len == 1 ? f->u8_lo : 0x80;
+                uint8_t hi = f->u8_len == 1 ? f->u8_hi : 0xBF;
+
+                if (b >= lo && b <= hi) {
+                        f->u8[f->u8_len++] = b;
+                        if (f->u8_len < f->u8_need)
+                                return 0;
+                        f->u8_need = 0;
+                        /* C1 controls (U+0080-U+009F) are as dangerous as ESC. */
+                        if (f->u8_len == 2 && f->u8[0] == 0xC2 && f->u8[1] <= 0x9F)
+                                return 0;
+                        memcpy(out, f->u8, f->u8_len);
+                        return f->u8_len;
+                }
+                /* The sequence broke off: one U+FFFD for it, then b afresh. */
+                f->u8_need = 0;
+                o += put_replacement(out);
+        }
+        if (f->estate != E_NONE && eat_escape(f, b))
+                return o;
+        if (f->after_cr) {
+                f->after_cr = false;
+                if (b == '\n' || b == '\0')
+                        return o;
+        }
+        if (b >= 0x80) {
+                unsigned need = lead_info(b, &f->u8_lo, &f->u8_hi);
+                if (need == 0)
+                        return o + put_replacement(out + o);
+                f->u8[0] = b;
+                f->u8_len = 1;
+                f->u8_need = (uint8_t)need;
+                return o;
+        }
+        switch (b) {
+        case '\r':
+                f->after_cr = true;
+                out[o++] = '\n';
+                break;
+        case '\n':
+        case '\t':
+                out[o++] = (char)b;
+                break;
+        case 0x1B:
+                f->estate = E_ESC;
+                break;
+        default:
+                if (b >= 0x20 && b != 0x7F)
+                        out[o++] = (char)b;
+                break;
+        }
+        return o;
+}
+
+static void refuse(uint8_t *map, uint8_t cmd, uint8_t opt, uint8_t *reply, size_t *rlen)
+{
+        if (map[opt / 8] & (1u << (opt % 8)))
+                return;
+        map[opt / 8] |= (uint8_t)(1u << (opt % 8));
+        reply[(*rlen)++] = IAC;
+        reply[(*rlen)++] = cmd;
+        reply[(*rlen)++] = opt;
+}
+
+size_t outf_feed(struct outf *f, const uint8_t *in, size_t n, char *out,
+                 uint8_t *reply, size_t *reply_len)
+{
+        size_t o = 0, r = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                uint8_t b = in[i];
+
+                if (!f->telnet) {
+                        o += text_byte(f, b, out + o);
+                        continue;
+                }
+                switch (f->tstate) {
+                case T_DATA:
+                        if (b == IAC)
+                                f->tstate = T_IAC;
+                        else
+                                o += text_byte(f, b, out + o);
+                        break;
+                case T_IAC:
+                        f->tstate = T_DATA;
+                        if (b == IAC) {
+                                o += text_byte(f, b, out + o);
+                        } else if (b >= WILL && b <= DONT) {
+                                f->tcmd = b;
+                                f->tstate = T_OPT;
+                        } else if (b == SB) {
+                                f->tstate = T_SB;
+                        }
+                        /* other commands (NOP, GA, ...) mean nothing here */
+                        break;
+                case T_OPT:
+                        f->tstate = T_DATA;
+                        /* Never answer WONT/DONT: that is how loops start. */
+                        if (reply && f->tcmd == DO)
+                                refuse(f->refused_do, WONT, b, reply, &r);
+                        else if (reply && f->tcmd == WILL)
+                                refuse(f->refused_will, DONT, b, reply, &r);
+                        break;
+                case T_SB:
+                        if (b == IAC)
+                                f->tstate = T_SB_IAC;
+                        break;
+                case T_SB_IAC:
+                        f->tstate = b == SE ? T_DATA : T_SB;
+                        break;
+                }
+        }
+        if (reply_len)
+                *reply_len = r;
+        return o;
+}
+
+size_t outf_finish(struct outf *f, char *out)
+{
+        if (f->u8_need == 0)
+                return 0;
+        f->u8_need = 0;
+        return put_replacement(out);
+}

@@ -1,0 +1,70 @@
+/* pichat: command line, connecting, and handing over to a session. */
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "cliargs.h"
+#include "net.h"
+#include "session.h"
+#include "term.h"
+
+#define EXIT_CONNECT 1
+#define EXIT_USAGE 2
+
+long long session_now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int main(int argc, char *argv[])
+{
+        struct args a;
+        struct session s = { .a = &a };
+        char err[256];
+        int r;
+
+        /* Only for character widths at the prompt; messages stay English. */
+        setlocale(LC_CTYPE, "");
+        switch (args_parse(argc, argv, &a, err, sizeof(err))) {
+        case ARGS_HELP:
+                args_usage(stdout);
+                return EXIT_SUCCESS;
+        case ARGS_VERSION:
+                printf("pichat %s\n", PICHAT_VERSION);
+                return EXIT_SUCCESS;
+        case ARGS_USAGE:
+                fprintf(stderr, "pichat: %s\n", err);
+                fprintf(stderr, "Try 'pichat --help' for more information.\n");
+                return EXIT_USAGE;
+        }
+        /* Nobody sees the prompt of a script, and its input is not typed:
+         * only a terminal on both ends gets the line editor. */
+        s.interactive = isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+        net_hostport(a.host, a.port, s.where, sizeof(s.where));
+        s.fd = net_connect(&a, a.udp ? SOCK_DGRAM : SOCK_STREAM);
+        if (s.fd < 0)
+                return EXIT_CONNECT;
+        s.sigfd = sig_init(false);
+        if (s.sigfd < 0) {
+                perror("pichat: signals");
+                return EXIT_CONNECT;
+        }
+        /* Signals are caught before the terminal changes, so that no
+         * Ctrl-C can leave it changed; a terminal that refuses is still
+         * usable the way a script uses it. */
+        if (s.interactive && term_raw())
+                sig_init(true);
+        else
+                s.interactive = false;
+        r = a.udp ? udp_run(&s) : tcp_run(&s);
+        term_restore();
+        close(s.fd);
+        return r;
+}

@@ -1,0 +1,31 @@
+/* screen: the interactive prompt line and the text printed above it.
+ *
+ * The prompt and what the user has typed so far sit on the last line(s)
+ * of the terminal. Anything else to print first erases them, prints, and
+ * draws them again, so incoming text never lands in the middle of a half
+ * typed line. When not interactive every call here is a no-op but
+ * screen_key(), which still edits (a script gets no prompt and no echo). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lineedit.h"
+
+struct screen {
+        bool interactive;
+        bool shown;             /* prompt and input are on the terminal */
+        const char *prompt;
+        size_t drawn;           /* columns they take there */
+        struct ledit ed;
+};
+
+void screen_init(struct screen *sc, bool interactive, const char *prompt);
+/* Erase prompt and input (the cursor ends at the start of their line). */
+void screen_hide(struct screen *sc);
+/* Draw prompt and input if they are not shown. */
+void screen_show(struct screen *sc);
+/* Handle one key: draws what changed and returns the LEDIT_ result. On
+ * LEDIT_ENTER the finished line stays on screen, the cursor moves below
+ * it and the caller takes sc->ed.buf, then calls ledit_clear(). */
+int screen_key(struct screen *sc, uint8_t c);

@@ -1,0 +1,343 @@
+/* session_tcp: the TCP chat/echo dialogue.
+ *
+ * One poll loop waits on the socket, stdin and the signal pipe at once.
+ * Nothing blocks but the writes to stdout: outgoing text waits in a
+ * bounded queue, and stdin is not read while the queue lacks room for
+ * what one read could add, so a server that stops reading stalls the
+ * input instead of growing memory. */
+#include "session.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "outfilter.h"
+#include "screen.h"
+#include "term.h"
+
+#define READ_SIZE       4096
+#define KEYS_SIZE       256
+#define OUTQ_SIZE       65536
+#define PIECE_MAX       4096    /* longest piece of a server line shown at once */
+#define PARTIAL_MS      300     /* show a line with no end yet after this */
+
+/* What the loop does after a step. */
+enum { GO_ON = -1 };
+
+struct tcp {
+        struct session *s;
+        struct screen sc;
+        struct outf filt;
+        char outq[OUTQ_SIZE];
+        size_t qlen;
+        /* Interactive only: the server line being received, shown once
+         * complete so that it can go above the prompt in one piece. */
+        char piece[PIECE_MAX];
+        size_t plen;
+        long long piece_since;
+        bool stdin_eof;
+        bool midline;           /* scripted input ended without a line end */
+        bool shut;              /* our side is closed: the server's close is expected */
+        long long linger_end;   /* give up waiting for the server then */
+};
+
+static void queue_raw(struct tcp *t, const void *p, size_t n)
+{
+        /* Only telnet refusals can find the queue full; they are a
+         * courtesy, and half of one would be worse than none. */
+        if (n > OUTQ_SIZE - t->qlen)
+                return;
+        memcpy(t->outq + t->qlen, p, n);
+        t->qlen += n;
+}
+
+/* A line as the network wants it: 0xFF doubled (telnet IAC), CR LF. The
+ * caller has checked there is room for 2 * n + 2 bytes. */
+static void queue_line(struct tcp *t, const char *line, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                t->outq[t->qlen++] = line[i];
+                if ((unsigned char)line[i] == 0xFF)
+                        t->outq[t->qlen++] = line[i];
+        }
+        t->outq[t->qlen++] = '\r';
+        t->outq[t->qlen++] = '\n';
+}
+
+/* Send what the socket takes now: 0, or -1 with errno. */
+static int flush_queue(struct tcp *t)
+{
+        while (t->qlen > 0) {
+                ssize_t n = send(t->s->fd, t->outq, t->qlen, MSG_NOSIGNAL);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN || errno == EWOULDBLOCK)
+                                return 0;
+                        return -1;
+                }
+                t->qlen -= (size_t)n;
+                memmove(t->outq, t->outq + n, t->qlen);
+        }
+        return 0;
+}
+
+/* Print the held piece of a server line as a line of its own. */
+static void show_piece(struct tcp *t)
+{
+        screen_hide(&t->sc);
+        t->piece[t->plen++] = '\n';
+        write_all(STDOUT_FILENO, t->piece, t->plen);
+        t->plen = 0;
+}
+
+static bool is_cont(unsigned char b)
+{
+        return (b & 0xC0) == 0x80;
+}
+
+/* Filtered server text to the terminal. Scripted, it goes straight out;
+ * interactive, whole lines go above the prompt, which is drawn again once. */
+static int show_text(struct tcp *t, const char *s, size_t n)
+{
+        if (!t->s->interactive)
+                return write_all(STDOUT_FILENO, s, n);
+        for (size_t i = 0; i < n; i++) {
+                unsigned char b = (unsigned char)s[i];
+
+                if (b == '\n') {
+                        show_piece(t);
+                        continue;
+                }
+                /* Full: out it goes as a line, cut between characters
+                 * (the filter only lets whole UTF-8 characters through). */
+                if ((t->plen >= PIECE_MAX - 5 && !is_cont(b)) || t->plen >= PIECE_MAX - 1)
+                        show_piece(t);
+                if (t->plen == 0)
+                        t->piece_since = session_now_ms();
+                t->piece[t->plen++] = (char)b;
+        }
+        screen_show(&t->sc);
+        return 0;
+}
+
+static void status(struct tcp *t, const char *msg)
+{
+        screen_hide(&t->sc);
+        fprintf(stderr, "%s\n", msg);
+}
+
+/* The connection ended: show what is left of the server's output. */
+static void drain_output(struct tcp *t)
+{
+        char tail[3];
+        size_t n = outf_finish(&t->filt, tail);
+
+        show_text(t, tail, n);
+        if (t->plen > 0)
+                show_piece(t);
+        screen_hide(&t->sc);
+}
+
+static void lost(struct tcp *t, int err)
+{
+        drain_output(t);
+        fprintf(stderr, "pichat: connection to %s lost: %s\n", t->s->where, strerror(err));
+}
+
+static int read_socket(struct tcp *t)
+{
+        static uint8_t in[READ_SIZE];
+        static char out[OUTF_MAX(READ_SIZE)];
+        static uint8_t reply[OUTF_REPLY_MAX(READ_SIZE)];
+        size_t olen, rlen;
+        ssize_t n = recv(t->s->fd, in, sizeof(in), 0);
+
+        if (n < 0) {
+                if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+                        return GO_ON;
+                lost(t, errno);
+                return 1;
+        }
+        if (n == 0) {
+                drain_output(t);
+                if (!t->shut)
+                        status(t, "Disconnected from chat server");
+                return 0;
+        }
+        if (t->shut)
+                t->linger_end = session_now_ms() + (long long)t->s->a->timeout_s * 1000;
+        olen = outf_feed(&t->filt, in, (size_t)n, out, reply, &rlen);
+        queue_raw(t, reply, rlen);
+        if (show_text(t, out, olen) < 0)
+                return 1;       /* stdout is gone: nobody to talk to */
+        return GO_ON;
+}
+
+/* Scripted input goes out as it comes: LF becomes CR LF, CR is dropped,
+ * 0xFF is doubled. The caller has checked room for 2 * n + 2 bytes. */
+static void queue_stream(struct tcp *t, const char *p, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                char c = p[i];
+                if (c == '\r')
+                        continue;
+                if (c == '\n') {
+                        t->outq[t->qlen++] = '\r';
+                        t->outq[t->qlen++] = '\n';
+                        t->midline = false;
+                        continue;
+                }
+                t->outq[t->qlen++] = c;
+                if ((unsigned char)c == 0xFF)
+                        t->outq[t->qlen++] = c;
+                t->midline = true;
+        }
+}
+
+static int read_stdin(struct tcp *t)
+{
+        static char in[READ_SIZE];
+        size_t max = t->s->interactive ? KEYS_SIZE : READ_SIZE;
+        ssize_t n = read(STDIN_FILENO, in, max);
+
+        if (n < 0) {
+                if (errno == EINTR || errno == EAGAIN)
+                        return GO_ON;
+                n = 0;          /* unreadable input ends it like EOF */
+        }
+        if (n == 0) {
+                if (t->s->interactive)
+                        return 0;
+                t->stdin_eof = true;
+                if (t->midline) {
+                        queue_raw(t, "\r\n", 2);
+                        t->midline = false;
+                }
+                return GO_ON;
+        }
+        if (!t->s->interactive) {
+                queue_stream(t, in, (size_t)n);
+                return GO_ON;
+        }
+        for (ssize_t i = 0; i < n; i++) {
+                switch (screen_key(&t->sc, (uint8_t)in[i])) {
+                case LEDIT_ENTER:
+                        queue_line(t, t->sc.ed.buf, t->sc.ed.len);
+                        ledit_clear(&t->sc.ed);
+                        screen_show(&t->sc);
+                        break;
+                case LEDIT_EOF:
+                        return 0;
+                }
+        }
+        return GO_ON;
+}
+
+/* Room stdin reading needs in the queue: one read's worth, doubled (0xFF,
+ * CR LF), plus a whole line being typed when interactive. */
+static size_t stdin_room(const struct tcp *t)
+{
+        return t->s->interactive ? 2 * (LEDIT_MAX + KEYS_SIZE) + 2 * KEYS_SIZE
+                                 : 2 * READ_SIZE + 2;
+}
+
+/* A signal: 0 to end the session, GO_ON after a suspend. */
+static int on_signal(struct tcp *t)
+{
+        int sig;
+
+        while ((sig = sig_next()) != 0) {
+                if (sig != SIGTSTP)
+                        return 0;
+                screen_hide(&t->sc);
+                term_suspend();
+                screen_show(&t->sc);
+        }
+        return GO_ON;
+}
+
+static int run(struct tcp *t)
+{
+        struct session *s = t->s;
+
+        for (;;) {
+                long long now = session_now_ms();
+                long long wake = -1;
+                int r = GO_ON;
+
+                if (s->interactive && t->plen > 0)
+                        wake = t->piece_since + PARTIAL_MS;
+                if (t->shut && (wake < 0 || t->linger_end < wake))
+                        wake = t->linger_end;
+
+                struct pollfd pfd[3] = {
+                        { .fd = s->fd, .events = (short)(POLLIN | (t->qlen ? POLLOUT : 0)) },
+                        { .fd = STDIN_FILENO, .events = POLLIN },
+                        { .fd = s->sigfd, .events = POLLIN },
+                };
+                if (t->stdin_eof || OUTQ_SIZE - t->qlen < stdin_room(t))
+                        pfd[1].fd = -1;
+                if (poll(pfd, 3, wake < 0 ? -1 : wake > now ? (int)(wake - now) : 0) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        fprintf(stderr, "pichat: poll: %s\n", strerror(errno));
+                        return 1;
+                }
+                if (pfd[2].revents && (r = on_signal(t)) != GO_ON)
+                        return r;
+                if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR) &&
+                    (r = read_socket(t)) != GO_ON)
+                        return r;
+                if (pfd[1].revents && (r = read_stdin(t)) != GO_ON)
+                        return r;
+                if (t->qlen > 0 && flush_queue(t) < 0) {
+                        lost(t, errno);
+                        return 1;
+                }
+                now = session_now_ms();
+                if (t->stdin_eof && !t->shut && t->qlen == 0) {
+                        /* Input is done: say so and take in the rest of
+                         * the answers, for as long as they keep coming. */
+                        shutdown(s->fd, SHUT_WR);
+                        t->shut = true;
+                        t->linger_end = now + (long long)s->a->timeout_s * 1000;
+                }
+                if (s->interactive && t->plen > 0 && now >= t->piece_since + PARTIAL_MS) {
+                        /* A prompt from the server, most likely: show it. */
+                        show_piece(t);
+                        screen_show(&t->sc);
+                }
+                if (t->shut && now >= t->linger_end)
+                        return 0;
+        }
+}
+
+int tcp_run(struct session *s)
+{
+        static struct tcp t;
+        int r;
+
+        memset(&t, 0, sizeof(t));
+        t.s = s;
+        outf_init(&t.filt, true);
+        screen_init(&t.sc, s->interactive, "<You> ");
+        if (s->a->nick) {
+                char cmd[16 + PICHAT_NICK_MAX];
+                int n = snprintf(cmd, sizeof(cmd), "/nick %s", s->a->nick);
+                queue_line(&t, cmd, (size_t)n);
+        }
+        if (s->interactive) {
+                fprintf(stderr, "Connected to remote host. Start sending messages\n");
+                screen_show(&t.sc);
+        }
+        r = run(&t);
+        screen_hide(&t.sc);
+        /* Lines typed just before quitting still go out if they can. */
+        flush_queue(&t);
+        return r;
+}
