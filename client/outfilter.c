@@ -3,14 +3,19 @@
 
 #include <string.h>
 
+#include "telnet.h"
+#include "text.h"
+
+/* The server's own rules for telnet and UTF-8, shared through libpichat. */
 enum {
-        IAC = 255, DONT = 254, DO = 253, WONT = 252, WILL = 251, SB = 250, SE = 240,
+        IAC = TELNET_IAC, DONT = TELNET_DONT, DO = TELNET_DO, WONT = TELNET_WONT,
+        WILL = TELNET_WILL, SB = TELNET_SB, SE = TELNET_SE,
 };
 
 enum { T_DATA, T_IAC, T_OPT, T_SB, T_SB_IAC };
 enum { E_NONE, E_ESC, E_CSI, E_STR };
 
-#define REPLACEMENT "\xEF\xBF\xBD"
+#define REPLACEMENT TEXT_REPLACEMENT
 
 void outf_init(struct outf *f, bool telnet)
 {
@@ -18,31 +23,6 @@ void outf_init(struct outf *f, bool telnet)
         f->telnet = telnet;
 }
 
-/* Sequence length a lead byte starts (0: not a lead) and the range of its
- * second byte; the narrow ranges rule out overlong forms, surrogates and
- * code points above U+10FFFF (Unicode table 3-7). */
-static unsigned lead_info(uint8_t b, uint8_t *lo, uint8_t *hi)
-{
-        *lo = 0x80;
-        *hi = 0xBF;
-        if (b >= 0xC2 && b <= 0xDF)
-                return 2;
-        if (b >= 0xE0 && b <= 0xEF) {
-                if (b == 0xE0)
-                        *lo = 0xA0;
-                else if (b == 0xED)
-                        *hi = 0x9F;
-                return 3;
-        }
-        if (b >= 0xF0 && b <= 0xF4) {
-                if (b == 0xF0)
-                        *lo = 0x90;
-                else if (b == 0xF4)
-                        *hi = 0x8F;
-                return 4;
-        }
-        return 0;
-}
 
 static size_t put_replacement(char *out)
 {
@@ -127,7 +107,7 @@ static size_t text_byte(struct outf *f, uint8_t b, char *out)
                         return o;
         }
         if (b >= 0x80) {
-                unsigned need = lead_info(b, &f->u8_lo, &f->u8_hi);
+                unsigned need = text_utf8_lead(b, &f->u8_lo, &f->u8_hi);
                 if (need == 0)
                         return o + put_replacement(out + o);
                 f->u8[0] = b;

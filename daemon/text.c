@@ -9,7 +9,7 @@
  * the range its second byte must be in. The narrower second-byte ranges
  * are what rule out overlong forms (E0, F0), surrogates (ED) and code
  * points above U+10FFFF (F4); Unicode 3.9, table 3-7. */
-static unsigned lead_info(uint8_t b, uint8_t *lo, uint8_t *hi)
+unsigned text_utf8_lead(uint8_t b, uint8_t *lo, uint8_t *hi)
 {
         *lo = 0x80;
         *hi = 0xBF;
@@ -58,7 +58,7 @@ size_t text_sanitize(const char *in, size_t len, char *out, size_t outsize)
                         src = &s[i - 1];
                         n = 1;
                 } else {
-                        need = lead_info(b, &lo, &hi);
+                        need = text_utf8_lead(b, &lo, &hi);
                         got = 1;
                         while (got < need && i + got < len) {
                                 uint8_t c = s[i + got];

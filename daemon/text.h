@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* U+FFFD REPLACEMENT CHARACTER, what invalid UTF-8 turns into. */
 #define TEXT_REPLACEMENT "\xEF\xBF\xBD"
@@ -29,6 +30,11 @@
  * is cut at a character boundary. Returns the length written, without
  * the NUL. */
 size_t text_sanitize(const char *in, size_t len, char *out, size_t outsize);
+
+/* Length of the UTF-8 sequence lead byte b starts (0: never valid as a
+ * lead) and the range its second byte must be in, which is what rules out
+ * overlong forms, surrogates and code points above U+10FFFF. */
+unsigned text_utf8_lead(uint8_t b, uint8_t *lo, uint8_t *hi);
 
 /* true if s is a valid nick: 1 to max_len characters of [A-Za-z0-9_-]. */
 bool text_valid_name(const char *s, size_t max_len);
