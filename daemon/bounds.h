@@ -27,3 +27,12 @@
 
 /* Accept back-off when the process runs out of descriptors. */
 #define PICHAT_ACCEPT_BACKOFF_MS    100
+
+/* Longest sleep of the accept and UDP loops: how often they show they are
+ * alive. A loop silent for PICHAT_HEARTBEAT_STALE_MS is taken as wedged
+ * and the watchdog is no longer fed. */
+#define PICHAT_HEARTBEAT_MS         500
+#define PICHAT_HEARTBEAT_STALE_MS   5000
+
+/* Least time between two STATUS= updates to the service manager. */
+#define PICHAT_STATUS_INTERVAL_MS   1000

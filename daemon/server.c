@@ -19,6 +19,14 @@
 struct listener {
         int fd;
         const struct service *svc;
+        /* conn_now_ms() of the accept loop's last turn, for the watchdog. */
+        _Atomic int64_t beat_ms;
+};
+
+/* Clients per service, for the status line. */
+struct svc_count {
+        const struct service *svc;
+        atomic_uint clients;
 };
 
 static struct {
@@ -27,6 +35,8 @@ static struct {
         atomic_bool stopping;
         struct listener listeners[SERVER_LISTENERS_MAX];
         unsigned n_listeners;
+        struct svc_count counts[SERVER_LISTENERS_MAX];
+        unsigned n_counts;
         /* Threads still running (clients, accept, UDP), for the shutdown wait. */
         pthread_mutex_t lock;
         pthread_cond_t done;
@@ -58,14 +68,47 @@ unsigned server_clients(void)
         return slots_total(&srv.slots);
 }
 
+/* The table is filled before any thread starts and never changes after. */
+static struct svc_count *count_of(const struct service *svc)
+{
+        for (unsigned i = 0; i < srv.n_counts; i++)
+                if (srv.counts[i].svc == svc)
+                        return &srv.counts[i];
+        return NULL;
+}
+
+unsigned server_clients_of(const struct service *svc)
+{
+        struct svc_count *sc = count_of(svc);
+        return sc ? atomic_load(&sc->clients) : 0;
+}
+
 int server_add_listener(int fd, const struct service *svc)
 {
         if (srv.n_listeners == SERVER_LISTENERS_MAX)
                 return -ENOSPC;
         srv.listeners[srv.n_listeners].fd = fd;
         srv.listeners[srv.n_listeners].svc = svc;
+        atomic_init(&srv.listeners[srv.n_listeners].beat_ms, conn_now_ms());
         srv.n_listeners++;
+        if (!count_of(svc)) {
+                srv.counts[srv.n_counts].svc = svc;
+                atomic_init(&srv.counts[srv.n_counts].clients, 0);
+                srv.n_counts++;
+        }
         return 0;
+}
+
+int64_t server_oldest_beat_ms(void)
+{
+        int64_t oldest = INT64_MAX;
+
+        for (unsigned i = 0; i < srv.n_listeners; i++) {
+                int64_t b = atomic_load(&srv.listeners[i].beat_ms);
+                if (b < oldest)
+                        oldest = b;
+        }
+        return oldest;
 }
 
 static size_t server_stack_size(void)
@@ -134,6 +177,10 @@ static void *client_thread(void *arg)
 
 void server_conn_done(struct conn *c)
 {
+        struct svc_count *sc = count_of(c->svc);
+
+        if (sc)
+                atomic_fetch_sub(&sc->clients, 1);
         slots_release(&srv.slots, &c->key);
         server_thread_done();
 }
@@ -185,8 +232,13 @@ static void accept_one(struct listener *l, int fd, const struct sockaddr *sa)
                 free(c);
                 return;
         }
+        struct svc_count *sc = count_of(l->svc);
+        if (sc)
+                atomic_fetch_add(&sc->clients, 1);
         r = server_spawn_counted(client_thread, c);
         if (r < 0) {
+                if (sc)
+                        atomic_fetch_sub(&sc->clients, 1);
                 slots_release(&srv.slots, &c->key);
                 refuse(fd, c->peer, l->svc, strerror(-r));
                 line_free(&c->ls);
@@ -205,7 +257,11 @@ static void *accept_thread(void *arg)
                         { .fd = l->fd, .events = POLLIN },
                         { .fd = srv.stop_pipe[0], .events = POLLIN },
                 };
-                if (poll(pfd, 2, -1) < 0)
+                /* Wake up now and then even when idle, so the supervisor
+                 * can tell a quiet loop from a stuck one. */
+                atomic_store(&l->beat_ms, conn_now_ms());
+                int k = poll(pfd, 2, PICHAT_HEARTBEAT_MS);
+                if (k <= 0)
                         continue;
                 if (pfd[1].revents)
                         break;

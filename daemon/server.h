@@ -5,6 +5,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "conn.h"
 #include "slots.h"
@@ -29,6 +30,13 @@ void server_stop(void);
 
 /* Clients currently connected (all TCP services). */
 unsigned server_clients(void);
+/* Clients currently connected to one service. */
+unsigned server_clients_of(const struct service *svc);
+
+/* conn_now_ms() at which the least recent accept loop last went round
+ * (INT64_MAX when there is none). A loop goes round at least every
+ * PICHAT_HEARTBEAT_MS while it is healthy. */
+int64_t server_oldest_beat_ms(void);
 
 /* Called once by each client thread as it ends. */
 void server_conn_done(struct conn *c);

@@ -16,8 +16,12 @@
 #include "server.h"
 
 #define UDP_BATCH 16
+#define UDP_THREADS_MAX PICHAT_BIND_MAX
 
 static atomic_ulong udp_count;
+/* conn_now_ms() of each UDP loop's last turn, for the watchdog. */
+static _Atomic int64_t udp_beats[UDP_THREADS_MAX];
+static atomic_uint udp_threads;
 
 bool udp_port_ignored(unsigned port)
 {
@@ -52,8 +56,22 @@ unsigned long udp_answered(void)
         return atomic_load(&udp_count);
 }
 
+int64_t udp_oldest_beat_ms(void)
+{
+        unsigned n = atomic_load(&udp_threads);
+        int64_t oldest = INT64_MAX;
+
+        for (unsigned i = 0; i < n; i++) {
+                int64_t b = atomic_load(&udp_beats[i]);
+                if (b < oldest)
+                        oldest = b;
+        }
+        return oldest;
+}
+
 struct udp_state {
         int fd;
+        unsigned index;                 /* in udp_beats */
         char *in[UDP_BATCH];
         char *out[UDP_BATCH];
         struct sockaddr_storage from[UDP_BATCH];
@@ -123,7 +141,9 @@ static void *udp_thread(void *arg)
                         { .fd = u->fd, .events = POLLIN },
                         { .fd = server_stop_fd(), .events = POLLIN },
                 };
-                if (poll(pfd, 2, -1) < 0)
+                /* Bounded sleep: an idle loop still shows it is alive. */
+                atomic_store(&udp_beats[u->index], conn_now_ms());
+                if (poll(pfd, 2, PICHAT_HEARTBEAT_MS) <= 0)
                         continue;
                 if (pfd[1].revents)
                         break;
@@ -152,6 +172,10 @@ int udp_start(int fd)
 
         if (!u)
                 return -ENOMEM;
+        if (atomic_load(&udp_threads) == UDP_THREADS_MAX) {
+                free(u);
+                return -ENOSPC;
+        }
         u->fd = fd;
         for (int i = 0; i < UDP_BATCH; i++) {
                 u->in[i] = malloc(PICHAT_UDP_MAX);
@@ -161,8 +185,14 @@ int udp_start(int fd)
                         return -ENOMEM;
                 }
         }
+        /* Only the main thread starts UDP threads, before the supervisor runs. */
+        u->index = atomic_load(&udp_threads);
+        atomic_store(&udp_beats[u->index], conn_now_ms());
         r = server_spawn_counted(udp_thread, u);
-        if (r < 0)
+        if (r < 0) {
                 udp_free(u);
-        return r;
+                return r;
+        }
+        atomic_fetch_add(&udp_threads, 1);
+        return 0;
 }

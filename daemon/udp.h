@@ -3,6 +3,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Ports whose traffic is never answered: 0 and the classic UDP services
  * (echo, daytime, qotd, chargen, time) that would answer us back. */
@@ -16,3 +17,7 @@ int udp_start(int fd);
 
 /* Datagrams answered so far. */
 unsigned long udp_answered(void);
+
+/* conn_now_ms() at which the least recent UDP loop last went round
+ * (INT64_MAX when there is none); see server_oldest_beat_ms(). */
+int64_t udp_oldest_beat_ms(void);
