@@ -56,10 +56,33 @@ int chat_init(const struct conf *cf)
         return r;
 }
 
+int chat_check(const struct conf *cf, char *err, size_t size)
+{
+        char name[ROOM_NAME_MAX + 1], copy[CONF_TEXT_SIZE];
+        char *save = NULL;
+
+        if (text_room_name(cf->chat.default_room, name, sizeof(name), ROOM_NAME_MAX) < 0) {
+                snprintf(err, size, "[chat] default_room: '%s' is not a room name",
+                         cf->chat.default_room);
+                return -EINVAL;
+        }
+        snprintf(copy, sizeof(copy), "%s", cf->chat.rooms);
+        for (char *tok = strtok_r(copy, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+                if (text_room_name(tok, name, sizeof(name), ROOM_NAME_MAX) < 0) {
+                        snprintf(err, size, "[chat] rooms: '%s' is not a room name", tok);
+                        return -EINVAL;
+                }
+        }
+        return 0;
+}
+
 void chat_reconfigure(const struct conf *cf)
 {
         struct room_limits lim = limits_of(cf);
+
         room_set_limits(&chat_reg, &lim);
+        if (room_set_rooms(&chat_reg, cf->chat.default_room, cf->chat.rooms) < 0)
+                log_msg(LOG_WARNING, "chat: could not apply the rooms list in full");
 }
 
 void chat_shutdown(void)
@@ -408,9 +431,14 @@ static int chat_line(struct conn *c, const char *raw, size_t len)
 
         if (!line)
                 return -ENOMEM;
+        cf = conf_current();
+        /* A reload may have changed the flood limits of clients already here. */
+        if (cc->bucket.rate != (int64_t)cf->chat.lines_per_sec ||
+            cc->bucket.cap != (int64_t)cf->chat.burst * BUCKET_MILLI)
+                bucket_set_rate(&cc->bucket, cf->chat.lines_per_sec, cf->chat.burst,
+                                conn_now_ms());
         bucket_take(&cc->bucket, conn_now_ms());
         text_sanitize(raw, len, line, size);
-        cf = conf_current();
         switch (cmd_parse(line, &cmd)) {
         case CMD_NONE:
                 break;

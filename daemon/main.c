@@ -1,12 +1,15 @@
-/* pichatd: command line, start-up, signal handling and shutdown. */
+/* pichatd: command line, start-up, the supervisor loop (signals, reload,
+ * status, watchdog) and shutdown. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,11 +18,15 @@
 #include "conf.h"
 #include "echo.h"
 #include "log.h"
+#include "notify.h"
+#include "reload.h"
 #include "server.h"
 #include "sock.h"
 #include "udp.h"
 
 #define EXIT_USAGE 2
+/* Signals are waited for this long at most: the supervisor's tick. */
+#define SUPERVISOR_TICK_MS 200
 
 static void usage(FILE *out)
 {
@@ -100,13 +107,34 @@ static int open_listeners(const struct conf *cf, struct listen_plan *plan, size_
         return (int)n;
 }
 
-static int start_services(const struct listen_plan *plan, int n)
+static bool role_enabled(const struct conf *cf, enum sock_role role)
+{
+        switch (role) {
+        case SOCK_ROLE_ECHO: return cf->echo.enabled;
+        case SOCK_ROLE_CHAT: return cf->chat.enabled;
+        case SOCK_ROLE_UDP: return cf->udp.enabled;
+        default: return false;
+        }
+}
+
+/* running[role] is set for every service that got a listener. */
+static int start_services(const struct conf *cf, const struct listen_plan *plan, int n,
+                          bool running[4])
 {
         for (int i = 0; i < n; i++) {
                 char what[96];
                 int r = 0;
 
                 sock_describe(plan[i].fd, what, sizeof(what));
+                if (plan[i].role != SOCK_ROLE_NONE && !role_enabled(cf, plan[i].role)) {
+                        /* Only inherited sockets get here: none is bound
+                         * for a service that is off. */
+                        log_msg(LOG_WARNING, "%s: disabled in the configuration, closing %s "
+                                "from the service manager (disable its socket unit too)",
+                                sock_role_name(plan[i].role), what);
+                        close(plan[i].fd);
+                        continue;
+                }
                 switch (plan[i].role) {
                 case SOCK_ROLE_ECHO:
                         r = server_add_listener(plan[i].fd, &echo_service);
@@ -128,9 +156,101 @@ static int start_services(const struct listen_plan *plan, int n)
                                 sock_role_name(plan[i].role), what, strerror(-r));
                         return r;
                 }
+                running[plan[i].role] = true;
                 log_msg(LOG_INFO, "%s: listening on %s", sock_role_name(plan[i].role), what);
         }
         return server_start();
+}
+
+/* Each chat client holds a socket and an eventfd: make room for
+ * max_clients of them if the hard limit allows, else say what will fail. */
+static void raise_fd_limit(const struct conf *cf)
+{
+        rlim_t need = (rlim_t)cf->server.max_clients * 2 + 64;
+        struct rlimit rl;
+
+        if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= need)
+                return;
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < need)
+                log_msg(LOG_WARNING, "open files limited to %llu; max_clients = %u needs %llu "
+                        "(raise LimitNOFILE=)", (unsigned long long)rl.rlim_cur,
+                        cf->server.max_clients, (unsigned long long)need);
+}
+
+struct supervisor {
+        const char *config_path;
+        bool running[4];                        /* by enum sock_role */
+        char problem[CONF_TEXT_SIZE + 160];     /* "reload failed: ...", or "" */
+};
+
+static void status_line(const struct supervisor *sv, char *buf, size_t size)
+{
+        struct notify_counts c = {
+                .echo = sv->running[SOCK_ROLE_ECHO],
+                .chat = sv->running[SOCK_ROLE_CHAT],
+                .udp = sv->running[SOCK_ROLE_UDP],
+                .echo_clients = server_clients_of(&echo_service),
+                .chat_clients = server_clients_of(&chat_service),
+                .chat_rooms = sv->running[SOCK_ROLE_CHAT] ? chat_rooms() : 0,
+                .udp_datagrams = udp_answered(),
+        };
+        notify_status_format(buf, size, &c, sv->problem);
+}
+
+/* The service loops are alive if each went round recently. */
+static bool loops_alive(int64_t now)
+{
+        int64_t a = server_oldest_beat_ms(), b = udp_oldest_beat_ms();
+        int64_t oldest = a < b ? a : b;
+
+        return oldest == INT64_MAX || now - oldest < PICHAT_HEARTBEAT_STALE_MS;
+}
+
+static void supervisor_tick(const struct supervisor *sv)
+{
+        char status[NOTIFY_STATUS_MAX];
+        int64_t now = conn_now_ms();
+
+        status_line(sv, status, sizeof(status));
+        notify_tick(now, loops_alive(now), status);
+}
+
+static void supervisor_reload(struct supervisor *sv)
+{
+        char problem[CONF_TEXT_SIZE + 128], status[NOTIFY_STATUS_MAX];
+
+        log_msg(LOG_NOTICE, "SIGHUP: reloading %s", sv->config_path);
+        notify_reloading();
+        if (reload_config(sv->config_path, sv->running[SOCK_ROLE_CHAT], problem,
+                          sizeof(problem)) < 0)
+                snprintf(sv->problem, sizeof(sv->problem), "reload failed: %s", problem);
+        else
+                sv->problem[0] = '\0';
+        status_line(sv, status, sizeof(status));
+        /* After a failed reload the old configuration still serves. */
+        notify_ready(conn_now_ms(), status);
+}
+
+/* Wait for signals, reloading on SIGHUP, until one says stop. The timeout
+ * is the supervisor's tick: status updates and the watchdog. */
+static void supervise(struct supervisor *sv, const sigset_t *set)
+{
+        const struct timespec tick = { 0, SUPERVISOR_TICK_MS * 1000000L };
+
+        for (;;) {
+                int sig = sigtimedwait(set, NULL, &tick);
+
+                if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
+                        log_msg(LOG_NOTICE, "received %s, shutting down", strsignal(sig));
+                        notify_stopping();
+                        return;
+                }
+                if (sig == SIGHUP)
+                        supervisor_reload(sv);
+                supervisor_tick(sv);
+        }
 }
 
 /* Classic daemon start: the parent returns only once the child is serving,
@@ -177,6 +297,8 @@ int main(int argc, char **argv)
                 {},
         };
         const char *path = PICHAT_DEFAULT_CONFIG;
+        char abspath[PATH_MAX];
+        struct supervisor sv = { .config_path = NULL };
         bool check_only = false, foreground = false;
         struct conf_errors errs;
         struct listen_plan plan[PICHAT_BIND_MAX * 3 + PICHAT_BIND_MAX * 3];
@@ -208,8 +330,14 @@ int main(int argc, char **argv)
                 conf_unref(cf);
                 return 0;
         }
+        /* A reload reads the file again after a daemon changed to "/". */
+        sv.config_path = realpath(path, abspath) ? abspath : path;
         log_set_level(cf->log.level);
+        if (foreground)
+                log_to_journal_if_stream();
         conf_set_current(cf);
+        notify_init();
+        raise_fd_limit(cf);
 
         /* Many client threads each touching malloc would each get an arena. */
         mallopt(M_ARENA_MAX, 2);
@@ -227,7 +355,7 @@ int main(int argc, char **argv)
                 return EXIT_FAILURE;
         }
 
-        /* Every thread inherits this mask; only sigwait() below sees signals. */
+        /* Every thread inherits this mask; only supervise() sees signals. */
         sigset_t set;
         sigemptyset(&set);
         sigaddset(&set, SIGTERM);
@@ -240,11 +368,15 @@ int main(int argc, char **argv)
 
         if (cf->chat.enabled && chat_init(cf) < 0)
                 return EXIT_FAILURE;
-        if (server_init() < 0 || start_services(plan, n) < 0) {
+        if (server_init() < 0 || start_services(cf, plan, n, sv.running) < 0) {
                 log_msg(LOG_ERR, "cannot start: %s", strerror(errno));
                 return EXIT_FAILURE;
         }
         log_msg(LOG_NOTICE, "pichatd %s started (config %s)", PICHAT_VERSION, path);
+        /* Every listener is bound and listening: clients can connect now. */
+        char status[NOTIFY_STATUS_MAX];
+        status_line(&sv, status, sizeof(status));
+        notify_ready(conn_now_ms(), status);
         if (ready_fd >= 0) {
                 char ok = 0;
                 if (write(ready_fd, &ok, 1) < 0)
@@ -259,17 +391,7 @@ int main(int argc, char **argv)
                 }
         }
 
-        for (;;) {
-                int sig;
-                if (sigwait(&set, &sig) != 0)
-                        continue;
-                if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
-                        log_msg(LOG_NOTICE, "received %s, shutting down", strsignal(sig));
-                        break;
-                }
-                if (sig == SIGHUP)
-                        log_msg(LOG_NOTICE, "SIGHUP: reload is not supported yet, ignoring");
-        }
+        supervise(&sv, &set);
         server_stop();
         if (cf->chat.enabled && server_clients() == 0)
                 chat_shutdown();

@@ -1,0 +1,104 @@
+/* reload: re-reads pichat.ini, keeps what needs a restart, swaps the rest in. */
+#include "reload.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "chat.h"
+#include "log.h"
+
+static void bind_list(const struct conf *c, char *buf, size_t size)
+{
+        size_t n = 0;
+
+        buf[0] = '\0';
+        for (unsigned i = 0; i < c->server.n_bind && n < size; i++) {
+                int r = snprintf(buf + n, size - n, "%s%s", i ? " " : "", c->server.bind[i]);
+                if (r < 0)
+                        break;
+                n += (size_t)r;
+        }
+}
+
+static unsigned keep_uint(const char *what, unsigned cur, unsigned *next)
+{
+        if (cur == *next)
+                return 0;
+        log_msg(LOG_WARNING, "reload: %s changed from %u to %u; needs a restart, keeping %u",
+                what, cur, *next, cur);
+        *next = cur;
+        return 1;
+}
+
+static unsigned keep_bool(const char *what, bool cur, bool *next)
+{
+        if (cur == *next)
+                return 0;
+        log_msg(LOG_WARNING, "reload: %s changed from %s to %s; needs a restart, keeping %s",
+                what, cur ? "yes" : "no", *next ? "yes" : "no", cur ? "yes" : "no");
+        *next = cur;
+        return 1;
+}
+
+unsigned reload_keep_restart_only(const struct conf *cur, struct conf *next)
+{
+        char a[PICHAT_BIND_MAX * 48], b[PICHAT_BIND_MAX * 48];
+        unsigned changed = 0;
+
+        bind_list(cur, a, sizeof(a));
+        bind_list(next, b, sizeof(b));
+        if (strcmp(a, b) != 0) {
+                log_msg(LOG_WARNING, "reload: [server] bind changed from '%s' to '%s'; "
+                        "needs a restart, keeping '%s'", a, b, a);
+                memcpy(next->server.bind, cur->server.bind, sizeof(next->server.bind));
+                next->server.n_bind = cur->server.n_bind;
+                changed++;
+        }
+        changed += keep_uint("[server] thread_stack_kib", cur->server.thread_stack_kib,
+                             &next->server.thread_stack_kib);
+        changed += keep_bool("[echo] enabled", cur->echo.enabled, &next->echo.enabled);
+        changed += keep_uint("[echo] port", cur->echo.port, &next->echo.port);
+        changed += keep_bool("[udp] enabled", cur->udp.enabled, &next->udp.enabled);
+        changed += keep_uint("[udp] port", cur->udp.port, &next->udp.port);
+        changed += keep_bool("[chat] enabled", cur->chat.enabled, &next->chat.enabled);
+        changed += keep_uint("[chat] port", cur->chat.port, &next->chat.port);
+        return changed;
+}
+
+int reload_config(const char *path, bool chat, char *problem, size_t size)
+{
+        struct conf_errors errs;
+        struct conf *next = conf_load(path, &errs);
+        struct conf *cur;
+
+        if (!next) {
+                for (unsigned i = 0; i < errs.n; i++)
+                        log_msg(LOG_ERR, "reload: %s", errs.msg[i]);
+                log_msg(LOG_ERR, "reload failed, keeping the configuration in force");
+                snprintf(problem, size, "%s", errs.n ? errs.msg[0] : "cannot load the configuration");
+                return -EINVAL;
+        }
+        char err[CONF_TEXT_SIZE + 64];
+        if (chat && chat_check(next, err, sizeof(err)) < 0) {
+                log_msg(LOG_ERR, "reload: %s: %s", path, err);
+                log_msg(LOG_ERR, "reload failed, keeping the configuration in force");
+                snprintf(problem, size, "%s: %s", path, err);
+                conf_unref(next);
+                return -EINVAL;
+        }
+        cur = conf_current();
+        reload_keep_restart_only(cur, next);
+        conf_unref(cur);
+
+        /* From here on every new use of the configuration sees next;
+         * clients keep the one they hold until they are done with it. */
+        int level = next->log.level;
+        conf_set_current(conf_ref(next));
+        log_set_level(level);
+        if (chat)
+                chat_reconfigure(next);
+        conf_unref(next);
+        log_msg(LOG_NOTICE, "reloaded configuration %s", path);
+        return 0;
+}
