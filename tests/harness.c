@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -76,40 +77,89 @@ void pd_write_conf(struct pd *d, const char *ini_extra)
         rename(tmp, d->conf_path);
 }
 
-int pd_start_with(struct pd *d, const char *ini_extra, const char *fdnames)
+static int bind_unix_notify(struct pd *d)
 {
-        int fds[3];
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int one = 1;
+        int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+        if (fd < 0)
+                return -1;
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/notify", d->dir);
+        /* Credentials let a test see which process sent a message. */
+        setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+static int make_listener(const char *name, struct pd *d)
+{
+        int fd;
+
+        if (strcmp(name, "unix") == 0)
+                return socket(AF_UNIX, SOCK_STREAM, 0);
+        fd = bind_any(strcmp(name, "udp") == 0 ? SOCK_DGRAM : SOCK_STREAM);
+        if (fd < 0)
+                return -1;
+        if (strcmp(name, "echo") == 0)
+                d->echo_port = bound_port(fd);
+        else if (strcmp(name, "chat") == 0)
+                d->chat_port = bound_port(fd);
+        else if (strcmp(name, "udp") == 0)
+                d->udp_port = bound_port(fd);
+        else
+                d->extra_port = bound_port(fd);
+        return fd;
+}
+
+#define PD_FDS_MAX 8
+
+int pd_start_opts(struct pd *d, const char *ini_extra, const struct pd_opts *o)
+{
+        int fds[PD_FDS_MAX];
         int nfds = 0;
-        char names[64];
+        char names[128];
         char *save = NULL;
 
         memset(d, 0, sizeof(*d));
+        d->notify_fd = -1;
         snprintf(d->dir, sizeof(d->dir), "/tmp/pichat-test.XXXXXX");
         if (!mkdtemp(d->dir))
                 return -1;
         snprintf(d->conf_path, sizeof(d->conf_path), "%s/pichat.ini", d->dir);
         snprintf(d->log_path, sizeof(d->log_path), "%s/pichatd.log", d->dir);
-        pd_write_conf(d, ini_extra);
 
-        snprintf(names, sizeof(names), "%s", fdnames);
-        for (char *n = strtok_r(names, ":", &save); n && nfds < 3; n = strtok_r(NULL, ":", &save)) {
-                int fd = bind_any(strcmp(n, "udp") == 0 ? SOCK_DGRAM : SOCK_STREAM);
+        snprintf(names, sizeof(names), "%s", o->fdnames ? o->fdnames : "");
+        for (char *n = strtok_r(names, ":", &save); n && nfds < PD_FDS_MAX;
+             n = strtok_r(NULL, ":", &save)) {
+                int fd = make_listener(n, d);
                 if (fd < 0)
                         return -1;
-                if (strcmp(n, "echo") == 0)
-                        d->echo_port = bound_port(fd);
-                else if (strcmp(n, "chat") == 0)
-                        d->chat_port = bound_port(fd);
-                else
-                        d->udp_port = bound_port(fd);
                 fds[nfds++] = fd;
         }
+        if (o->ports_in_conf) {
+                size_t size = strlen(ini_extra ? ini_extra : "") + 128;
+                char *ini = malloc(size);
+                if (!ini)
+                        return -1;
+                snprintf(ini, size, "%s[echo]\nport = %u\n[chat]\nport = %u\n[udp]\nport = %u\n",
+                         ini_extra ? ini_extra : "", d->echo_port, d->chat_port, d->udp_port);
+                pd_write_conf(d, ini);
+                free(ini);
+        } else {
+                pd_write_conf(d, ini_extra);
+        }
+        if (o->notify && (d->notify_fd = bind_unix_notify(d)) < 0)
+                return -1;
 
         d->pid = fork();
         if (d->pid < 0)
                 return -1;
         if (d->pid == 0) {
-                char count[16], pid[16];
+                char count[16], pid[16], buf[96];
                 int log = open(d->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
                 int high = 100;
 
@@ -122,17 +172,50 @@ int pd_start_with(struct pd *d, const char *ini_extra, const char *fdnames)
                 dup2(log, STDOUT_FILENO);
                 for (int fd = 3 + nfds; fd < 1024; fd++)
                         close(fd);
-                snprintf(count, sizeof(count), "%d", nfds);
-                snprintf(pid, sizeof(pid), "%d", (int)getpid());
-                setenv("LISTEN_FDS", count, 1);
-                setenv("LISTEN_PID", pid, 1);
-                setenv("LISTEN_FDNAMES", fdnames, 1);
+                unsetenv("LISTEN_FDS");
+                unsetenv("LISTEN_PID");
+                unsetenv("LISTEN_FDNAMES");
+                if (nfds > 0) {
+                        snprintf(count, sizeof(count), "%d", nfds);
+                        snprintf(pid, sizeof(pid), "%d", (int)getpid());
+                        setenv("LISTEN_FDS", count, 1);
+                        setenv("LISTEN_PID", pid, 1);
+                        if (!o->no_fdnames)
+                                setenv("LISTEN_FDNAMES", o->fdnames, 1);
+                }
                 unsetenv("NOTIFY_SOCKET");
+                if (o->notify) {
+                        snprintf(buf, sizeof(buf), "%s/notify", d->dir);
+                        setenv("NOTIFY_SOCKET", buf, 1);
+                }
+                unsetenv("WATCHDOG_USEC");
+                unsetenv("WATCHDOG_PID");
+                if (o->watchdog_usec) {
+                        snprintf(buf, sizeof(buf), "%llu", o->watchdog_usec);
+                        setenv("WATCHDOG_USEC", buf, 1);
+                        snprintf(buf, sizeof(buf), "%d",
+                                 (int)(o->watchdog_pid_other ? getppid() : getpid()));
+                        setenv("WATCHDOG_PID", buf, 1);
+                }
+                unsetenv("JOURNAL_STREAM");
+                if (o->journal_stream || o->journal_stream_other) {
+                        struct stat st;
+                        int r = o->journal_stream ? fstat(STDERR_FILENO, &st) :
+                                                    stat(d->conf_path, &st);
+                        if (r == 0) {
+                                snprintf(buf, sizeof(buf), "%llu:%llu",
+                                         (unsigned long long)st.st_dev,
+                                         (unsigned long long)st.st_ino);
+                                setenv("JOURNAL_STREAM", buf, 1);
+                        }
+                }
                 execl(pd_binary(), "pichatd", "--foreground", "-c", d->conf_path, (char *)NULL);
                 _exit(127);
         }
         for (int i = 0; i < nfds; i++)
                 close(fds[i]);
+        if (o->no_wait)
+                return 0;
         /* The listeners exist already, so clients may connect at once; wait
          * for the start-up line so log checks see a running daemon. */
         if (!pd_log_wait(d, "started", 10000)) {
@@ -143,12 +226,44 @@ int pd_start_with(struct pd *d, const char *ini_extra, const char *fdnames)
                         perror("system");
                 return -1;
         }
+        if (!o->fdnames && pd_ports_from_log(d) == 0)
+                return -1;
         return 0;
+}
+
+int pd_start_with(struct pd *d, const char *ini_extra, const char *fdnames)
+{
+        struct pd_opts o = { .fdnames = fdnames };
+        return pd_start_opts(d, ini_extra, &o);
 }
 
 int pd_start(struct pd *d, const char *ini_extra)
 {
         return pd_start_with(d, ini_extra, "echo:chat:udp");
+}
+
+int pd_ports_from_log(struct pd *d)
+{
+        static const char *const roles[] = { "echo", "chat", "udp" };
+        unsigned *ports[] = { &d->echo_port, &d->chat_port, &d->udp_port };
+        FILE *f = fopen(d->log_path, "r");
+        char line[4096];
+        int found = 0;
+
+        if (!f)
+                return 0;
+        while (fgets(line, sizeof(line), f)) {
+                for (int i = 0; i < 3; i++) {
+                        char key[32];
+                        snprintf(key, sizeof(key), "%s: listening on ", roles[i]);
+                        char *p = strstr(line, key);
+                        char *colon = p ? strrchr(p, ':') : NULL;
+                        if (colon && sscanf(colon + 1, "%u", ports[i]) == 1)
+                                found++;
+                }
+        }
+        fclose(f);
+        return found;
 }
 
 void pd_signal(struct pd *d, int sig)
@@ -177,6 +292,17 @@ static int wait_exit(pid_t pid, int timeout_ms)
         }
 }
 
+int pd_wait_exit(struct pd *d, int timeout_ms)
+{
+        int r = -1;
+
+        if (d->pid > 0) {
+                r = wait_exit(d->pid, timeout_ms);
+                d->pid = 0;
+        }
+        return r;
+}
+
 int pd_stop(struct pd *d)
 {
         int r = -1;
@@ -186,6 +312,10 @@ int pd_stop(struct pd *d)
                 kill(d->pid, SIGTERM);
                 r = wait_exit(d->pid, 5000);
                 d->pid = 0;
+        }
+        if (d->notify_fd >= 0) {
+                close(d->notify_fd);
+                d->notify_fd = -1;
         }
         if (r != 0 && d->log_path[0]) {
                 snprintf(cmd, sizeof(cmd), "echo '--- pichatd log:' >&2; cat %s >&2", d->log_path);
@@ -479,4 +609,65 @@ int pd_udp_exchange(int family, unsigned port, const void *data, size_t len,
         }
         close(fd);
         return r;
+}
+
+int pd_notify_next(struct pd *d, char *buf, size_t size, int timeout_ms)
+{
+        struct pollfd pfd = { .fd = d->notify_fd, .events = POLLIN };
+
+        if (d->notify_fd < 0 || poll(&pfd, 1, timeout_ms) != 1)
+                return -1;
+        ssize_t n = recv(d->notify_fd, buf, size - 1, MSG_DONTWAIT);
+        if (n < 0)
+                return -1;
+        buf[n] = '\0';
+        return (int)n;
+}
+
+static bool has_line(const char *msg, const char *field)
+{
+        size_t len = strlen(field);
+        bool prefix = len > 0 && field[len - 1] == '=';
+
+        for (const char *p = msg; *p;) {
+                const char *nl = strchr(p, '\n');
+                size_t l = nl ? (size_t)(nl - p) : strlen(p);
+                if ((prefix ? l >= len : l == len) && strncmp(p, field, len) == 0)
+                        return true;
+                if (!nl)
+                        break;
+                p = nl + 1;
+        }
+        return false;
+}
+
+bool pd_notify_wait(struct pd *d, const char *field, char *buf, size_t size, int timeout_ms)
+{
+        long long end = now_ms() + timeout_ms;
+
+        for (;;) {
+                long long left = end - now_ms();
+                if (left < 0 || pd_notify_next(d, buf, size, (int)left) < 0)
+                        return false;
+                if (has_line(buf, field))
+                        return true;
+        }
+}
+
+bool pd_notify_field(const char *msg, const char *name, char *out, size_t size)
+{
+        size_t len = strlen(name);
+
+        for (const char *p = msg; *p;) {
+                const char *nl = strchr(p, '\n');
+                size_t l = nl ? (size_t)(nl - p) : strlen(p);
+                if (l > len && strncmp(p, name, len) == 0 && p[len] == '=') {
+                        snprintf(out, size, "%.*s", (int)(l - len - 1), p + len + 1);
+                        return true;
+                }
+                if (!nl)
+                        break;
+                p = nl + 1;
+        }
+        return false;
 }

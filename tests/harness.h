@@ -3,7 +3,9 @@
  * pichatd gets its listeners the way systemd hands them over: the harness
  * binds [::]:0 (TCP echo, TCP chat, UDP) itself, passes them as fds 3..5
  * with LISTEN_FDS/LISTEN_FDNAMES=echo:chat:udp, and reads the ports back.
- * No fixed port is ever used. */
+ * No fixed port is ever used. pd_start_opts() can also let pichatd bind
+ * its own ports, and play the service manager's other parts: a
+ * NOTIFY_SOCKET the test reads, WATCHDOG_USEC, JOURNAL_STREAM. */
 #pragma once
 
 #include <stdbool.h>
@@ -16,6 +18,26 @@ struct pd {
         char conf_path[128];    /* the pichat.ini the daemon runs with */
         char log_path[128];     /* its stderr */
         unsigned echo_port, chat_port, udp_port;
+        unsigned extra_port;    /* of a listener with another name (pd_opts) */
+        int notify_fd;          /* our end of NOTIFY_SOCKET, or -1 */
+};
+
+/* How pd_start_opts() starts pichatd; zero values are the defaults. */
+struct pd_opts {
+        /* Listeners the harness binds and passes, as LISTEN_FDNAMES:
+         * "echo", "chat", "udp", "unix" (an AF_UNIX stream socket), any
+         * other name a TCP listener (its port in extra_port). NULL: none,
+         * pichatd binds its own ports (give them in ini_extra, 0 = any;
+         * pd_ports_from_log() reads them back). */
+        const char *fdnames;
+        bool no_fdnames;        /* pass the fds without LISTEN_FDNAMES */
+        bool ports_in_conf;     /* write the passed ports into the config too */
+        bool notify;            /* give pichatd a NOTIFY_SOCKET (pd_notify_*) */
+        unsigned long long watchdog_usec;       /* WATCHDOG_USEC (0: unset) */
+        bool watchdog_pid_other;        /* WATCHDOG_PID of another process */
+        bool journal_stream;    /* JOURNAL_STREAM naming pichatd's stderr */
+        bool journal_stream_other;      /* JOURNAL_STREAM naming another file */
+        bool no_wait;           /* return at once, not once "started" is logged */
 };
 
 /* The pichatd under test ($PICHATD, set by meson). */
@@ -26,6 +48,27 @@ const char *pd_binary(void);
 int pd_start(struct pd *d, const char *ini_extra);
 /* Same, with only the listeners named in fdnames ("echo:udp", ...). */
 int pd_start_with(struct pd *d, const char *ini_extra, const char *fdnames);
+/* The general form: pd_start_with(d, ini, names) is
+ * pd_start_opts(d, ini, &(struct pd_opts){ .fdnames = names }). */
+int pd_start_opts(struct pd *d, const char *ini_extra, const struct pd_opts *o);
+/* Fill the ports from the daemon's "listening on ..." log lines: the
+ * number found. */
+int pd_ports_from_log(struct pd *d);
+/* Wait for the daemon to exit by itself (at most timeout_ms, then it is
+ * killed): its exit status, or -1. The temporary directory stays. */
+int pd_wait_exit(struct pd *d, int timeout_ms);
+
+/* The next datagram on the notify socket, NUL-terminated: its length, or
+ * -1 on timeout. */
+int pd_notify_next(struct pd *d, char *buf, size_t size, int timeout_ms);
+/* Read datagrams until one has the line field (e.g. "READY=1") or, when
+ * field ends in '=', a line starting with it; that datagram is left in
+ * buf. true if found within timeout_ms. */
+bool pd_notify_wait(struct pd *d, const char *field, char *buf, size_t size, int timeout_ms);
+/* The value of the line "NAME=value" in a datagram, copied to out: true
+ * if present. */
+bool pd_notify_field(const char *msg, const char *name, char *out, size_t size);
+
 /* SIGTERM and wait (at most 5 s). Returns the exit status, or -1 if it had
  * to be killed or died of a signal. Removes the temporary directory. */
 int pd_stop(struct pd *d);
