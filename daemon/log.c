@@ -3,6 +3,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -72,15 +73,32 @@ void log_to_syslog(void)
         atomic_store(&log_dest, LOG_DEST_SYSLOG);
 }
 
+/* A decimal number at *s, digits only, advancing *s: 0 or -EINVAL. */
+static int parse_decimal(const char **s, unsigned long long *out)
+{
+        unsigned long long n = 0;
+        const char *p = *s;
+
+        if (*p < '0' || *p > '9')
+                return -EINVAL;
+        for (; *p >= '0' && *p <= '9'; p++) {
+                if (n > (ULLONG_MAX - 9) / 10)
+                        return -EINVAL;
+                n = n * 10 + (unsigned long long)(*p - '0');
+        }
+        *s = p;
+        *out = n;
+        return 0;
+}
+
 bool log_stream_is_journal(const char *journal_stream, int fd)
 {
         unsigned long long dev, ino;
+        const char *p = journal_stream;
         struct stat st;
-        int end = 0;
 
-        if (!journal_stream ||
-            sscanf(journal_stream, "%llu:%llu%n", &dev, &ino, &end) != 2 ||
-            journal_stream[end] != '\0')
+        if (!p || parse_decimal(&p, &dev) < 0 || *p++ != ':' ||
+            parse_decimal(&p, &ino) < 0 || *p != '\0')
                 return false;
         if (fstat(fd, &st) < 0)
                 return false;
