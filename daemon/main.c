@@ -335,7 +335,9 @@ int main(int argc, char **argv)
         log_set_level(cf->log.level);
         if (foreground)
                 log_to_journal_if_stream();
-        conf_set_current(cf);
+        /* main keeps its own reference: cf stays valid after a reload
+         * swaps another configuration in. */
+        conf_set_current(conf_ref(cf));
         notify_init();
         raise_fd_limit(cf);
 
@@ -396,5 +398,6 @@ int main(int argc, char **argv)
         if (cf->chat.enabled && server_clients() == 0)
                 chat_shutdown();
         log_msg(LOG_NOTICE, "stopped");
+        conf_unref(cf);
         return 0;
 }
