@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -251,6 +252,11 @@ static void *accept_thread(void *arg)
 {
         struct listener *l = arg;
         int64_t last_warn = 0;
+        char name[16];
+
+        /* Named for top -H and for the tests that stop one loop. */
+        snprintf(name, sizeof(name), "accept-%s", l->svc->name);
+        pthread_setname_np(pthread_self(), name);
 
         while (!server_stopping()) {
                 struct pollfd pfd[2] = {

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,8 @@ static void udp_free(struct udp_state *u)
 static void *udp_thread(void *arg)
 {
         struct udp_state *u = arg;
+
+        pthread_setname_np(pthread_self(), "udp");
 
         while (!server_stopping()) {
                 struct pollfd pfd[2] = {

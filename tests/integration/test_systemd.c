@@ -9,7 +9,9 @@
 #include <errno.h>
 #include <poll.h>
 #include <sched.h>
+#include <dirent.h>
 #include <sys/mount.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -247,6 +249,89 @@ START_TEST(watchdog_pings_at_half_interval)
         ck_assert_int_ge(last - first, (pings - 1) * 250);
         ck_assert(pd_log_wait(&d, "watchdog: every 600 ms", 1000));
         ck_assert_int_eq(pd_stop(&d), 0);
+}
+END_TEST
+
+/* The thread of pid whose name is name, or -1. */
+static pid_t thread_named(pid_t pid, const char *name)
+{
+        char path[320], comm[32];
+        pid_t found = -1;
+
+        snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+        DIR *dir = opendir(path);
+        if (!dir)
+                return -1;
+        for (struct dirent *e; found < 0 && (e = readdir(dir));) {
+                if (e->d_name[0] == '.')
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", (int)pid, e->d_name);
+                FILE *f = fopen(path, "r");
+                if (f && fgets(comm, sizeof(comm), f)) {
+                        comm[strcspn(comm, "\n")] = '\0';
+                        if (strcmp(comm, name) == 0)
+                                found = atoi(e->d_name);
+                }
+                if (f)
+                        fclose(f);
+        }
+        closedir(dir);
+        return found;
+}
+
+/* Stop one loop (thread) of pichatd while the rest runs on: the
+ * supervisor must stop feeding the watchdog, then feed it again once the
+ * loop runs again. ptrace stops a single thread, as a real hang would. */
+static void wedge(const char *thread)
+{
+        struct pd d;
+        struct pd_opts o = { .fdnames = "echo:chat:udp", .watchdog_usec = 1000000 };
+        char msg[1024];
+        int st;
+
+        start_notify(&d, NULL, &o);
+        ck_assert(pd_notify_wait(&d, "WATCHDOG=1", msg, sizeof(msg), 5000));
+        pid_t tid = thread_named(d.pid, thread);
+        ck_assert_int_gt(tid, 0);
+        if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) < 0) {
+                fprintf(stderr, "cannot ptrace here (%s): skipped\n", strerror(errno));
+                pd_stop(&d);
+                return;
+        }
+        ck_assert_int_eq(ptrace(PTRACE_INTERRUPT, tid, NULL, NULL), 0);
+        ck_assert_int_eq(waitpid(tid, &st, __WALL), tid);
+        ck_assert(WIFSTOPPED(st));
+
+        /* Within the stale limit (5 s) and a tick, it is noticed... */
+        ck_assert(pd_log_wait(&d, "watchdog: a service loop is stuck", 8000));
+        /* ... and from then on there is no ping (one may be on its way). */
+        while (pd_notify_next(&d, msg, sizeof(msg), 0) >= 0)
+                ;
+        long long end = ms() + 1500;
+        while (ms() < end && pd_notify_next(&d, msg, sizeof(msg), (int)(end - ms())) >= 0)
+                ck_assert_msg(strstr(msg, "WATCHDOG=1") == NULL, "pinged while stuck");
+        /* The other services are still served meanwhile. */
+        struct pd_client c;
+        ck_assert_int_eq(pd_connect(&c, strcmp(thread, "accept-chat") ? d.chat_port : d.echo_port,
+                                    AF_INET), 0);
+        pd_close(&c);
+
+        ck_assert_int_eq(ptrace(PTRACE_DETACH, tid, NULL, NULL), 0);
+        ck_assert(pd_notify_wait(&d, "WATCHDOG=1", msg, sizeof(msg), 3000));
+        ck_assert(pd_log_wait(&d, "watchdog: service loops running again", 1000));
+        all_answer(&d);
+        ck_assert_int_eq(pd_stop(&d), 0);
+}
+
+START_TEST(watchdog_stops_when_accept_loop_stuck)
+{
+        wedge("accept-echo");
+}
+END_TEST
+
+START_TEST(watchdog_stops_when_udp_loop_stuck)
+{
+        wedge("udp");
 }
 END_TEST
 
@@ -572,6 +657,8 @@ Suite *test_suite(void)
         tcase_add_test(tc, watchdog_pings_at_half_interval);
         tcase_add_test(tc, watchdog_off_without_watchdog_usec);
         tcase_add_test(tc, watchdog_off_for_another_pid);
+        tcase_add_test(tc, watchdog_stops_when_accept_loop_stuck);
+        tcase_add_test(tc, watchdog_stops_when_udp_loop_stuck);
         tcase_add_test(tc, reloading_then_ready_on_sighup);
         tcase_add_test(tc, stopping_on_sigterm);
         suite_add_tcase(s, tc);
