@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,19 @@ static const char pd_defaults[] =
         "idle_timeout_s = 60\n"
         "[log]\n"
         "level = debug\n";
+
+void pd_skipped(const char *fmt, ...)
+{
+        va_list ap;
+
+        /* One line on stdout, which meson keeps in the test log. */
+        printf("SKIPPED: ");
+        va_start(ap, fmt);
+        vprintf(fmt, ap);
+        va_end(ap);
+        printf("\n");
+        fflush(stdout);
+}
 
 const char *pd_binary(void)
 {

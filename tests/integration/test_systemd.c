@@ -294,7 +294,7 @@ static void wedge(const char *thread)
         pid_t tid = thread_named(d.pid, thread);
         ck_assert_int_gt(tid, 0);
         if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) < 0) {
-                fprintf(stderr, "cannot ptrace here (%s): skipped\n", strerror(errno));
+                pd_skipped("cannot ptrace here (%s)", strerror(errno));
                 pd_stop(&d);
                 return;
         }
@@ -486,7 +486,7 @@ START_TEST(journal_stream_detected)
         struct pd_client e;
 
         if (stat("/run/systemd/journal/socket", &st) == 0) {
-                fprintf(stderr, "journald runs here: its fallback cannot be seen, skipped\n");
+                pd_skipped("journald runs here: its fallback cannot be seen");
                 return;
         }
         ck_assert_int_eq(pd_start_opts(&d, NULL, &o), 0);
@@ -606,7 +606,7 @@ START_TEST(journal_fields_end_to_end)
         }
         ck_assert(WIFEXITED(status));
         if (WEXITSTATUS(status) == 77) {
-                fprintf(stderr, "no mount namespace here (not root?): skipped\n");
+                pd_skipped("no mount namespace here (not root?)");
                 rmdir(dir);
                 return;
         }
