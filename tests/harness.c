@@ -233,15 +233,14 @@ int pd_start_opts(struct pd *d, const char *ini_extra, const struct pd_opts *o)
         /* The listeners exist already, so clients may connect at once; wait
          * for the start-up line so log checks see a running daemon. */
         if (!pd_log_wait(d, "started", 10000)) {
-                fprintf(stderr, "pichatd did not start; log:\n");
-                char cmd[320];
-                snprintf(cmd, sizeof(cmd), "cat %s >&2", d->log_path);
-                if (system(cmd) < 0)
-                        perror("system");
+                fprintf(stderr, "pichatd did not start\n");
+                pd_stop(d);     /* shows the log, removes the directory */
                 return -1;
         }
-        if (!o->fdnames && pd_ports_from_log(d) == 0)
+        if (!o->fdnames && pd_ports_from_log(d) == 0) {
+                pd_stop(d);
                 return -1;
+        }
         return 0;
 }
 
