@@ -285,7 +285,7 @@ void pd_signal(struct pd *d, int sig)
                 kill(d->pid, sig);
 }
 
-static int wait_exit(pid_t pid, int timeout_ms)
+int pd_wait_pid(pid_t pid, int timeout_ms)
 {
         long long end = now_ms() + timeout_ms;
         int status;
@@ -310,7 +310,7 @@ int pd_wait_exit(struct pd *d, int timeout_ms)
         int r = -1;
 
         if (d->pid > 0) {
-                r = wait_exit(d->pid, timeout_ms);
+                r = pd_wait_pid(d->pid, timeout_ms);
                 d->pid = 0;
         }
         return r;
@@ -323,7 +323,7 @@ int pd_stop(struct pd *d)
 
         if (d->pid > 0) {
                 kill(d->pid, SIGTERM);
-                r = wait_exit(d->pid, 5000);
+                r = pd_wait_pid(d->pid, 5000);
                 d->pid = 0;
         }
         if (d->notify_fd >= 0) {
@@ -409,7 +409,7 @@ int pd_run(const char *const argv[], char *out, size_t outsize, int timeout_ms)
         }
         out[len] = '\0';
         close(p[0]);
-        return wait_exit(pid, (int)(end - now_ms() > 0 ? end - now_ms() : 1));
+        return pd_wait_pid(pid, (int)(end - now_ms() > 0 ? end - now_ms() : 1));
 }
 
 int pd_connect(struct pd_client *c, unsigned port, int family)

@@ -86,6 +86,10 @@ int pd_log_count(struct pd *d, const char *needle);
 /* Overwrite the daemon's config file with the defaults plus ini_extra. */
 void pd_write_conf(struct pd *d, const char *ini_extra);
 
+/* Wait for child pid to exit (SIGKILL after timeout_ms): its exit status,
+ * or -1 if it was killed or died of a signal. */
+int pd_wait_pid(pid_t pid, int timeout_ms);
+
 /* Run pichatd with argv (argv[0] is ignored) without sockets, capture its
  * stdout and stderr into out; returns the exit status or -1. */
 int pd_run(const char *const argv[], char *out, size_t outsize, int timeout_ms);

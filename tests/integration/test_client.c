@@ -53,27 +53,6 @@ static void make_argv(char *argv[17], const char *const args[])
         argv[n] = NULL;
 }
 
-static int wait_exit(pid_t pid, int timeout_ms)
-{
-        long long end = now_ms() + timeout_ms;
-        int status;
-
-        for (;;) {
-                pid_t r = waitpid(pid, &status, WNOHANG);
-                if (r == pid)
-                        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-                if (r < 0)
-                        return -1;
-                if (now_ms() > end) {
-                        fprintf(stderr, "pichat did not end within %d ms\n", timeout_ms);
-                        kill(pid, SIGKILL);
-                        waitpid(pid, &status, 0);
-                        return -1;
-                }
-                usleep(5000);
-        }
-}
-
 /* ---- scripted runs: stdin, stdout and stderr are pipes ---- */
 
 struct proc {
@@ -183,7 +162,7 @@ static int proc_end(struct proc *p, int timeout_ms)
         proc_close_input(p);
         while (now_ms() < end && proc_pump(p, 50))
                 ;
-        int r = wait_exit(p->pid, (int)(end - now_ms() > 0 ? end - now_ms() : 1));
+        int r = pd_wait_pid(p->pid, (int)(end - now_ms() > 0 ? end - now_ms() : 1));
         if (p->out >= 0)
                 close(p->out);
         if (p->err >= 0)
