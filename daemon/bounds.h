@@ -15,6 +15,7 @@
 #define PICHAT_IDLE_TIMEOUT_MAX     (7 * 24 * 3600)
 #define PICHAT_TEXT_MAX             512     /* welcome, prefix, motd */
 #define PICHAT_BIND_MAX             8       /* addresses in [server] bind */
+#define PICHAT_ACL_MAX              256     /* prefixes in [access] allow, and in deny */
 
 /* Largest UDP payload over IPv4; replies are truncated to it. */
 #define PICHAT_UDP_MAX              65507

@@ -26,6 +26,7 @@ enum conf_type {
         CT_TEXT,
         CT_BIND,
         CT_LEVEL,
+        CT_ACL,
 };
 
 struct conf_key {
@@ -72,10 +73,13 @@ static const struct conf_key conf_keys[] = {
         K("chat", "lines_per_sec", CT_UINT, chat.lines_per_sec, 1, 100000),
         K("chat", "burst", CT_UINT, chat.burst, 1, 100000),
 
+        K("access", "allow", CT_ACL, access.allow, 0, 0),
+        K("access", "deny", CT_ACL, access.deny, 0, 0),
+
         K("log", "level", CT_LEVEL, log.level, 0, 0),
 };
 
-static const char *const conf_sections[] = { "server", "echo", "udp", "chat", "log" };
+static const char *const conf_sections[] = { "server", "echo", "udp", "chat", "access", "log" };
 
 void conf_defaults(struct conf *c)
 {
@@ -292,6 +296,13 @@ static int conf_handler(void *user, const char *section, const char *name, const
         case CT_BIND:
                 parse_bind(ps, value);
                 break;
+        case CT_ACL: {
+                /* Lines add up: one line holds only a few IPv6 prefixes. */
+                char err[CONF_TEXT_SIZE];
+                if (acl_parse_list((struct acl *)field, value, err, sizeof(err)) < 0)
+                        conf_error(ps, ps->line, "%s: %s", name, err);
+                break;
+        }
         case CT_LEVEL:
                 r = log_level_parse(value);
                 if (r < 0)

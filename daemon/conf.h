@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "acl.h"
 #include "bounds.h"
 
 #define CONF_TEXT_SIZE  256     /* any INI value fits: lines are < 200 bytes */
@@ -55,6 +56,11 @@ struct conf {
                 unsigned lines_per_sec;
                 unsigned burst;
         } chat;
+
+        struct {
+                struct acl allow;               /* empty = every address */
+                struct acl deny;                /* wins over allow */
+        } access;
 
         struct {
                 int level;                      /* LOG_ERR .. LOG_DEBUG */

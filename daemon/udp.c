@@ -95,6 +95,9 @@ static void udp_serve_batch(struct udp_state *u, int n)
                         log_msg(LOG_DEBUG, "udp: ignoring datagram from port %u (%s)", port, peer);
                         continue;
                 }
+                /* Datagrams let in are not logged: that would be a line each. */
+                if (!server_access(cf, "udp", sa, false))
+                        continue;
                 size_t len = udp_format(u->out[nout], cf->udp.prefix, u->in[i],
                                         u->msg_in[i].msg_len);
                 u->iov_out[nout].iov_base = u->out[nout];

@@ -450,6 +450,65 @@ int pd_connect_rcvbuf(struct pd_client *c, unsigned port, int family, int rcvbuf
         return 0;
 }
 
+socklen_t pd_sockaddr(const char *ip, unsigned port, struct sockaddr_storage *ss)
+{
+        struct sockaddr_in *in = (struct sockaddr_in *)ss;
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+        memset(ss, 0, sizeof(*ss));
+        if (inet_pton(AF_INET, ip, &in->sin_addr) == 1) {
+                in->sin_family = AF_INET;
+                in->sin_port = htons((uint16_t)port);
+                return sizeof(*in);
+        }
+        if (inet_pton(AF_INET6, ip, &in6->sin6_addr) == 1) {
+                in6->sin6_family = AF_INET6;
+                in6->sin6_port = htons((uint16_t)port);
+                return sizeof(*in6);
+        }
+        return 0;
+}
+
+/* A socket of src's family bound to src:src_port, and the loopback
+ * address of that family at port in *to: the fd or -1. */
+static int socket_from(const char *src, unsigned src_port, int type, unsigned port,
+                       struct sockaddr_storage *to, socklen_t *tolen)
+{
+        struct sockaddr_storage me;
+        socklen_t len = pd_sockaddr(src, src_port, &me);
+        int one = 1, fd;
+
+        if (len == 0)
+                return -1;
+        *tolen = pd_sockaddr(me.ss_family == AF_INET6 ? "::1" : "127.0.0.1", port, to);
+        fd = socket(me.ss_family, type | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, (struct sockaddr *)&me, len) < 0) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+int pd_connect_from(struct pd_client *c, const char *src, unsigned port)
+{
+        struct sockaddr_storage to;
+        socklen_t len;
+
+        c->len = 0;
+        c->fd = socket_from(src, 0, SOCK_STREAM, port, &to, &len);
+        if (c->fd < 0)
+                return -1;
+        if (connect(c->fd, (struct sockaddr *)&to, len) < 0) {
+                close(c->fd);
+                c->fd = -1;
+                return -1;
+        }
+        return 0;
+}
+
 void pd_close(struct pd_client *c)
 {
         if (c->fd >= 0)
@@ -582,6 +641,55 @@ bool pd_quiet(struct pd_client *c, int timeout_ms)
                         return false;
         }
         return c->len == before;
+}
+
+bool pd_closed_silently(struct pd_client *c, int timeout_ms)
+{
+        long long end = now_ms() + timeout_ms;
+        size_t before = c->len;
+
+        for (;;) {
+                int r = fill(c, end);
+                if (r < 0)
+                        return c->len == before;
+                if (r == 0 || c->len != before)
+                        return false;
+        }
+}
+
+/* Send one datagram on fd to to, and wait for one reply. */
+static int udp_exchange_fd(int fd, const struct sockaddr_storage *to, socklen_t tolen,
+                           const void *data, size_t len, char *reply, size_t size,
+                           int timeout_ms)
+{
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        int r = -1;
+
+        if (sendto(fd, data, len, 0, (const struct sockaddr *)to, tolen) < 0)
+                return -1;
+        if (poll(&pfd, 1, timeout_ms) == 1) {
+                ssize_t n = recv(fd, reply, size - 1, 0);
+                if (n >= 0) {
+                        reply[n] = '\0';
+                        r = (int)n;
+                }
+        }
+        return r;
+}
+
+int pd_udp_exchange_from(const char *src, unsigned src_port, unsigned port, const void *data,
+                         size_t len, char *reply, size_t size, int timeout_ms)
+{
+        struct sockaddr_storage to;
+        socklen_t tolen;
+        int fd = socket_from(src, src_port, SOCK_DGRAM, port, &to, &tolen);
+        int r;
+
+        if (fd < 0)
+                return -1;
+        r = udp_exchange_fd(fd, &to, tolen, data, len, reply, size, timeout_ms);
+        close(fd);
+        return r;
 }
 
 int pd_udp_exchange(int family, unsigned port, const void *data, size_t len,

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 struct pd {
@@ -106,6 +107,9 @@ int pd_connect(struct pd_client *c, unsigned port, int family);
 /* The same with a small receive buffer (set before connecting, so the
  * window stays small): a client that is slow to read. */
 int pd_connect_rcvbuf(struct pd_client *c, unsigned port, int family, int rcvbuf);
+/* The same from the local address src ("127.0.0.2": all of 127/8 is
+ * loopback; "::1"), to the loopback address of src's family. 0 or -1. */
+int pd_connect_from(struct pd_client *c, const char *src, unsigned port);
 void pd_close(struct pd_client *c);
 /* Send all of s (no line end is added): 0 or -1. */
 int pd_send(struct pd_client *c, const char *s);
@@ -123,8 +127,18 @@ bool pd_expect_next(struct pd_client *c, const char *expected, int timeout_ms);
 bool pd_wait_closed(struct pd_client *c, int timeout_ms);
 /* true if nothing at all arrives within timeout_ms. */
 bool pd_quiet(struct pd_client *c, int timeout_ms);
+/* true if the server closes the connection within timeout_ms without
+ * having sent a single byte. */
+bool pd_closed_silently(struct pd_client *c, int timeout_ms);
 
 /* UDP: send one datagram from a socket bound to 127.0.0.1/::1 and wait for
  * a reply. Returns the reply length (reply NUL-terminated), -1 on timeout. */
 int pd_udp_exchange(int family, unsigned port, const void *data, size_t len,
                     char *reply, size_t size, int timeout_ms);
+/* The same from a socket bound to src:src_port (0 = any port), to the
+ * loopback address of src's family. */
+int pd_udp_exchange_from(const char *src, unsigned src_port, unsigned port, const void *data,
+                         size_t len, char *reply, size_t size, int timeout_ms);
+
+/* A socket address for ip:port (numeric): its length, or 0. */
+socklen_t pd_sockaddr(const char *ip, unsigned port, struct sockaddr_storage *ss);

@@ -183,6 +183,11 @@ static void assert_conf_eq(const struct conf *a, const struct conf *b)
         EQ_UINT(chat.lines_per_sec);
         EQ_UINT(chat.burst);
 
+        EQ_UINT(access.allow.n);
+        EQ_UINT(access.deny.n);
+        ck_assert_msg(memcmp(&a->access, &b->access, sizeof(a->access)) == 0,
+                      "[access] lists differ");
+
         EQ_UINT(log.level);
 
         /* Catches a field added to struct conf but not to the list above:
@@ -226,6 +231,8 @@ static const struct {
         { "chat", "max_queue_kib" },
         { "chat", "lines_per_sec" },
         { "chat", "burst" },
+        { "access", "allow" },
+        { "access", "deny" },
         { "log", "level" },
 };
 #define N_ALL_KEYS ((int)(sizeof(all_keys) / sizeof(all_keys[0])))
@@ -347,6 +354,8 @@ START_TEST(defaults_values)
         ck_assert_uint_eq(d.chat.max_queue_kib, 64);
         ck_assert_uint_eq(d.chat.lines_per_sec, 10);
         ck_assert_uint_eq(d.chat.burst, 20);
+        ck_assert_uint_eq(d.access.allow.n, 0);
+        ck_assert_uint_eq(d.access.deny.n, 0);
         ck_assert_int_eq(d.log.level, LOG_INFO);
 }
 END_TEST
@@ -389,7 +398,7 @@ END_TEST
 /* Every key is known to the parser in its own section, and only there. */
 START_TEST(every_key_known)
 {
-        static const char *const sections[] = { "server", "echo", "udp", "chat", "log" };
+        static const char *const sections[] = { "server", "echo", "udp", "chat", "access", "log" };
         const char *sec = all_keys[_i].section, *key = all_keys[_i].key;
         char text[256];
         struct conf *c;
@@ -761,6 +770,60 @@ START_TEST(bind_bad)
 }
 END_TEST
 
+START_TEST(access_lists)
+{
+        char buf[64];
+        struct conf *c;
+
+        c = load_ok("[access]\nallow = 10.0.0.0/8, ::1\ndeny = 10.6.6.0/24\n"
+                    "allow = ::ffff:192.168.0.0/112\nallow =\n");
+        /* Lines add up, an empty one adds nothing. */
+        ck_assert_uint_eq(c->access.allow.n, 3);
+        ck_assert_uint_eq(c->access.deny.n, 1);
+        acl_format(&c->access.allow.p[0], buf, sizeof(buf));
+        ck_assert_str_eq(buf, "10.0.0.0/8");
+        acl_format(&c->access.allow.p[1], buf, sizeof(buf));
+        ck_assert_str_eq(buf, "::1/128");
+        acl_format(&c->access.allow.p[2], buf, sizeof(buf));
+        ck_assert_str_eq(buf, "192.168.0.0/16");
+        acl_format(&c->access.deny.p[0], buf, sizeof(buf));
+        ck_assert_str_eq(buf, "10.6.6.0/24");
+        conf_unref(c);
+
+        expect_key_error("access", "allow", "10.0.0.0/8 nope",
+                         "allow: 'nope' is not an address or prefix");
+        expect_key_error("access", "deny", "10.0.0.1/8", "deny: '10.0.0.1/8' has bits set");
+        expect_key_error("access", "deny", "::/200", "deny: '::/200': prefix length must be 0-128");
+        expect_key_error("access", "allow", "\"10.0.0.0/8\"", "is not an address or prefix");
+}
+END_TEST
+
+START_TEST(access_list_bound)
+{
+        /* PICHAT_ACL_MAX prefixes fit, over lines; one more is an error at its line. */
+        char *text = malloc(64 * 1024);
+        size_t n = 0;
+        unsigned lines = 0;
+
+        ck_assert_ptr_nonnull(text);
+        n += (size_t)sprintf(text + n, "[access]\n");
+        lines++;
+        for (unsigned i = 0; i < PICHAT_ACL_MAX; i += 8) {
+                n += (size_t)sprintf(text + n, "deny =");
+                for (unsigned k = i; k < i + 8; k++)
+                        n += (size_t)sprintf(text + n, " 10.%u.%u.0/24", k / 256, k % 256);
+                n += (size_t)sprintf(text + n, "\n");
+                lines++;
+        }
+        struct conf *c = load_ok(text);
+        ck_assert_uint_eq(c->access.deny.n, PICHAT_ACL_MAX);
+        conf_unref(c);
+        sprintf(text + n, "deny = 11.0.0.0/8\n");
+        expect_error(text, lines + 1, "deny: more than 256 prefixes");
+        free(text);
+}
+END_TEST
+
 START_TEST(log_levels)
 {
         static const struct {
@@ -827,6 +890,9 @@ START_TEST(full_file)
                 "max_queue_kib = 4\n"
                 "lines_per_sec = 2\n"
                 "burst = 3\n"
+                "[access]\n"
+                "allow = 192.168.0.0/16 fd00::/8\n"
+                "deny = 192.168.1.66\n"
                 "[log]\n"
                 "level = warning\n";
         struct conf *c = load_ok(text);
@@ -859,6 +925,8 @@ START_TEST(full_file)
         ck_assert_uint_eq(c->chat.max_queue_kib, 4);
         ck_assert_uint_eq(c->chat.lines_per_sec, 2);
         ck_assert_uint_eq(c->chat.burst, 3);
+        ck_assert_uint_eq(c->access.allow.n, 2);
+        ck_assert_uint_eq(c->access.deny.n, 1);
         ck_assert_int_eq(c->log.level, LOG_WARNING);
         conf_unref(c);
 }
@@ -1422,6 +1490,8 @@ Suite *test_suite(void)
                             (int)(sizeof(text_keys) / sizeof(text_keys[0])));
         tcase_add_test(tc, bind_lists);
         tcase_add_test(tc, bind_bad);
+        tcase_add_test(tc, access_lists);
+        tcase_add_test(tc, access_list_bound);
         tcase_add_test(tc, log_levels);
         tcase_add_test(tc, full_file);
         tcase_add_test(tc, syntax_accepted);
