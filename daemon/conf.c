@@ -47,6 +47,7 @@ static const struct conf_key conf_keys[] = {
         K("server", "thread_stack_kib", CT_UINT, server.thread_stack_kib,
           PICHAT_STACK_KIB_MIN, PICHAT_STACK_KIB_MAX),
         K("server", "idle_timeout_s", CT_UINT, server.idle_timeout_s, 0, PICHAT_IDLE_TIMEOUT_MAX),
+        K("server", "line_timeout_s", CT_UINT, server.line_timeout_s, 0, PICHAT_IDLE_TIMEOUT_MAX),
         K("server", "max_line_bytes", CT_UINT, server.max_line_bytes,
           PICHAT_LINE_BYTES_MIN, PICHAT_LINE_BYTES_MAX),
 
@@ -91,6 +92,7 @@ void conf_defaults(struct conf *c)
         c->server.max_clients_per_ip = 64;
         c->server.thread_stack_kib = 64;
         c->server.idle_timeout_s = 900;
+        c->server.line_timeout_s = 60;
         c->server.max_line_bytes = 1024;
 
         c->echo.enabled = true;

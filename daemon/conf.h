@@ -25,6 +25,7 @@ struct conf {
                 unsigned max_clients_per_ip;    /* 0 = no per-address limit */
                 unsigned thread_stack_kib;
                 unsigned idle_timeout_s;        /* 0 = off */
+                unsigned line_timeout_s;        /* 0 = off */
                 unsigned max_line_bytes;
         } server;
 

@@ -158,6 +158,7 @@ static void assert_conf_eq(const struct conf *a, const struct conf *b)
         EQ_UINT(server.max_clients_per_ip);
         EQ_UINT(server.thread_stack_kib);
         EQ_UINT(server.idle_timeout_s);
+        EQ_UINT(server.line_timeout_s);
         EQ_UINT(server.max_line_bytes);
 
         EQ_UINT(echo.enabled);
@@ -210,6 +211,7 @@ static const struct {
         { "server", "max_clients_per_ip" },
         { "server", "thread_stack_kib" },
         { "server", "idle_timeout_s" },
+        { "server", "line_timeout_s" },
         { "server", "max_line_bytes" },
         { "echo", "enabled" },
         { "echo", "port" },
@@ -250,6 +252,8 @@ static const struct {
         { "server", "thread_stack_kib", offsetof(struct conf, server.thread_stack_kib),
           16, 8192 },
         { "server", "idle_timeout_s", offsetof(struct conf, server.idle_timeout_s),
+          0, 7 * 24 * 3600 },
+        { "server", "line_timeout_s", offsetof(struct conf, server.line_timeout_s),
           0, 7 * 24 * 3600 },
         { "server", "max_line_bytes", offsetof(struct conf, server.max_line_bytes),
           16, 65536 },
@@ -333,6 +337,7 @@ START_TEST(defaults_values)
         ck_assert_uint_eq(d.server.max_clients_per_ip, 64);
         ck_assert_uint_eq(d.server.thread_stack_kib, 64);
         ck_assert_uint_eq(d.server.idle_timeout_s, 900);
+        ck_assert_uint_eq(d.server.line_timeout_s, 60);
         ck_assert_uint_eq(d.server.max_line_bytes, 1024);
         ck_assert(d.echo.enabled);
         ck_assert_uint_eq(d.echo.port, 8888);
@@ -866,6 +871,7 @@ START_TEST(full_file)
                 "max_clients_per_ip = 0\n"
                 "thread_stack_kib = 128\n"
                 "idle_timeout_s = 0\n"
+                "line_timeout_s = 5\n"
                 "max_line_bytes = 512\n"
                 "[echo]\n"
                 "enabled = off\n"
@@ -904,6 +910,7 @@ START_TEST(full_file)
         ck_assert_uint_eq(c->server.max_clients_per_ip, 0);
         ck_assert_uint_eq(c->server.thread_stack_kib, 128);
         ck_assert_uint_eq(c->server.idle_timeout_s, 0);
+        ck_assert_uint_eq(c->server.line_timeout_s, 5);
         ck_assert_uint_eq(c->server.max_line_bytes, 512);
         ck_assert(!c->echo.enabled);
         ck_assert_uint_eq(c->echo.port, 7007);
