@@ -19,6 +19,9 @@
 
 /* Largest UDP payload over IPv4; replies are truncated to it. */
 #define PICHAT_UDP_MAX              65507
+/* [udp] rate_per_source, and the sources tracked at once for it. */
+#define PICHAT_UDP_RATE_MAX         1000000
+#define PICHAT_UDP_SOURCES          4096
 
 /* inih in Debian is built with a fixed line buffer of 200 bytes. */
 #define PICHAT_INI_LINE_MAX         200

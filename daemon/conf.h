@@ -40,6 +40,7 @@ struct conf {
                 bool enabled;
                 unsigned port;
                 char prefix[CONF_TEXT_SIZE];
+                unsigned rate_per_source;       /* datagrams/s, 0 = off */
         } udp;
 
         struct {

@@ -169,6 +169,7 @@ static void assert_conf_eq(const struct conf *a, const struct conf *b)
         EQ_UINT(udp.enabled);
         EQ_UINT(udp.port);
         EQ_STR(udp.prefix);
+        EQ_UINT(udp.rate_per_source);
 
         EQ_UINT(chat.enabled);
         EQ_UINT(chat.port);
@@ -220,6 +221,7 @@ static const struct {
         { "udp", "enabled" },
         { "udp", "port" },
         { "udp", "prefix" },
+        { "udp", "rate_per_source" },
         { "chat", "enabled" },
         { "chat", "port" },
         { "chat", "motd" },
@@ -257,6 +259,8 @@ static const struct {
           0, 7 * 24 * 3600 },
         { "server", "max_line_bytes", offsetof(struct conf, server.max_line_bytes),
           16, 65536 },
+        { "udp", "rate_per_source", offsetof(struct conf, udp.rate_per_source),
+          0, PICHAT_UDP_RATE_MAX },
         { "chat", "max_nick_len", offsetof(struct conf, chat.max_nick_len), 1, 64 },
         { "chat", "max_rooms", offsetof(struct conf, chat.max_rooms), 1, 100000 },
         { "chat", "max_room_members", offsetof(struct conf, chat.max_room_members),
@@ -346,6 +350,7 @@ START_TEST(defaults_values)
         ck_assert(d.udp.enabled);
         ck_assert_uint_eq(d.udp.port, 8888);
         ck_assert_str_eq(d.udp.prefix, "OK...");
+        ck_assert_uint_eq(d.udp.rate_per_source, 100);
         ck_assert(d.chat.enabled);
         ck_assert_uint_eq(d.chat.port, 5000);
         ck_assert_str_eq(d.chat.motd, "Be nice, and have fun.");
@@ -882,6 +887,7 @@ START_TEST(full_file)
                 "enabled = TRUE\n"
                 "port = 0\n"
                 "prefix = U:\n"
+                "rate_per_source = 0\n"
                 "[chat]\n"
                 "enabled = 1\n"
                 "port = 7777\n"
@@ -919,6 +925,7 @@ START_TEST(full_file)
         ck_assert(c->udp.enabled);
         ck_assert_uint_eq(c->udp.port, 0);
         ck_assert_str_eq(c->udp.prefix, "U:");
+        ck_assert_uint_eq(c->udp.rate_per_source, 0);
         ck_assert(c->chat.enabled);
         ck_assert_uint_eq(c->chat.port, 7777);
         ck_assert_str_eq(c->chat.motd, "Have fun");
