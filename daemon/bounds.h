@@ -26,6 +26,11 @@
 /* inih in Debian is built with a fixed line buffer of 200 bytes. */
 #define PICHAT_INI_LINE_MAX         200
 
+/* [chat] password: wrong tries before a client is closed, and the pause
+ * after each, so that guessing costs time as well as connections. */
+#define PICHAT_PASS_TRIES           3
+#define PICHAT_PASS_PAUSE_MS        1000
+
 /* Time allowed to flush goodbyes to clients on SIGTERM/SIGINT. */
 #define PICHAT_SHUTDOWN_GRACE_MS    1500
 

@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "text.h"
 
 enum conf_type {
         CT_BOOL,
@@ -27,6 +28,7 @@ enum conf_type {
         CT_BIND,
         CT_LEVEL,
         CT_ACL,
+        CT_SECRET,
 };
 
 struct conf_key {
@@ -74,6 +76,7 @@ static const struct conf_key conf_keys[] = {
         K("chat", "max_queue_kib", CT_UINT, chat.max_queue_kib, 4, 65536),
         K("chat", "lines_per_sec", CT_UINT, chat.lines_per_sec, 1, 100000),
         K("chat", "burst", CT_UINT, chat.burst, 1, 100000),
+        K("chat", "password", CT_SECRET, chat.password, 0, 0),
 
         K("access", "allow", CT_ACL, access.allow, 0, 0),
         K("access", "deny", CT_ACL, access.deny, 0, 0),
@@ -244,6 +247,28 @@ static void parse_text(struct parse_state *ps, const char *name, const char *v, 
         out[len] = '\0';
 }
 
+/* A secret is text a client can type back: what a chat line turns into
+ * after text_sanitize() and cmd_parse(). Errors never show the value. */
+static void parse_secret(struct parse_state *ps, const char *name, const char *v, char *out)
+{
+        char clean[TEXT_SANITIZED_MAX(CONF_TEXT_SIZE)];
+        unsigned before = ps->errs->n;
+        size_t len;
+
+        parse_text(ps, name, v, out);
+        if (ps->errs->n != before)
+                return;
+        len = strlen(out);
+        if (len > 0 && (out[0] == ' ' || out[len - 1] == ' '))
+                conf_error(ps, ps->line, "%s: cannot begin or end with a space "
+                           "(clients cannot send those)", name);
+        else if (text_sanitize(out, len, clean, sizeof(clean)) != len || memcmp(clean, out, len))
+                conf_error(ps, ps->line, "%s: must be valid UTF-8", name);
+        else
+                return;
+        memset(out, 0, CONF_TEXT_SIZE);
+}
+
 static int conf_handler(void *user, const char *section, const char *name, const char *value)
 {
         struct parse_state *ps = user;
@@ -296,6 +321,9 @@ static int conf_handler(void *user, const char *section, const char *name, const
         }
         case CT_TEXT:
                 parse_text(ps, name, value, field);
+                break;
+        case CT_SECRET:
+                parse_secret(ps, name, value, field);
                 break;
         case CT_BIND:
                 parse_bind(ps, value);

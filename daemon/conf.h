@@ -57,6 +57,7 @@ struct conf {
                 unsigned max_queue_kib;
                 unsigned lines_per_sec;
                 unsigned burst;
+                char password[CONF_TEXT_SIZE];  /* "" = none; never logged */
         } chat;
 
         struct {

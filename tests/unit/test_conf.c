@@ -184,6 +184,7 @@ static void assert_conf_eq(const struct conf *a, const struct conf *b)
         EQ_UINT(chat.max_queue_kib);
         EQ_UINT(chat.lines_per_sec);
         EQ_UINT(chat.burst);
+        EQ_STR(chat.password);
 
         EQ_UINT(access.allow.n);
         EQ_UINT(access.deny.n);
@@ -235,6 +236,7 @@ static const struct {
         { "chat", "max_queue_kib" },
         { "chat", "lines_per_sec" },
         { "chat", "burst" },
+        { "chat", "password" },
         { "access", "allow" },
         { "access", "deny" },
         { "log", "level" },
@@ -364,6 +366,7 @@ START_TEST(defaults_values)
         ck_assert_uint_eq(d.chat.max_queue_kib, 64);
         ck_assert_uint_eq(d.chat.lines_per_sec, 10);
         ck_assert_uint_eq(d.chat.burst, 20);
+        ck_assert_str_eq(d.chat.password, "");
         ck_assert_uint_eq(d.access.allow.n, 0);
         ck_assert_uint_eq(d.access.deny.n, 0);
         ck_assert_int_eq(d.log.level, LOG_INFO);
@@ -834,6 +837,42 @@ START_TEST(access_list_bound)
 }
 END_TEST
 
+START_TEST(password_values)
+{
+        static const struct {
+                const char *in, *want;
+        } good[] = {
+                { "s3cret", "s3cret" },
+                { "correct horse battery staple", "correct horse battery staple" },
+                { "  padded  ", "padded" },                     /* inih strips */
+                { "\"quoted\"", "quoted" },
+                { "p\xc3\xa4ss", "p\xc3\xa4ss" },
+                { "", "" },
+        };
+        static const struct {
+                const char *in, *why;
+        } bad[] = {
+                { "\" leading\"", "password: cannot begin or end with a space" },
+                { "\"trailing \"", "password: cannot begin or end with a space" },
+                { "\" \"", "password: cannot begin or end with a space" },
+                { "p\xff\xfess", "password: must be valid UTF-8" },
+                { "p\xc3", "password: must be valid UTF-8" },
+                { "tab\there", "password: control characters are not allowed" },
+        };
+
+        for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+                struct conf *c = load_key("chat", "password", good[i].in);
+                ck_assert_str_eq(c->chat.password, good[i].want);
+                conf_unref(c);
+        }
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                expect_key_error("chat", "password", bad[i].in, bad[i].why);
+                /* the value itself is never shown */
+                ck_assert_msg(!strstr(errs.msg[0], bad[i].in + 1), "%s", errs.msg[0]);
+        }
+}
+END_TEST
+
 START_TEST(log_levels)
 {
         static const struct {
@@ -902,6 +941,7 @@ START_TEST(full_file)
                 "max_queue_kib = 4\n"
                 "lines_per_sec = 2\n"
                 "burst = 3\n"
+                "password = open sesame\n"
                 "[access]\n"
                 "allow = 192.168.0.0/16 fd00::/8\n"
                 "deny = 192.168.1.66\n"
@@ -939,6 +979,7 @@ START_TEST(full_file)
         ck_assert_uint_eq(c->chat.max_queue_kib, 4);
         ck_assert_uint_eq(c->chat.lines_per_sec, 2);
         ck_assert_uint_eq(c->chat.burst, 3);
+        ck_assert_str_eq(c->chat.password, "open sesame");
         ck_assert_uint_eq(c->access.allow.n, 2);
         ck_assert_uint_eq(c->access.deny.n, 1);
         ck_assert_int_eq(c->log.level, LOG_WARNING);
@@ -1504,6 +1545,7 @@ Suite *test_suite(void)
                             (int)(sizeof(text_keys) / sizeof(text_keys[0])));
         tcase_add_test(tc, bind_lists);
         tcase_add_test(tc, bind_bad);
+        tcase_add_test(tc, password_values);
         tcase_add_test(tc, access_lists);
         tcase_add_test(tc, access_list_bound);
         tcase_add_test(tc, log_levels);
