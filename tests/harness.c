@@ -44,6 +44,27 @@ const char *pd_binary(void)
         return p && *p ? p : "pichatd";
 }
 
+/* exec pichatd with args (args[0] is ignored), run by $PICHATD_WRAPPER
+ * when it is set: words separated by spaces, e.g. "valgrind --quiet"
+ * (meson's 'valgrind' test setup sets it). Returns only on failure. */
+static void exec_pichatd(const char *const args[])
+{
+        char wrap[1024], *argv[64], *save = NULL;
+        const char *w = getenv("PICHATD_WRAPPER");
+        size_t n = 0;
+
+        if (w && *w) {
+                snprintf(wrap, sizeof(wrap), "%s", w);
+                for (char *t = strtok_r(wrap, " ", &save); t && n < 32; t = strtok_r(NULL, " ", &save))
+                        argv[n++] = t;
+        }
+        argv[n++] = (char *)pd_binary();
+        for (size_t i = 1; args[i] && n < 63; i++)
+                argv[n++] = (char *)args[i];
+        argv[n] = NULL;
+        execvp(argv[0], argv);
+}
+
 static long long now_ms(void)
 {
         struct timespec ts;
@@ -223,7 +244,8 @@ int pd_start_opts(struct pd *d, const char *ini_extra, const struct pd_opts *o)
                                 setenv("JOURNAL_STREAM", buf, 1);
                         }
                 }
-                execl(pd_binary(), "pichatd", "--foreground", "-c", d->conf_path, (char *)NULL);
+                const char *const args[] = { "pichatd", "--foreground", "-c", d->conf_path, NULL };
+                exec_pichatd(args);
                 _exit(127);
         }
         for (int i = 0; i < nfds; i++)
@@ -391,7 +413,7 @@ int pd_run(const char *const argv[], char *out, size_t outsize, int timeout_ms)
                 unsetenv("LISTEN_FDS");
                 unsetenv("LISTEN_PID");
                 unsetenv("LISTEN_FDNAMES");
-                execv(pd_binary(), (char *const *)argv);
+                exec_pichatd(argv);
                 _exit(127);
         }
         close(p[1]);

@@ -46,7 +46,10 @@ struct pd_opts {
  * passed. Call it, then return from the test. */
 void pd_skipped(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* The pichatd under test ($PICHATD, set by meson). */
+/* The pichatd under test ($PICHATD, set by meson). It is run under
+ * $PICHATD_WRAPPER when that is set (e.g. "valgrind --error-exitcode=99",
+ * the 'valgrind' test setup), in the same process, so its pid, fds and
+ * environment are the ones the harness set up. */
 const char *pd_binary(void);
 
 /* Start pichatd with the test defaults plus ini_extra (INI text with its own
