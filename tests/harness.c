@@ -2,6 +2,7 @@
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -305,6 +306,82 @@ void pd_signal(struct pd *d, int sig)
 {
         if (d->pid > 0)
                 kill(d->pid, sig);
+}
+
+bool pd_running(struct pd *d)
+{
+        int status;
+
+        return d->pid > 0 && waitpid(d->pid, &status, WNOHANG) == 0;
+}
+
+/* The number after "key:" in /proc/PID/status. */
+static long proc_status(pid_t pid, const char *key)
+{
+        char path[64], line[256];
+        size_t n = strlen(key);
+        long v = -1;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        if (!(f = fopen(path, "r")))
+                return -1;
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, key, n) == 0 && line[n] == ':') {
+                        v = strtol(line + n + 1, NULL, 10);
+                        break;
+                }
+        fclose(f);
+        return v;
+}
+
+long pd_proc_threads(pid_t pid)
+{
+        return proc_status(pid, "Threads");
+}
+
+long pd_proc_rss_kib(pid_t pid)
+{
+        return proc_status(pid, "VmRSS");
+}
+
+long pd_proc_fds(pid_t pid)
+{
+        char path[64];
+        struct dirent *e;
+        long n = 0;
+        DIR *dir;
+
+        snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+        if (!(dir = opendir(path)))
+                return -1;
+        while ((e = readdir(dir)))
+                if (e->d_name[0] != '.')
+                        n++;
+        closedir(dir);
+        return n;
+}
+
+long pd_proc_cpu_ticks(pid_t pid)
+{
+        char path[64], buf[1024], *p;
+        unsigned long utime, stime;
+        FILE *f;
+        size_t n;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        if (!(f = fopen(path, "r")))
+                return -1;
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        /* Fields after the command name, which may hold spaces: state is
+         * field 3, utime 14 and stime 15. */
+        if (!(p = strrchr(buf, ')')) ||
+            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                   &utime, &stime) != 2)
+                return -1;
+        return (long)(utime + stime);
 }
 
 int pd_wait_pid(pid_t pid, int timeout_ms)

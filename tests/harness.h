@@ -90,6 +90,15 @@ int pd_log_count(struct pd *d, const char *needle);
 /* Overwrite the daemon's config file with the defaults plus ini_extra. */
 void pd_write_conf(struct pd *d, const char *ini_extra);
 
+/* true while the daemon runs: it has neither exited nor been killed. */
+bool pd_running(struct pd *d);
+
+/* Figures of process pid from /proc, or -1 if they cannot be read. */
+long pd_proc_threads(pid_t pid);        /* "Threads:" in status */
+long pd_proc_fds(pid_t pid);            /* open descriptors (/proc/PID/fd) */
+long pd_proc_rss_kib(pid_t pid);        /* "VmRSS:" in status */
+long pd_proc_cpu_ticks(pid_t pid);      /* utime + stime (stat), in clock ticks */
+
 /* Wait for child pid to exit (SIGKILL after timeout_ms): its exit status,
  * or -1 if it was killed or died of a signal. */
 int pd_wait_pid(pid_t pid, int timeout_ms);
