@@ -142,6 +142,7 @@ START_TEST(access_reload)
         ck_assert(udp_answered_from(&d, "127.0.0.1"));
 
         reload_and_wait(&d, "[access]\ndeny = 127.0.0.1\n", 1);
+        ck_assert(pd_log_wait(&d, "reload: [access] now has 0 allow and 1 deny prefixes", 2000));
         /* New clients and datagrams see the list; the client here stays. */
         assert_refused(&d, "127.0.0.1", d.echo_port);
         ck_assert(!udp_answered_from(&d, "127.0.0.1"));
