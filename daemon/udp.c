@@ -92,7 +92,9 @@ static bool udp_over_rate(const struct conf *cf, const struct sockaddr *sa, int6
         int r;
 
         addr_key_from(sa, &k);
+        pthread_mutex_lock(&udp_rate_lock);
         r = rate_check(&udp_rates, &k, cf->udp.rate_per_source, now);
+        pthread_mutex_unlock(&udp_rate_lock);
         if (r == RATE_DROP_FIRST) {
                 char peer[ADDR_STR_MAX];
                 addr_format(sa, peer, sizeof(peer));
@@ -108,9 +110,6 @@ static void udp_serve_batch(struct udp_state *u, int n)
         bool limit = cf->udp.rate_per_source > 0;
         int64_t now = conn_now_ms();
         unsigned nout = 0;
-
-        if (limit)
-                pthread_mutex_lock(&udp_rate_lock);
 
         for (int i = 0; i < n; i++) {
                 const struct sockaddr *sa = (struct sockaddr *)&u->from[i];
@@ -138,8 +137,6 @@ static void udp_serve_batch(struct udp_state *u, int n)
                 u->msg_out[nout].msg_hdr.msg_iovlen = 1;
                 nout++;
         }
-        if (limit)
-                pthread_mutex_unlock(&udp_rate_lock);
         conf_unref(cf);
 
         for (unsigned sent = 0; sent < nout;) {
