@@ -15,12 +15,21 @@
 #define PICHAT_IDLE_TIMEOUT_MAX     (7 * 24 * 3600)
 #define PICHAT_TEXT_MAX             512     /* welcome, prefix, motd */
 #define PICHAT_BIND_MAX             8       /* addresses in [server] bind */
+#define PICHAT_ACL_MAX              256     /* prefixes in [access] allow, and in deny */
 
 /* Largest UDP payload over IPv4; replies are truncated to it. */
 #define PICHAT_UDP_MAX              65507
+/* [udp] rate_per_source, and the sources tracked at once for it. */
+#define PICHAT_UDP_RATE_MAX         1000000
+#define PICHAT_UDP_SOURCES          4096
 
 /* inih in Debian is built with a fixed line buffer of 200 bytes. */
 #define PICHAT_INI_LINE_MAX         200
+
+/* [chat] password: wrong tries before a client is closed, and the pause
+ * after each, so that guessing costs time as well as connections. */
+#define PICHAT_PASS_TRIES           3
+#define PICHAT_PASS_PAUSE_MS        1000
 
 /* Time allowed to flush goodbyes to clients on SIGTERM/SIGINT. */
 #define PICHAT_SHUTDOWN_GRACE_MS    1500

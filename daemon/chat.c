@@ -30,7 +30,9 @@ struct chat_client {
         struct msg_queue q;
         struct bucket bucket;
         bool told_slow;
-        int64_t yield_until;            /* see CHAT_HIGH_WATER */
+        bool logged_in;                 /* gave [chat] password, or none is set */
+        unsigned wrong;                 /* tries at the password so far */
+        int64_t yield_until;            /* see CHAT_HIGH_WATER, PICHAT_PASS_PAUSE_MS */
         struct conn *conn;
 };
 
@@ -175,11 +177,28 @@ static void motd_line(const struct conf *cf, char *out, size_t size)
         fclose(f);
 }
 
+/* The MOTD, then into the default room: a session proper begins. */
+static int chat_enter(struct chat_client *cc, const struct conf *cf)
+{
+        char motd[CONF_TEXT_SIZE * 2];
+        int r;
+
+        cc->logged_in = true;
+        motd_line(cf, motd, sizeof(motd));
+        if (motd[0])
+                tell(cc, "* %s", motd);
+        r = room_add(&chat_reg, &cc->m, &chat_notes);
+        if (r == 0) {
+                struct log_ctx ctx = chat_log_ctx(cc);
+                log_ctx(LOG_INFO, &ctx, "%s joined as %s", cc->conn->peer, cc->m.nick);
+        }
+        return r;
+}
+
 static int chat_open(struct conn *c)
 {
         struct conf *cf = conf_current();
         struct chat_client *cc = calloc(1, sizeof(*cc));
-        char motd[CONF_TEXT_SIZE * 2];
         int r = -ENOMEM;
 
         if (!cc)
@@ -205,14 +224,14 @@ static int chat_open(struct conn *c)
         setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 
         tell(cc, "* Welcome to pichat chat. Type /help for commands.");
-        motd_line(cf, motd, sizeof(motd));
-        if (motd[0])
-                tell(cc, "* %s", motd);
-        r = room_add(&chat_reg, &cc->m, &chat_notes);
-        if (r == 0) {
-                struct log_ctx ctx = chat_log_ctx(cc);
-                log_ctx(LOG_INFO, &ctx, "%s joined as %s", c->peer, cc->m.nick);
+        /* Until the password is given the client is in no room, has no
+         * nick, and sees and is seen by nobody. */
+        if (c->conf->chat.password[0]) {
+                tell(cc, "* this server needs a password: /pass SECRET");
+                r = 0;
+                goto out;
         }
+        r = chat_enter(cc, cf);
 out:
         conf_unref(cf);
         return r;
@@ -420,6 +439,52 @@ static void say(struct chat_client *cc, const char *text, bool action)
         }
 }
 
+/* A line from a client that has not given the password yet. The secret
+ * and what was tried are never logged. 0, CONN_CLOSE or -errno. */
+static int chat_login(struct chat_client *cc, struct conn *c, const struct cmd *cmd)
+{
+        struct log_ctx ctx = { .service = "chat", .peer = c->peer };
+        unsigned left;
+
+        switch (cmd->type) {
+        case CMD_NONE:
+                return 0;
+        case CMD_HELP:
+                tell(cc, "* this server needs a password first: /pass SECRET");
+                return 0;
+        case CMD_PASS:
+                if (text_secret_equal(cmd->text, c->conf->chat.password)) {
+                        struct conf *cf = conf_current();
+                        int r;
+
+                        log_ctx(LOG_INFO, &ctx, "%s gave the password", c->peer);
+                        tell(cc, "* password accepted");
+                        r = chat_enter(cc, cf);
+                        conf_unref(cf);
+                        return r;
+                }
+                break;
+        default:
+                break;
+        }
+        cc->wrong++;
+        log_ctx(LOG_NOTICE, &ctx, "%s: %s (%u of %d tries)", c->peer,
+                cmd->type == CMD_PASS ? "wrong password" : "no password given",
+                cc->wrong, PICHAT_PASS_TRIES);
+        if (cc->wrong >= PICHAT_PASS_TRIES) {
+                tell(cc, "* wrong password, closing connection");
+                conn_set_reason(c, "wrong password");
+                return CONN_CLOSE;
+        }
+        cc->yield_until = conn_now_ms() + PICHAT_PASS_PAUSE_MS;
+        left = PICHAT_PASS_TRIES - cc->wrong;
+        if (cmd->type == CMD_PASS)
+                tell(cc, "* wrong password (%u more %s)", left, left == 1 ? "try" : "tries");
+        else
+                tell(cc, "* send /pass SECRET first (%u more %s)", left, left == 1 ? "try" : "tries");
+        return 0;
+}
+
 static int chat_line(struct conn *c, const char *raw, size_t len)
 {
         struct chat_client *cc = c->priv;
@@ -439,7 +504,12 @@ static int chat_line(struct conn *c, const char *raw, size_t len)
                                 conn_now_ms());
         bucket_take(&cc->bucket, conn_now_ms());
         text_sanitize(raw, len, line, size);
-        switch (cmd_parse(line, &cmd)) {
+        cmd_parse(line, &cmd);
+        if (!cc->logged_in && cmd.type != CMD_QUIT) {
+                r = chat_login(cc, c, &cmd);
+                goto out;
+        }
+        switch (cmd.type) {
         case CMD_NONE:
                 break;
         case CMD_SAY:
@@ -482,7 +552,10 @@ static int chat_line(struct conn *c, const char *raw, size_t len)
                 do_help(cc);
                 break;
         case CMD_PASS:
-                tell(cc, "no password is needed on this server");
+                if (c->conf->chat.password[0])
+                        tell(cc, "* you gave the password already");
+                else
+                        tell(cc, "no password is needed on this server");
                 break;
         case CMD_UNKNOWN:
                 tell(cc, "unknown command /%.32s (try /help)", cmd.word);
@@ -491,6 +564,7 @@ static int chat_line(struct conn *c, const char *raw, size_t len)
                 tell(cc, "%s", cmd.error);
                 break;
         }
+out:
         conf_unref(cf);
         free(line);
         return r;

@@ -21,7 +21,7 @@ enum cmd_type {
         CMD_TOPIC,      /* /topic [TEXT]: text (NULL: show the topic) */
         CMD_QUIT,       /* /quit [MESSAGE]: text (NULL if none) */
         CMD_HELP,       /* /help */
-        CMD_PASS,       /* /pass SECRET: text (reserved for passwords) */
+        CMD_PASS,       /* /pass SECRET: text ([chat] password) */
         CMD_UNKNOWN,    /* not a command we know: word */
         CMD_BAD,        /* a known command with wrong arguments: error */
 };
@@ -63,5 +63,6 @@ struct cmd_help {
 };
 
 /* The /help lines, in the order to show them; *n gets their number.
- * /pass is left out until passwords exist. */
+ * /pass is left out: it is only of use before a session begins, when
+ * /help answers how to give it instead. */
 const struct cmd_help *cmd_help_table(size_t *n);

@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "text.h"
 
 enum conf_type {
         CT_BOOL,
@@ -26,6 +27,8 @@ enum conf_type {
         CT_TEXT,
         CT_BIND,
         CT_LEVEL,
+        CT_ACL,
+        CT_SECRET,
 };
 
 struct conf_key {
@@ -46,6 +49,7 @@ static const struct conf_key conf_keys[] = {
         K("server", "thread_stack_kib", CT_UINT, server.thread_stack_kib,
           PICHAT_STACK_KIB_MIN, PICHAT_STACK_KIB_MAX),
         K("server", "idle_timeout_s", CT_UINT, server.idle_timeout_s, 0, PICHAT_IDLE_TIMEOUT_MAX),
+        K("server", "line_timeout_s", CT_UINT, server.line_timeout_s, 0, PICHAT_IDLE_TIMEOUT_MAX),
         K("server", "max_line_bytes", CT_UINT, server.max_line_bytes,
           PICHAT_LINE_BYTES_MIN, PICHAT_LINE_BYTES_MAX),
 
@@ -57,6 +61,7 @@ static const struct conf_key conf_keys[] = {
         K("udp", "enabled", CT_BOOL, udp.enabled, 0, 0),
         K("udp", "port", CT_PORT, udp.port, 0, 0),
         K("udp", "prefix", CT_TEXT, udp.prefix, 0, 0),
+        K("udp", "rate_per_source", CT_UINT, udp.rate_per_source, 0, PICHAT_UDP_RATE_MAX),
 
         K("chat", "enabled", CT_BOOL, chat.enabled, 0, 0),
         K("chat", "port", CT_PORT, chat.port, 0, 0),
@@ -71,11 +76,15 @@ static const struct conf_key conf_keys[] = {
         K("chat", "max_queue_kib", CT_UINT, chat.max_queue_kib, 4, 65536),
         K("chat", "lines_per_sec", CT_UINT, chat.lines_per_sec, 1, 100000),
         K("chat", "burst", CT_UINT, chat.burst, 1, 100000),
+        K("chat", "password", CT_SECRET, chat.password, 0, 0),
+
+        K("access", "allow", CT_ACL, access.allow, 0, 0),
+        K("access", "deny", CT_ACL, access.deny, 0, 0),
 
         K("log", "level", CT_LEVEL, log.level, 0, 0),
 };
 
-static const char *const conf_sections[] = { "server", "echo", "udp", "chat", "log" };
+static const char *const conf_sections[] = { "server", "echo", "udp", "chat", "access", "log" };
 
 void conf_defaults(struct conf *c)
 {
@@ -87,6 +96,7 @@ void conf_defaults(struct conf *c)
         c->server.max_clients_per_ip = 64;
         c->server.thread_stack_kib = 64;
         c->server.idle_timeout_s = 900;
+        c->server.line_timeout_s = 60;
         c->server.max_line_bytes = 1024;
 
         c->echo.enabled = true;
@@ -97,6 +107,7 @@ void conf_defaults(struct conf *c)
         c->udp.enabled = true;
         c->udp.port = 8888;
         strcpy(c->udp.prefix, "OK...");
+        c->udp.rate_per_source = 100;
 
         c->chat.enabled = true;
         c->chat.port = 5000;
@@ -236,6 +247,28 @@ static void parse_text(struct parse_state *ps, const char *name, const char *v, 
         out[len] = '\0';
 }
 
+/* A secret is text a client can type back: what a chat line turns into
+ * after text_sanitize() and cmd_parse(). Errors never show the value. */
+static void parse_secret(struct parse_state *ps, const char *name, const char *v, char *out)
+{
+        char clean[TEXT_SANITIZED_MAX(CONF_TEXT_SIZE)];
+        unsigned before = ps->errs->n;
+        size_t len;
+
+        parse_text(ps, name, v, out);
+        if (ps->errs->n != before)
+                return;
+        len = strlen(out);
+        if (len > 0 && (out[0] == ' ' || out[len - 1] == ' '))
+                conf_error(ps, ps->line, "%s: cannot begin or end with a space "
+                           "(clients cannot send those)", name);
+        else if (text_sanitize(out, len, clean, sizeof(clean)) != len || memcmp(clean, out, len))
+                conf_error(ps, ps->line, "%s: must be valid UTF-8", name);
+        else
+                return;
+        memset(out, 0, CONF_TEXT_SIZE);
+}
+
 static int conf_handler(void *user, const char *section, const char *name, const char *value)
 {
         struct parse_state *ps = user;
@@ -289,9 +322,19 @@ static int conf_handler(void *user, const char *section, const char *name, const
         case CT_TEXT:
                 parse_text(ps, name, value, field);
                 break;
+        case CT_SECRET:
+                parse_secret(ps, name, value, field);
+                break;
         case CT_BIND:
                 parse_bind(ps, value);
                 break;
+        case CT_ACL: {
+                /* Lines add up: one line holds only a few IPv6 prefixes. */
+                char err[CONF_TEXT_SIZE];
+                if (acl_parse_list((struct acl *)field, value, err, sizeof(err)) < 0)
+                        conf_error(ps, ps->line, "%s: %s", name, err);
+                break;
+        }
         case CT_LEVEL:
                 r = log_level_parse(value);
                 if (r < 0)

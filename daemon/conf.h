@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "acl.h"
 #include "bounds.h"
 
 #define CONF_TEXT_SIZE  256     /* any INI value fits: lines are < 200 bytes */
@@ -24,6 +25,7 @@ struct conf {
                 unsigned max_clients_per_ip;    /* 0 = no per-address limit */
                 unsigned thread_stack_kib;
                 unsigned idle_timeout_s;        /* 0 = off */
+                unsigned line_timeout_s;        /* 0 = off */
                 unsigned max_line_bytes;
         } server;
 
@@ -38,6 +40,7 @@ struct conf {
                 bool enabled;
                 unsigned port;
                 char prefix[CONF_TEXT_SIZE];
+                unsigned rate_per_source;       /* datagrams/s, 0 = off */
         } udp;
 
         struct {
@@ -54,7 +57,13 @@ struct conf {
                 unsigned max_queue_kib;
                 unsigned lines_per_sec;
                 unsigned burst;
+                char password[CONF_TEXT_SIZE];  /* "" = none; never logged */
         } chat;
+
+        struct {
+                struct acl allow;               /* empty = every address */
+                struct acl deny;                /* wins over allow */
+        } access;
 
         struct {
                 int level;                      /* LOG_ERR .. LOG_DEBUG */

@@ -127,17 +127,21 @@ static int conn_dispatch(struct conn *c, int64_t *delay)
                 r = line_next(&c->ls, &data, &n, &line, &len);
                 c->rpos += c->rlen - n;
                 c->rlen = n;
-                if (r == LINE_OK)
+                if (r == LINE_OK) {
+                        c->line_since = 0;
                         r = c->svc->line(c, line, len);
-                else if (r == LINE_TOOLONG)
+                } else if (r == LINE_TOOLONG) {
                         r = c->svc->too_long(c);
+                }
                 if (r != 0)
                         return r;
         }
         return 0;
 }
 
-/* Read what the client sent, answer telnet negotiation, keep the text. */
+/* Read what the client sent, answer telnet negotiation, keep the text.
+ * 1 if text came (telnet commands alone are not activity: a peer must
+ * not keep a session alive with them), 0, or -errno. */
 static int conn_read(struct conn *c)
 {
         uint8_t reply[CONN_READ_SIZE + 2];
@@ -154,9 +158,12 @@ static int conn_read(struct conn *c)
         telnet_filter(&c->tn, c->rbuf, (size_t)n, c->rbuf, &out, reply, &nreply);
         c->rpos = 0;
         c->rlen = out;
-        if (nreply > 0)
-                return conn_write(c, reply, nreply);
-        return 0;
+        if (nreply > 0) {
+                int r = conn_write(c, reply, nreply);
+                if (r < 0)
+                        return r;
+        }
+        return out > 0;
 }
 
 static void conn_reason_from(struct conn *c, int r)
@@ -175,6 +182,7 @@ void conn_run(struct conn *c)
 {
         struct log_ctx ctx = { .service = c->svc->name, .peer = c->peer };
         int64_t idle_ms = (int64_t)c->conf->server.idle_timeout_s * 1000;
+        int64_t line_ms = (int64_t)c->conf->server.line_timeout_s * 1000;
         int64_t last_input = conn_now_ms();
         int r;
 
@@ -200,12 +208,23 @@ void conn_run(struct conn *c)
                 if (pfd[0].events == 0)
                         pfd[0].fd = -1;
                 now = conn_now_ms();
-                if (idle_ms > 0)
-                        timeout = last_input + idle_ms - now;
+                /* Once all input is handled, a line begun and not ended
+                 * runs the line clock; input held back by flood control
+                 * is ours to finish, not the client's. */
+                if (c->rlen == 0) {
+                        if (!c->ls.mid_line)
+                                c->line_since = 0;
+                        else if (c->line_since == 0)
+                                c->line_since = now;
+                }
+                int64_t deadline = idle_ms > 0 ? last_input + idle_ms : INT64_MAX;
+                if (line_ms > 0 && c->line_since && c->rlen == 0 &&
+                    c->line_since + line_ms < deadline)
+                        deadline = c->line_since + line_ms;
+                if (deadline != INT64_MAX)
+                        timeout = deadline > now ? deadline - now : 0;
                 if (delay > 0 && (timeout < 0 || delay < timeout))
                         timeout = delay;
-                if (timeout < 0 && idle_ms > 0)
-                        timeout = 0;
                 if (poll(pfd, c->wake_fd >= 0 ? 3 : 2,
                          timeout > INT32_MAX ? INT32_MAX : (int)timeout) < 0) {
                         if (errno == EINTR)
@@ -229,9 +248,11 @@ void conn_run(struct conn *c)
                     (r = c->svc->writable(c)) != 0)
                         break;
                 if (c->rlen == 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
-                        if ((r = conn_read(c)) != 0)
+                        if ((r = conn_read(c)) < 0)
                                 break;
-                        last_input = conn_now_ms();
+                        if (r > 0)
+                                last_input = conn_now_ms();
+                        r = 0;
                         continue;
                 }
                 if (idle_ms > 0 && conn_now_ms() - last_input >= idle_ms) {
@@ -239,6 +260,15 @@ void conn_run(struct conn *c)
                         snprintf(msg, sizeof(msg), "idle timeout (%u s), closing connection",
                                  c->conf->server.idle_timeout_s);
                         conn_set_reason(c, "idle timeout");
+                        conn_say_nowait(c, msg);
+                        break;
+                }
+                if (line_ms > 0 && c->line_since && c->rlen == 0 &&
+                    conn_now_ms() - c->line_since >= line_ms) {
+                        char msg[CONN_REASON_SIZE];
+                        snprintf(msg, sizeof(msg), "line timeout (%u s), closing connection",
+                                 c->conf->server.line_timeout_s);
+                        conn_set_reason(c, "line timeout");
                         conn_say_nowait(c, msg);
                         break;
                 }

@@ -2,7 +2,7 @@
  *
  * conn_run() is the body of every client thread: it reads, strips telnet
  * commands, splits lines, hands them to the service, enforces the idle
- * timeout, and always ends in the same teardown path (conn_teardown). A
+ * and line timeouts, and always ends in the same teardown path (conn_teardown). A
  * service only supplies callbacks. */
 #pragma once
 
@@ -52,6 +52,9 @@ struct conn {
         struct telnet tn;
         struct line_splitter ls;
         size_t rpos, rlen;
+        /* conn_now_ms() since which input has not ended a line (0: none):
+         * what [server] line_timeout_s is measured against. */
+        int64_t line_since;
         uint8_t rbuf[CONN_READ_SIZE];
         char reason[CONN_REASON_SIZE];  /* why the session ends */
         void *priv;                     /* service state */

@@ -13,6 +13,7 @@ int line_init(struct line_splitter *ls, size_t max)
         ls->max = max;
         ls->after_cr = false;
         ls->discarding = false;
+        ls->mid_line = false;
         return 0;
 }
 
@@ -35,10 +36,9 @@ int line_next(struct line_splitter *ls, const char **data, size_t *n,
 
                 if (was_cr && (c == '\n' || c == '\0'))
                         continue;       /* second half of CR LF / CR NUL */
-                if (c == '\0')
-                        continue;
                 if (c == '\r' || c == '\n') {
                         ls->after_cr = c == '\r';
+                        ls->mid_line = false;
                         if (ls->discarding) {
                                 ls->discarding = false;
                                 continue;
@@ -49,6 +49,9 @@ int line_next(struct line_splitter *ls, const char **data, size_t *n,
                         ls->len = 0;
                         return LINE_OK;
                 }
+                ls->mid_line = true;
+                if (c == '\0')
+                        continue;
                 if (ls->discarding)
                         continue;
                 if (ls->len == ls->max) {

@@ -3,7 +3,11 @@
  * A line ends at LF, CR LF, CR NUL or a lone CR. Other NUL bytes are
  * dropped (telnet NVT treats NUL as a no-op). A line longer than the limit
  * is reported once, as soon as it overflows, and the rest of it is
- * discarded up to its end. */
+ * discarded up to its end.
+ *
+ * mid_line tells whether bytes have come since the last line end (NULs
+ * and discarded bytes too): a client that keeps it set without ever ending
+ * a line is dribbling, which the line timeout is for (see conn.c). */
 #pragma once
 
 #include <stdbool.h>
@@ -21,6 +25,7 @@ struct line_splitter {
         size_t max;
         bool after_cr;          /* last byte was CR: swallow a following LF or NUL */
         bool discarding;        /* inside an overflowed line */
+        bool mid_line;          /* bytes taken since the last line end */
 };
 
 int line_init(struct line_splitter *ls, size_t max);   /* 0 or -ENOMEM */

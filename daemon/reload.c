@@ -89,6 +89,8 @@ int reload_config(const char *path, bool chat, char *problem, size_t size)
         }
         cur = conf_current();
         reload_keep_restart_only(cur, next);
+        /* Who may connect is worth a line of its own in the log. */
+        bool access = memcmp(&cur->access, &next->access, sizeof(cur->access)) != 0;
         conf_unref(cur);
 
         /* From here on every new use of the configuration sees next;
@@ -98,6 +100,10 @@ int reload_config(const char *path, bool chat, char *problem, size_t size)
         log_set_level(level);
         if (chat)
                 chat_reconfigure(next);
+        if (access)
+                log_msg(LOG_NOTICE, "reload: [access] now has %u allow and %u deny prefixes "
+                        "(for new connections and datagrams)", next->access.allow.n,
+                        next->access.deny.n);
         conf_unref(next);
         log_msg(LOG_NOTICE, "reloaded configuration %s", path);
         return 0;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acl.h"
 #include "log.h"
 
 #define SERVER_LISTENERS_MAX 32
@@ -197,12 +198,40 @@ static void refuse(int fd, const char *peer, const struct service *svc, const ch
         close(fd);
 }
 
+bool server_access(const struct conf *cf, const char *service, const struct sockaddr *sa,
+                   bool log_allowed)
+{
+        struct addr_key k;
+        char peer[ADDR_STR_MAX];
+        int r;
+
+        addr_key_from(sa, &k);
+        r = acl_check(&cf->access.allow, &cf->access.deny, &k);
+        if (log_get_level() < LOG_DEBUG || (r == ACL_ALLOWED && !log_allowed))
+                return r == ACL_ALLOWED;
+        if (r == ACL_ALLOWED && cf->access.allow.n == 0 && cf->access.deny.n == 0)
+                return true;    /* no lists: nothing was decided */
+        addr_format(sa, peer, sizeof(peer));
+        log_msg(LOG_DEBUG, "%s: access %s for %s%s", service,
+                r == ACL_ALLOWED ? "allowed" : "denied", peer,
+                r == ACL_DENIED ? " (in [access] deny)" :
+                r == ACL_NOT_ALLOWED ? " (not in [access] allow)" : "");
+        return r == ACL_ALLOWED;
+}
+
 static void accept_one(struct listener *l, int fd, const struct sockaddr *sa)
 {
         struct conf *cf = conf_current();
-        struct conn *c = calloc(1, sizeof(*c));
+        struct conn *c;
         int r;
 
+        /* Before anything is spent on it: no thread, no slot, no reply. */
+        if (!server_access(cf, l->svc->name, sa, true)) {
+                conf_unref(cf);
+                close(fd);
+                return;
+        }
+        c = calloc(1, sizeof(*c));
         if (!c) {
                 conf_unref(cf);
                 close(fd);

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "conf.h"
 #include "conn.h"
 #include "slots.h"
 
@@ -37,6 +38,11 @@ unsigned server_clients_of(const struct service *svc);
  * (INT64_MAX when there is none). A loop goes round at least every
  * PICHAT_HEARTBEAT_MS while it is healthy. */
 int64_t server_oldest_beat_ms(void);
+
+/* Whether [access] in cf lets the peer sa use service; each decision is
+ * logged at debug (the allowed ones only when log_allowed). */
+bool server_access(const struct conf *cf, const char *service, const struct sockaddr *sa,
+                   bool log_allowed);
 
 /* Called once by each client thread as it ends. */
 void server_conn_done(struct conn *c);

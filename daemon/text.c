@@ -137,6 +137,20 @@ static int ascii_lower(unsigned char c)
         return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 }
 
+bool text_secret_equal(const char *given, const char *secret)
+{
+        unsigned char a[TEXT_SECRET_MAX] = { 0 }, b[TEXT_SECRET_MAX] = { 0 };
+        size_t la = strnlen(given, TEXT_SECRET_MAX + 1);
+        size_t lb = strnlen(secret, TEXT_SECRET_MAX + 1);
+        unsigned d = (la != lb) | (la > TEXT_SECRET_MAX) | (lb > TEXT_SECRET_MAX);
+
+        memcpy(a, given, la < TEXT_SECRET_MAX ? la : TEXT_SECRET_MAX);
+        memcpy(b, secret, lb < TEXT_SECRET_MAX ? lb : TEXT_SECRET_MAX);
+        for (size_t i = 0; i < TEXT_SECRET_MAX; i++)
+                d |= a[i] ^ b[i];
+        return d == 0;
+}
+
 int text_casecmp(const char *a, const char *b)
 {
         const unsigned char *x = (const unsigned char *)a;

@@ -44,6 +44,15 @@ bool text_valid_name(const char *s, size_t max_len);
  * 0, -EINVAL (not a valid room name) or -ENOSPC (out is too small). */
 int text_room_name(const char *in, char *out, size_t outsize, size_t max_len);
 
+/* Longest secret text_secret_equal() compares ([chat] password). */
+#define TEXT_SECRET_MAX 256
+
+/* true if given equals secret. Every byte of a fixed span is compared
+ * whatever the two hold, so the time taken tells nothing about how much
+ * of a guess was right. A given longer than TEXT_SECRET_MAX never
+ * equals. */
+bool text_secret_equal(const char *given, const char *secret);
+
 /* ASCII case-insensitive comparison (<0, 0, >0) for nick and room
  * uniqueness. Unlike strcasecmp() it never depends on the locale. */
 int text_casecmp(const char *a, const char *b);

@@ -14,6 +14,7 @@
 #include "conf.h"
 #include "bounds.h"
 #include "log.h"
+#include "rate.h"
 #include "server.h"
 
 #define UDP_BATCH 16
@@ -23,6 +24,10 @@ static atomic_ulong udp_count;
 /* conn_now_ms() of each UDP loop's last turn, for the watchdog. */
 static _Atomic int64_t udp_beats[UDP_THREADS_MAX];
 static atomic_uint udp_threads;
+/* [udp] rate_per_source: one table for all UDP sockets, so a source gets
+ * its rate once, not once per bind address. */
+static pthread_mutex_t udp_rate_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct rate_table udp_rates;
 
 bool udp_port_ignored(unsigned port)
 {
@@ -80,9 +85,30 @@ struct udp_state {
         struct mmsghdr msg_in[UDP_BATCH], msg_out[UDP_BATCH];
 };
 
+/* Whether a datagram from sa is over its source's rate (and dropped). */
+static bool udp_over_rate(const struct conf *cf, const struct sockaddr *sa, int64_t now)
+{
+        struct addr_key k;
+        int r;
+
+        addr_key_from(sa, &k);
+        pthread_mutex_lock(&udp_rate_lock);
+        r = rate_check(&udp_rates, &k, cf->udp.rate_per_source, now);
+        pthread_mutex_unlock(&udp_rate_lock);
+        if (r == RATE_DROP_FIRST) {
+                char peer[ADDR_STR_MAX];
+                addr_format(sa, peer, sizeof(peer));
+                log_msg(LOG_INFO, "udp: %s sends over rate_per_source (%u/s); dropping its "
+                        "datagrams over it", peer, cf->udp.rate_per_source);
+        }
+        return r != RATE_PASS;
+}
+
 static void udp_serve_batch(struct udp_state *u, int n)
 {
         struct conf *cf = conf_current();
+        bool limit = cf->udp.rate_per_source > 0;
+        int64_t now = conn_now_ms();
         unsigned nout = 0;
 
         for (int i = 0; i < n; i++) {
@@ -95,6 +121,11 @@ static void udp_serve_batch(struct udp_state *u, int n)
                         log_msg(LOG_DEBUG, "udp: ignoring datagram from port %u (%s)", port, peer);
                         continue;
                 }
+                /* Datagrams let in are not logged: that would be a line each. */
+                if (!server_access(cf, "udp", sa, false))
+                        continue;
+                if (limit && udp_over_rate(cf, sa, now))
+                        continue;
                 size_t len = udp_format(u->out[nout], cf->udp.prefix, u->in[i],
                                         u->msg_in[i].msg_len);
                 u->iov_out[nout].iov_base = u->out[nout];
@@ -178,6 +209,10 @@ int udp_start(int fd)
         if (atomic_load(&udp_threads) == UDP_THREADS_MAX) {
                 free(u);
                 return -ENOSPC;
+        }
+        if (!udp_rates.e && rate_init(&udp_rates, PICHAT_UDP_SOURCES) < 0) {
+                free(u);
+                return -ENOMEM;
         }
         u->fd = fd;
         for (int i = 0; i < UDP_BATCH; i++) {

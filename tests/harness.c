@@ -2,6 +2,7 @@
 #include "harness.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -42,6 +43,27 @@ const char *pd_binary(void)
 {
         const char *p = getenv("PICHATD");
         return p && *p ? p : "pichatd";
+}
+
+/* exec pichatd with args (args[0] is ignored), run by $PICHATD_WRAPPER
+ * when it is set: words separated by spaces, e.g. "valgrind --quiet"
+ * (meson's 'valgrind' test setup sets it). Returns only on failure. */
+static void exec_pichatd(const char *const args[])
+{
+        char wrap[1024], *argv[64], *save = NULL;
+        const char *w = getenv("PICHATD_WRAPPER");
+        size_t n = 0;
+
+        if (w && *w) {
+                snprintf(wrap, sizeof(wrap), "%s", w);
+                for (char *t = strtok_r(wrap, " ", &save); t && n < 32; t = strtok_r(NULL, " ", &save))
+                        argv[n++] = t;
+        }
+        argv[n++] = (char *)pd_binary();
+        for (size_t i = 1; args[i] && n < 63; i++)
+                argv[n++] = (char *)args[i];
+        argv[n] = NULL;
+        execvp(argv[0], argv);
 }
 
 static long long now_ms(void)
@@ -223,7 +245,8 @@ int pd_start_opts(struct pd *d, const char *ini_extra, const struct pd_opts *o)
                                 setenv("JOURNAL_STREAM", buf, 1);
                         }
                 }
-                execl(pd_binary(), "pichatd", "--foreground", "-c", d->conf_path, (char *)NULL);
+                const char *const args[] = { "pichatd", "--foreground", "-c", d->conf_path, NULL };
+                exec_pichatd(args);
                 _exit(127);
         }
         for (int i = 0; i < nfds; i++)
@@ -283,6 +306,82 @@ void pd_signal(struct pd *d, int sig)
 {
         if (d->pid > 0)
                 kill(d->pid, sig);
+}
+
+bool pd_running(struct pd *d)
+{
+        int status;
+
+        return d->pid > 0 && waitpid(d->pid, &status, WNOHANG) == 0;
+}
+
+/* The number after "key:" in /proc/PID/status. */
+static long proc_status(pid_t pid, const char *key)
+{
+        char path[64], line[256];
+        size_t n = strlen(key);
+        long v = -1;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        if (!(f = fopen(path, "r")))
+                return -1;
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, key, n) == 0 && line[n] == ':') {
+                        v = strtol(line + n + 1, NULL, 10);
+                        break;
+                }
+        fclose(f);
+        return v;
+}
+
+long pd_proc_threads(pid_t pid)
+{
+        return proc_status(pid, "Threads");
+}
+
+long pd_proc_rss_kib(pid_t pid)
+{
+        return proc_status(pid, "VmRSS");
+}
+
+long pd_proc_fds(pid_t pid)
+{
+        char path[64];
+        struct dirent *e;
+        long n = 0;
+        DIR *dir;
+
+        snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+        if (!(dir = opendir(path)))
+                return -1;
+        while ((e = readdir(dir)))
+                if (e->d_name[0] != '.')
+                        n++;
+        closedir(dir);
+        return n;
+}
+
+long pd_proc_cpu_ticks(pid_t pid)
+{
+        char path[64], buf[1024], *p;
+        unsigned long utime, stime;
+        FILE *f;
+        size_t n;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        if (!(f = fopen(path, "r")))
+                return -1;
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        /* Fields after the command name, which may hold spaces: state is
+         * field 3, utime 14 and stime 15. */
+        if (!(p = strrchr(buf, ')')) ||
+            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                   &utime, &stime) != 2)
+                return -1;
+        return (long)(utime + stime);
 }
 
 int pd_wait_pid(pid_t pid, int timeout_ms)
@@ -391,7 +490,7 @@ int pd_run(const char *const argv[], char *out, size_t outsize, int timeout_ms)
                 unsetenv("LISTEN_FDS");
                 unsetenv("LISTEN_PID");
                 unsetenv("LISTEN_FDNAMES");
-                execv(pd_binary(), (char *const *)argv);
+                exec_pichatd(argv);
                 _exit(127);
         }
         close(p[1]);
@@ -443,6 +542,65 @@ int pd_connect_rcvbuf(struct pd_client *c, unsigned port, int family, int rcvbuf
         if (rcvbuf > 0)
                 setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
         if (connect(c->fd, (struct sockaddr *)&ss, len) < 0) {
+                close(c->fd);
+                c->fd = -1;
+                return -1;
+        }
+        return 0;
+}
+
+socklen_t pd_sockaddr(const char *ip, unsigned port, struct sockaddr_storage *ss)
+{
+        struct sockaddr_in *in = (struct sockaddr_in *)ss;
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+        memset(ss, 0, sizeof(*ss));
+        if (inet_pton(AF_INET, ip, &in->sin_addr) == 1) {
+                in->sin_family = AF_INET;
+                in->sin_port = htons((uint16_t)port);
+                return sizeof(*in);
+        }
+        if (inet_pton(AF_INET6, ip, &in6->sin6_addr) == 1) {
+                in6->sin6_family = AF_INET6;
+                in6->sin6_port = htons((uint16_t)port);
+                return sizeof(*in6);
+        }
+        return 0;
+}
+
+/* A socket of src's family bound to src:src_port, and the loopback
+ * address of that family at port in *to: the fd or -1. */
+static int socket_from(const char *src, unsigned src_port, int type, unsigned port,
+                       struct sockaddr_storage *to, socklen_t *tolen)
+{
+        struct sockaddr_storage me;
+        socklen_t len = pd_sockaddr(src, src_port, &me);
+        int one = 1, fd;
+
+        if (len == 0)
+                return -1;
+        *tolen = pd_sockaddr(me.ss_family == AF_INET6 ? "::1" : "127.0.0.1", port, to);
+        fd = socket(me.ss_family, type | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, (struct sockaddr *)&me, len) < 0) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+int pd_connect_from(struct pd_client *c, const char *src, unsigned port)
+{
+        struct sockaddr_storage to;
+        socklen_t len;
+
+        c->len = 0;
+        c->fd = socket_from(src, 0, SOCK_STREAM, port, &to, &len);
+        if (c->fd < 0)
+                return -1;
+        if (connect(c->fd, (struct sockaddr *)&to, len) < 0) {
                 close(c->fd);
                 c->fd = -1;
                 return -1;
@@ -582,6 +740,55 @@ bool pd_quiet(struct pd_client *c, int timeout_ms)
                         return false;
         }
         return c->len == before;
+}
+
+bool pd_closed_silently(struct pd_client *c, int timeout_ms)
+{
+        long long end = now_ms() + timeout_ms;
+        size_t before = c->len;
+
+        for (;;) {
+                int r = fill(c, end);
+                if (r < 0)
+                        return c->len == before;
+                if (r == 0 || c->len != before)
+                        return false;
+        }
+}
+
+/* Send one datagram on fd to to, and wait for one reply. */
+static int udp_exchange_fd(int fd, const struct sockaddr_storage *to, socklen_t tolen,
+                           const void *data, size_t len, char *reply, size_t size,
+                           int timeout_ms)
+{
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        int r = -1;
+
+        if (sendto(fd, data, len, 0, (const struct sockaddr *)to, tolen) < 0)
+                return -1;
+        if (poll(&pfd, 1, timeout_ms) == 1) {
+                ssize_t n = recv(fd, reply, size - 1, 0);
+                if (n >= 0) {
+                        reply[n] = '\0';
+                        r = (int)n;
+                }
+        }
+        return r;
+}
+
+int pd_udp_exchange_from(const char *src, unsigned src_port, unsigned port, const void *data,
+                         size_t len, char *reply, size_t size, int timeout_ms)
+{
+        struct sockaddr_storage to;
+        socklen_t tolen;
+        int fd = socket_from(src, src_port, SOCK_DGRAM, port, &to, &tolen);
+        int r;
+
+        if (fd < 0)
+                return -1;
+        r = udp_exchange_fd(fd, &to, tolen, data, len, reply, size, timeout_ms);
+        close(fd);
+        return r;
 }
 
 int pd_udp_exchange(int family, unsigned port, const void *data, size_t len,

@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 struct pd {
@@ -45,7 +46,10 @@ struct pd_opts {
  * passed. Call it, then return from the test. */
 void pd_skipped(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* The pichatd under test ($PICHATD, set by meson). */
+/* The pichatd under test ($PICHATD, set by meson). It is run under
+ * $PICHATD_WRAPPER when that is set (e.g. "valgrind --error-exitcode=99",
+ * the 'valgrind' test setup), in the same process, so its pid, fds and
+ * environment are the ones the harness set up. */
 const char *pd_binary(void);
 
 /* Start pichatd with the test defaults plus ini_extra (INI text with its own
@@ -86,6 +90,15 @@ int pd_log_count(struct pd *d, const char *needle);
 /* Overwrite the daemon's config file with the defaults plus ini_extra. */
 void pd_write_conf(struct pd *d, const char *ini_extra);
 
+/* true while the daemon runs: it has neither exited nor been killed. */
+bool pd_running(struct pd *d);
+
+/* Figures of process pid from /proc, or -1 if they cannot be read. */
+long pd_proc_threads(pid_t pid);        /* "Threads:" in status */
+long pd_proc_fds(pid_t pid);            /* open descriptors (/proc/PID/fd) */
+long pd_proc_rss_kib(pid_t pid);        /* "VmRSS:" in status */
+long pd_proc_cpu_ticks(pid_t pid);      /* utime + stime (stat), in clock ticks */
+
 /* Wait for child pid to exit (SIGKILL after timeout_ms): its exit status,
  * or -1 if it was killed or died of a signal. */
 int pd_wait_pid(pid_t pid, int timeout_ms);
@@ -106,6 +119,9 @@ int pd_connect(struct pd_client *c, unsigned port, int family);
 /* The same with a small receive buffer (set before connecting, so the
  * window stays small): a client that is slow to read. */
 int pd_connect_rcvbuf(struct pd_client *c, unsigned port, int family, int rcvbuf);
+/* The same from the local address src ("127.0.0.2": all of 127/8 is
+ * loopback; "::1"), to the loopback address of src's family. 0 or -1. */
+int pd_connect_from(struct pd_client *c, const char *src, unsigned port);
 void pd_close(struct pd_client *c);
 /* Send all of s (no line end is added): 0 or -1. */
 int pd_send(struct pd_client *c, const char *s);
@@ -123,8 +139,18 @@ bool pd_expect_next(struct pd_client *c, const char *expected, int timeout_ms);
 bool pd_wait_closed(struct pd_client *c, int timeout_ms);
 /* true if nothing at all arrives within timeout_ms. */
 bool pd_quiet(struct pd_client *c, int timeout_ms);
+/* true if the server closes the connection within timeout_ms without
+ * having sent a single byte. */
+bool pd_closed_silently(struct pd_client *c, int timeout_ms);
 
 /* UDP: send one datagram from a socket bound to 127.0.0.1/::1 and wait for
  * a reply. Returns the reply length (reply NUL-terminated), -1 on timeout. */
 int pd_udp_exchange(int family, unsigned port, const void *data, size_t len,
                     char *reply, size_t size, int timeout_ms);
+/* The same from a socket bound to src:src_port (0 = any port), to the
+ * loopback address of src's family. */
+int pd_udp_exchange_from(const char *src, unsigned src_port, unsigned port, const void *data,
+                         size_t len, char *reply, size_t size, int timeout_ms);
+
+/* A socket address for ip:port (numeric): its length, or 0. */
+socklen_t pd_sockaddr(const char *ip, unsigned port, struct sockaddr_storage *ss);

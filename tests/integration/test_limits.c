@@ -1,4 +1,4 @@
-/* Integration: max_clients, max_clients_per_ip and the idle timeout. */
+/* Integration: max_clients, max_clients_per_ip, the idle and line timeouts. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -93,6 +93,83 @@ START_TEST(limits_idle_timeout)
 }
 END_TEST
 
+static void sleep_ms(int ms)
+{
+        struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+        nanosleep(&ts, NULL);
+}
+
+/* A client that begins lines and never ends them (a byte, or a NUL, at a
+ * time) is closed by the line timeout although it is never idle; one that
+ * ends its lines, however slowly it types them, and one that says nothing
+ * at all, stay. */
+START_TEST(limits_line_timeout)
+{
+        struct pd d;
+        struct pd_client drip, nul, slow, silent;
+
+        ck_assert_int_eq(pd_start(&d, "[server]\nidle_timeout_s = 60\nline_timeout_s = 1\n"), 0);
+        ck_assert_int_eq(pd_connect(&drip, d.echo_port, AF_INET), 0);
+        ck_assert_int_eq(pd_connect(&nul, d.echo_port, AF_INET), 0);
+        ck_assert_int_eq(pd_connect(&slow, d.echo_port, AF_INET6), 0);
+        ck_assert_int_eq(pd_connect(&silent, d.echo_port, AF_INET6), 0);
+        ck_assert(pd_expect_next(&drip, WELCOME, 5000));
+        ck_assert(pd_expect_next(&nul, WELCOME, 5000));
+        ck_assert(pd_expect_next(&slow, WELCOME, 5000));
+        ck_assert(pd_expect_next(&silent, WELCOME, 5000));
+        for (int i = 0; i < 8; i++) {
+                pd_send_raw(&drip, "x", 1);
+                pd_send_raw(&nul, "\0", 1);
+                /* half a line now, the rest 200 ms later: a slow typist */
+                pd_send(&slow, i % 2 ? "ing\r\n" : "typ");
+                if (i % 2)
+                        ck_assert(pd_expect_next(&slow, "OK...typing", 2000));
+                sleep_ms(200);
+        }
+        ck_assert(pd_expect_next(&drip, "line timeout (1 s), closing connection", 2000));
+        ck_assert(pd_wait_closed(&drip, 2000));
+        ck_assert(pd_expect_next(&nul, "line timeout (1 s), closing connection", 2000));
+        ck_assert(pd_wait_closed(&nul, 2000));
+        ck_assert(pd_log_wait(&d, "(line timeout)", 2000));
+        ck_assert_int_eq(pd_log_count(&d, "(line timeout)"), 2);
+        pd_send(&slow, "still here\n");
+        ck_assert(pd_expect_next(&slow, "OK...still here", 2000));
+        pd_send(&silent, "me too\n");
+        ck_assert(pd_expect_next(&silent, "OK...me too", 2000));
+        pd_close(&drip);
+        pd_close(&nul);
+        pd_close(&slow);
+        pd_close(&silent);
+        ck_assert_int_eq(pd_stop(&d), 0);
+}
+END_TEST
+
+/* Telnet commands alone are not activity: a peer sending nothing but
+ * IAC NOP is closed by the idle timeout like a silent one. */
+START_TEST(limits_telnet_is_not_activity)
+{
+        struct pd d;
+        struct pd_client c;
+        static const char nop[] = { (char)255, (char)241 };
+
+        ck_assert_int_eq(pd_start(&d, "[server]\nidle_timeout_s = 1\n"), 0);
+        ck_assert_int_eq(pd_connect(&c, d.echo_port, AF_INET), 0);
+        ck_assert(pd_expect_next(&c, WELCOME, 5000));
+        /* The timeout must come while the NOPs keep coming. */
+        char line[128];
+        int r = -1;
+        for (int i = 0; i < 15 && r == -1; i++) {
+                ck_assert_int_eq(pd_send_raw(&c, nop, sizeof(nop)), 0);
+                r = pd_line(&c, line, sizeof(line), 200);
+        }
+        ck_assert_int_ge(r, 0);
+        ck_assert_str_eq(line, "idle timeout (1 s), closing connection");
+        ck_assert(pd_wait_closed(&c, 2000));
+        pd_close(&c);
+        ck_assert_int_eq(pd_stop(&d), 0);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
         Suite *s = suite_create("integration-limits");
@@ -102,6 +179,8 @@ Suite *test_suite(void)
         tcase_add_test(tc, limits_max_clients);
         tcase_add_test(tc, limits_per_ip);
         tcase_add_test(tc, limits_idle_timeout);
+        tcase_add_test(tc, limits_line_timeout);
+        tcase_add_test(tc, limits_telnet_is_not_activity);
         suite_add_tcase(s, tc);
         return s;
 }

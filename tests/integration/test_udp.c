@@ -3,10 +3,12 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -100,6 +102,73 @@ START_TEST(udp_many)
 }
 END_TEST
 
+static long long now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Send count datagrams from src to port as fast as they go, then collect
+ * replies until 300 ms pass without one: the replies, and in *ms the time
+ * the sending took. */
+static int flood(const char *src, unsigned port, int count, long long *ms)
+{
+        struct sockaddr_storage me, to;
+        socklen_t len = pd_sockaddr(src, 0, &me), tolen;
+        int fd = socket(me.ss_family, SOCK_DGRAM, 0), big = 4 << 20, replies = 0;
+        char buf[128];
+
+        tolen = pd_sockaddr(me.ss_family == AF_INET6 ? "::1" : "127.0.0.1", port, &to);
+        ck_assert_int_ge(fd, 0);
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+        ck_assert_int_eq(bind(fd, (struct sockaddr *)&me, len), 0);
+        long long t0 = now_ms();
+        for (int i = 0; i < count; i++) {
+                sendto(fd, "flood", 5, 0, (struct sockaddr *)&to, tolen);
+                while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+                        replies++;
+        }
+        *ms = now_ms() - t0;
+        struct pollfd pfd = { .fd = fd, .events = POLLIN };
+        while (poll(&pfd, 1, 300) == 1 && recv(fd, buf, sizeof(buf), 0) > 0)
+                replies++;
+        close(fd);
+        return replies;
+}
+
+/* [udp] rate_per_source holds for a flooding source; other sources are
+ * answered all the while, and a reload can lift the limit. */
+START_TEST(udp_rate_per_source)
+{
+        struct pd r;
+        char reply[64];
+        long long ms;
+
+        ck_assert_int_eq(pd_start(&r, "[udp]\nrate_per_source = 20\n"), 0);
+        int got = flood("127.0.0.1", r.udp_port, 500, &ms);
+        /* the burst (20) and 20/s for as long as the sending took */
+        ck_assert_int_ge(got, 20);
+        ck_assert_int_le(got, 20 + (int)(ms * 20 / 1000) + 1);
+        ck_assert(pd_log_wait(&r, "udp: 127.0.0.1:", 2000));
+        ck_assert_int_eq(pd_log_count(&r, "sends over rate_per_source (20/s)"), 1);
+        /* another address is not held back by the first one's limit */
+        for (int i = 0; i < 10; i++)
+                ck_assert_int_eq(pd_udp_exchange_from("127.0.0.2", 0, r.udp_port, "x", 1, reply,
+                                                      sizeof(reply), 1000), 6);
+        ck_assert_int_eq(pd_udp_exchange_from("::1", 0, r.udp_port, "x", 1, reply,
+                                              sizeof(reply), 1000), 6);
+
+        pd_write_conf(&r, "[udp]\nrate_per_source = 0\n");
+        pd_signal(&r, SIGHUP);
+        ck_assert(pd_log_wait(&r, "reloaded configuration", 5000));
+        got = flood("127.0.0.1", r.udp_port, 300, &ms);
+        /* far more than 20/s could let through (socket buffers may drop some) */
+        ck_assert_int_gt(got, 3 * (20 + (int)(ms * 20 / 1000) + 1));
+        ck_assert_int_eq(pd_stop(&r), 0);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
         Suite *s = suite_create("integration-udp");
@@ -111,6 +180,11 @@ Suite *test_suite(void)
         tcase_add_test(tc, udp_truncated_to_max);
         tcase_add_test(tc, udp_loop_ports_silent);
         tcase_add_test(tc, udp_many);
+        suite_add_tcase(s, tc);
+
+        tc = tcase_create("rate");
+        tcase_set_timeout(tc, 60);
+        tcase_add_test(tc, udp_rate_per_source);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -158,6 +158,7 @@ static void assert_conf_eq(const struct conf *a, const struct conf *b)
         EQ_UINT(server.max_clients_per_ip);
         EQ_UINT(server.thread_stack_kib);
         EQ_UINT(server.idle_timeout_s);
+        EQ_UINT(server.line_timeout_s);
         EQ_UINT(server.max_line_bytes);
 
         EQ_UINT(echo.enabled);
@@ -168,6 +169,7 @@ static void assert_conf_eq(const struct conf *a, const struct conf *b)
         EQ_UINT(udp.enabled);
         EQ_UINT(udp.port);
         EQ_STR(udp.prefix);
+        EQ_UINT(udp.rate_per_source);
 
         EQ_UINT(chat.enabled);
         EQ_UINT(chat.port);
@@ -182,6 +184,12 @@ static void assert_conf_eq(const struct conf *a, const struct conf *b)
         EQ_UINT(chat.max_queue_kib);
         EQ_UINT(chat.lines_per_sec);
         EQ_UINT(chat.burst);
+        EQ_STR(chat.password);
+
+        EQ_UINT(access.allow.n);
+        EQ_UINT(access.deny.n);
+        ck_assert_msg(memcmp(&a->access, &b->access, sizeof(a->access)) == 0,
+                      "[access] lists differ");
 
         EQ_UINT(log.level);
 
@@ -205,6 +213,7 @@ static const struct {
         { "server", "max_clients_per_ip" },
         { "server", "thread_stack_kib" },
         { "server", "idle_timeout_s" },
+        { "server", "line_timeout_s" },
         { "server", "max_line_bytes" },
         { "echo", "enabled" },
         { "echo", "port" },
@@ -213,6 +222,7 @@ static const struct {
         { "udp", "enabled" },
         { "udp", "port" },
         { "udp", "prefix" },
+        { "udp", "rate_per_source" },
         { "chat", "enabled" },
         { "chat", "port" },
         { "chat", "motd" },
@@ -226,6 +236,9 @@ static const struct {
         { "chat", "max_queue_kib" },
         { "chat", "lines_per_sec" },
         { "chat", "burst" },
+        { "chat", "password" },
+        { "access", "allow" },
+        { "access", "deny" },
         { "log", "level" },
 };
 #define N_ALL_KEYS ((int)(sizeof(all_keys) / sizeof(all_keys[0])))
@@ -244,8 +257,12 @@ static const struct {
           16, 8192 },
         { "server", "idle_timeout_s", offsetof(struct conf, server.idle_timeout_s),
           0, 7 * 24 * 3600 },
+        { "server", "line_timeout_s", offsetof(struct conf, server.line_timeout_s),
+          0, 7 * 24 * 3600 },
         { "server", "max_line_bytes", offsetof(struct conf, server.max_line_bytes),
           16, 65536 },
+        { "udp", "rate_per_source", offsetof(struct conf, udp.rate_per_source),
+          0, PICHAT_UDP_RATE_MAX },
         { "chat", "max_nick_len", offsetof(struct conf, chat.max_nick_len), 1, 64 },
         { "chat", "max_rooms", offsetof(struct conf, chat.max_rooms), 1, 100000 },
         { "chat", "max_room_members", offsetof(struct conf, chat.max_room_members),
@@ -326,6 +343,7 @@ START_TEST(defaults_values)
         ck_assert_uint_eq(d.server.max_clients_per_ip, 64);
         ck_assert_uint_eq(d.server.thread_stack_kib, 64);
         ck_assert_uint_eq(d.server.idle_timeout_s, 900);
+        ck_assert_uint_eq(d.server.line_timeout_s, 60);
         ck_assert_uint_eq(d.server.max_line_bytes, 1024);
         ck_assert(d.echo.enabled);
         ck_assert_uint_eq(d.echo.port, 8888);
@@ -334,6 +352,7 @@ START_TEST(defaults_values)
         ck_assert(d.udp.enabled);
         ck_assert_uint_eq(d.udp.port, 8888);
         ck_assert_str_eq(d.udp.prefix, "OK...");
+        ck_assert_uint_eq(d.udp.rate_per_source, 100);
         ck_assert(d.chat.enabled);
         ck_assert_uint_eq(d.chat.port, 5000);
         ck_assert_str_eq(d.chat.motd, "Be nice, and have fun.");
@@ -347,6 +366,9 @@ START_TEST(defaults_values)
         ck_assert_uint_eq(d.chat.max_queue_kib, 64);
         ck_assert_uint_eq(d.chat.lines_per_sec, 10);
         ck_assert_uint_eq(d.chat.burst, 20);
+        ck_assert_str_eq(d.chat.password, "");
+        ck_assert_uint_eq(d.access.allow.n, 0);
+        ck_assert_uint_eq(d.access.deny.n, 0);
         ck_assert_int_eq(d.log.level, LOG_INFO);
 }
 END_TEST
@@ -389,7 +411,7 @@ END_TEST
 /* Every key is known to the parser in its own section, and only there. */
 START_TEST(every_key_known)
 {
-        static const char *const sections[] = { "server", "echo", "udp", "chat", "log" };
+        static const char *const sections[] = { "server", "echo", "udp", "chat", "access", "log" };
         const char *sec = all_keys[_i].section, *key = all_keys[_i].key;
         char text[256];
         struct conf *c;
@@ -761,6 +783,96 @@ START_TEST(bind_bad)
 }
 END_TEST
 
+START_TEST(access_lists)
+{
+        char buf[64];
+        struct conf *c;
+
+        c = load_ok("[access]\nallow = 10.0.0.0/8, ::1\ndeny = 10.6.6.0/24\n"
+                    "allow = ::ffff:192.168.0.0/112\nallow =\n");
+        /* Lines add up, an empty one adds nothing. */
+        ck_assert_uint_eq(c->access.allow.n, 3);
+        ck_assert_uint_eq(c->access.deny.n, 1);
+        acl_format(&c->access.allow.p[0], buf, sizeof(buf));
+        ck_assert_str_eq(buf, "10.0.0.0/8");
+        acl_format(&c->access.allow.p[1], buf, sizeof(buf));
+        ck_assert_str_eq(buf, "::1/128");
+        acl_format(&c->access.allow.p[2], buf, sizeof(buf));
+        ck_assert_str_eq(buf, "192.168.0.0/16");
+        acl_format(&c->access.deny.p[0], buf, sizeof(buf));
+        ck_assert_str_eq(buf, "10.6.6.0/24");
+        conf_unref(c);
+
+        expect_key_error("access", "allow", "10.0.0.0/8 nope",
+                         "allow: 'nope' is not an address or prefix");
+        expect_key_error("access", "deny", "10.0.0.1/8", "deny: '10.0.0.1/8' has bits set");
+        expect_key_error("access", "deny", "::/200", "deny: '::/200': prefix length must be 0-128");
+        expect_key_error("access", "allow", "\"10.0.0.0/8\"", "is not an address or prefix");
+}
+END_TEST
+
+START_TEST(access_list_bound)
+{
+        /* PICHAT_ACL_MAX prefixes fit, over lines; one more is an error at its line. */
+        char *text = malloc(64 * 1024);
+        size_t n = 0;
+        unsigned lines = 0;
+
+        ck_assert_ptr_nonnull(text);
+        n += (size_t)sprintf(text + n, "[access]\n");
+        lines++;
+        for (unsigned i = 0; i < PICHAT_ACL_MAX; i += 8) {
+                n += (size_t)sprintf(text + n, "deny =");
+                for (unsigned k = i; k < i + 8; k++)
+                        n += (size_t)sprintf(text + n, " 10.%u.%u.0/24", k / 256, k % 256);
+                n += (size_t)sprintf(text + n, "\n");
+                lines++;
+        }
+        struct conf *c = load_ok(text);
+        ck_assert_uint_eq(c->access.deny.n, PICHAT_ACL_MAX);
+        conf_unref(c);
+        sprintf(text + n, "deny = 11.0.0.0/8\n");
+        expect_error(text, lines + 1, "deny: more than 256 prefixes");
+        free(text);
+}
+END_TEST
+
+START_TEST(password_values)
+{
+        static const struct {
+                const char *in, *want;
+        } good[] = {
+                { "s3cret", "s3cret" },
+                { "correct horse battery staple", "correct horse battery staple" },
+                { "  padded  ", "padded" },                     /* inih strips */
+                { "\"quoted\"", "quoted" },
+                { "p\xc3\xa4ss", "p\xc3\xa4ss" },
+                { "", "" },
+        };
+        static const struct {
+                const char *in, *why;
+        } bad[] = {
+                { "\" leading\"", "password: cannot begin or end with a space" },
+                { "\"trailing \"", "password: cannot begin or end with a space" },
+                { "\" \"", "password: cannot begin or end with a space" },
+                { "p\xff\xfess", "password: must be valid UTF-8" },
+                { "p\xc3", "password: must be valid UTF-8" },
+                { "tab\there", "password: control characters are not allowed" },
+        };
+
+        for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+                struct conf *c = load_key("chat", "password", good[i].in);
+                ck_assert_str_eq(c->chat.password, good[i].want);
+                conf_unref(c);
+        }
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                expect_key_error("chat", "password", bad[i].in, bad[i].why);
+                /* the value itself is never shown */
+                ck_assert_msg(!strstr(errs.msg[0], bad[i].in + 1), "%s", errs.msg[0]);
+        }
+}
+END_TEST
+
 START_TEST(log_levels)
 {
         static const struct {
@@ -803,6 +915,7 @@ START_TEST(full_file)
                 "max_clients_per_ip = 0\n"
                 "thread_stack_kib = 128\n"
                 "idle_timeout_s = 0\n"
+                "line_timeout_s = 5\n"
                 "max_line_bytes = 512\n"
                 "[echo]\n"
                 "enabled = off\n"
@@ -813,6 +926,7 @@ START_TEST(full_file)
                 "enabled = TRUE\n"
                 "port = 0\n"
                 "prefix = U:\n"
+                "rate_per_source = 0\n"
                 "[chat]\n"
                 "enabled = 1\n"
                 "port = 7777\n"
@@ -827,6 +941,10 @@ START_TEST(full_file)
                 "max_queue_kib = 4\n"
                 "lines_per_sec = 2\n"
                 "burst = 3\n"
+                "password = open sesame\n"
+                "[access]\n"
+                "allow = 192.168.0.0/16 fd00::/8\n"
+                "deny = 192.168.1.66\n"
                 "[log]\n"
                 "level = warning\n";
         struct conf *c = load_ok(text);
@@ -838,6 +956,7 @@ START_TEST(full_file)
         ck_assert_uint_eq(c->server.max_clients_per_ip, 0);
         ck_assert_uint_eq(c->server.thread_stack_kib, 128);
         ck_assert_uint_eq(c->server.idle_timeout_s, 0);
+        ck_assert_uint_eq(c->server.line_timeout_s, 5);
         ck_assert_uint_eq(c->server.max_line_bytes, 512);
         ck_assert(!c->echo.enabled);
         ck_assert_uint_eq(c->echo.port, 7007);
@@ -846,6 +965,7 @@ START_TEST(full_file)
         ck_assert(c->udp.enabled);
         ck_assert_uint_eq(c->udp.port, 0);
         ck_assert_str_eq(c->udp.prefix, "U:");
+        ck_assert_uint_eq(c->udp.rate_per_source, 0);
         ck_assert(c->chat.enabled);
         ck_assert_uint_eq(c->chat.port, 7777);
         ck_assert_str_eq(c->chat.motd, "Have fun");
@@ -859,6 +979,9 @@ START_TEST(full_file)
         ck_assert_uint_eq(c->chat.max_queue_kib, 4);
         ck_assert_uint_eq(c->chat.lines_per_sec, 2);
         ck_assert_uint_eq(c->chat.burst, 3);
+        ck_assert_str_eq(c->chat.password, "open sesame");
+        ck_assert_uint_eq(c->access.allow.n, 2);
+        ck_assert_uint_eq(c->access.deny.n, 1);
         ck_assert_int_eq(c->log.level, LOG_WARNING);
         conf_unref(c);
 }
@@ -1422,6 +1545,9 @@ Suite *test_suite(void)
                             (int)(sizeof(text_keys) / sizeof(text_keys[0])));
         tcase_add_test(tc, bind_lists);
         tcase_add_test(tc, bind_bad);
+        tcase_add_test(tc, password_values);
+        tcase_add_test(tc, access_lists);
+        tcase_add_test(tc, access_list_bound);
         tcase_add_test(tc, log_levels);
         tcase_add_test(tc, full_file);
         tcase_add_test(tc, syntax_accepted);

@@ -1,4 +1,5 @@
 /* Unit: the line splitter (line ends, NULs, overlong lines, split input). */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,6 +102,44 @@ START_TEST(line_toolong_crlf_split)
 }
 END_TEST
 
+/* mid_line after all of in has been taken, one byte at a time. */
+static bool mid_after(const char *in, size_t n, size_t max)
+{
+        struct line_splitter ls;
+        bool mid;
+
+        ck_assert_int_eq(line_init(&ls, max), 0);
+        for (size_t i = 0; i < n; i++) {
+                const char *data = in + i, *line;
+                size_t left = 1, len;
+                while (line_next(&ls, &data, &left, &line, &len) != LINE_NONE)
+                        ;
+        }
+        mid = ls.mid_line;
+        line_free(&ls);
+        return mid;
+}
+
+START_TEST(line_mid_line)
+{
+        ck_assert(!mid_after("", 0, 64));
+        ck_assert(mid_after("a", 1, 64));
+        ck_assert(!mid_after("a\n", 2, 64));
+        ck_assert(!mid_after("a\r", 2, 64));
+        /* the LF or NUL that completes CR LF / CR NUL begins nothing */
+        ck_assert(!mid_after("a\r\n", 3, 64));
+        ck_assert(!mid_after("a\r\0", 3, 64));
+        ck_assert(mid_after("a\nb", 3, 64));
+        /* NULs make no text, but a client sending only them is mid-line */
+        ck_assert(mid_after("\0", 1, 64));
+        ck_assert(mid_after("a\n\0\0", 4, 64));
+        ck_assert(mid_after("a\r\0\0", 4, 64));
+        /* so is one whose overlong line is being discarded, until it ends */
+        ck_assert(mid_after("0123456789abcdefXYZ", 19, 16));
+        ck_assert(!mid_after("0123456789abcdefXYZ\n", 20, 16));
+}
+END_TEST
+
 Suite *test_suite(void)
 {
         Suite *s = suite_create("line");
@@ -113,6 +152,7 @@ Suite *test_suite(void)
         tcase_add_test(tc, line_exact_max);
         tcase_add_test(tc, line_toolong_once);
         tcase_add_test(tc, line_toolong_crlf_split);
+        tcase_add_test(tc, line_mid_line);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -382,6 +382,28 @@ START_TEST(room_names_out_size)
 }
 END_TEST
 
+START_TEST(secret_equal)
+{
+        char longer[TEXT_SECRET_MAX + 2];
+
+        ck_assert(text_secret_equal("s3cret", "s3cret"));
+        ck_assert(text_secret_equal("", ""));
+        ck_assert(text_secret_equal("p\xc3\xa4ss word", "p\xc3\xa4ss word"));
+        ck_assert(!text_secret_equal("s3cre", "s3cret"));
+        ck_assert(!text_secret_equal("s3crett", "s3cret"));
+        ck_assert(!text_secret_equal("S3cret", "s3cret"));
+        ck_assert(!text_secret_equal("", "s3cret"));
+        ck_assert(!text_secret_equal("s3cret", ""));
+        /* Past the compared span nothing is equal, even to itself. */
+        memset(longer, 'x', sizeof(longer) - 1);
+        longer[sizeof(longer) - 1] = '\0';
+        ck_assert(!text_secret_equal(longer, longer));
+        longer[TEXT_SECRET_MAX] = '\0';
+        ck_assert(text_secret_equal(longer, longer));
+        ck_assert(!text_secret_equal(longer, "x"));
+}
+END_TEST
+
 START_TEST(casecmp)
 {
         ck_assert_int_eq(text_casecmp("Bob", "bOB"), 0);
@@ -428,6 +450,7 @@ Suite *test_suite(void)
         tcase_add_test(tc, room_names_invalid);
         tcase_add_test(tc, room_names_out_size);
         tcase_add_test(tc, casecmp);
+        tcase_add_test(tc, secret_equal);
         suite_add_tcase(s, tc);
         return s;
 }
