@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,8 +55,11 @@ START_TEST(udp_truncated_to_max)
 }
 END_TEST
 
-/* From a socket bound to a loop-prone source port, nothing comes back. */
-static void check_silent_from(unsigned src)
+/* From a socket bound to a loop-prone source port, nothing comes back.
+ * Returns false, checking nothing, when this process may not bind the
+ * port (below 1024 that needs root or CAP_NET_BIND_SERVICE, which a
+ * package build as an ordinary user does not have). */
+static bool check_silent_from(unsigned src)
 {
         struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons((uint16_t)src),
                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -63,16 +67,21 @@ static void check_silent_from(unsigned src)
                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         int one = 1;
         int fd = socket(AF_INET, SOCK_DGRAM, 0);
-        char buf[64];
 
+        ck_assert_int_ge(fd, 0);
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        ck_assert_msg(bind(fd, (struct sockaddr *)&me, sizeof(me)) == 0,
-                      "binding source port %u needs root: %s", src, strerror(errno));
+        if (bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0) {
+                int e = errno;
+                close(fd);
+                ck_assert_msg(e == EACCES || e == EPERM, "binding source port %u: %s", src,
+                              strerror(e));
+                return false;
+        }
         ck_assert_int_eq(sendto(fd, "loop", 4, 0, (struct sockaddr *)&to, sizeof(to)), 4);
         struct pollfd pfd = { .fd = fd, .events = POLLIN };
         ck_assert_int_eq(poll(&pfd, 1, 300), 0);
-        (void)buf;
         close(fd);
+        return true;
 }
 
 START_TEST(udp_loop_ports_silent)
@@ -80,8 +89,12 @@ START_TEST(udp_loop_ports_silent)
         static const unsigned ports[] = { 7, 13, 17, 19, 37 };
         char reply[64];
 
-        for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++)
-                check_silent_from(ports[i]);
+        for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
+                if (!check_silent_from(ports[i])) {
+                        pd_skipped("may not bind UDP source port %u here (not root)", ports[i]);
+                        return;
+                }
+        }
         ck_assert(pd_log_wait(&d, "ignoring datagram from port 7", 2000));
         /* and ordinary senders are still answered */
         ck_assert_int_gt(pd_udp_exchange(AF_INET, d.udp_port, "x", 1, reply, sizeof(reply), 3000), 0);
