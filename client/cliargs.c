@@ -16,6 +16,7 @@ void args_usage(FILE *out)
                 "  -4, --ipv4          use IPv4 only\n"
                 "  -6, --ipv6          use IPv6 only\n"
                 "  -n, --nick NICK     send /nick NICK after connecting\n"
+                "                      (a chat password is taken from $PICHAT_PASSWORD)\n"
                 "  -t, --timeout SECS  connect and UDP reply timeout (default %d)\n"
                 "  -h, --help          show this help\n"
                 "  -V, --version       show the version\n\n"

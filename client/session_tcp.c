@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -326,6 +327,16 @@ int tcp_run(struct session *s)
         t.s = s;
         outf_init(&t.filt, true);
         screen_init(&t.sc, s->interactive, "<You> ");
+        /* A password server wants /pass before anything else, /nick too.
+         * It comes from the environment, never the command line, so that
+         * ps does not show it. */
+        const char *pass = getenv("PICHAT_PASSWORD");
+        if (pass && *pass) {
+                char cmd[16 + 512];
+                int n = snprintf(cmd, sizeof(cmd), "/pass %s", pass);
+                if (n > 0 && (size_t)n < sizeof(cmd))
+                        queue_line(&t, cmd, (size_t)n);
+        }
         if (s->a->nick) {
                 char cmd[16 + PICHAT_NICK_MAX];
                 int n = snprintf(cmd, sizeof(cmd), "/nick %s", s->a->nick);

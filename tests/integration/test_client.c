@@ -466,6 +466,27 @@ START_TEST(chat_between_two_clients)
 }
 END_TEST
 
+START_TEST(password_from_environment)
+{
+        char port[16];
+
+        ck_assert_int_eq(pd_start(&d, "[chat]\npassword = s3cret\n"), 0);
+        d_running = true;
+        snprintf(port, sizeof(port), "%u", d.chat_port);
+        const char *const args[] = { "-n", "alice", "127.0.0.1", port, NULL };
+        setenv("PICHAT_PASSWORD", "s3cret", 1);
+        proc_start(&P, args);
+        unsetenv("PICHAT_PASSWORD");
+        /* /pass goes before /nick, or the nick would count as a wrong try */
+        ck_assert(proc_wait(&P, false, "* password accepted\n", 10000));
+        ck_assert(proc_wait(&P, false, "* you are now known as alice\n", 10000));
+        ck_assert_ptr_null(strstr(P.obuf, "wrong password"));
+        proc_close_input(&P);
+        ck_assert_int_eq(proc_end(&P, 15000), 0);
+        stop_daemon();
+}
+END_TEST
+
 /* ---- scripted, against a server of our own ---- */
 
 START_TEST(nick_sent_first)
@@ -900,6 +921,7 @@ Suite *test_suite(void)
         tcase_add_test(scripted, usage_errors);
         tcase_add_test(scripted, server_closes);
         tcase_add_test(scripted, chat_between_two_clients);
+        tcase_add_test(scripted, password_from_environment);
         suite_add_tcase(s, scripted);
 
         tcase_set_timeout(own, 60);
