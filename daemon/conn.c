@@ -104,6 +104,7 @@ static void conn_teardown(struct conn *c)
         if (c->wake_fd >= 0)
                 close(c->wake_fd);
         line_free(&c->ls);
+        free(c->rbuf);
         server_conn_done(c);
         conf_unref(c->conf);
         free(c);
@@ -144,8 +145,12 @@ static int conn_read(struct conn *c)
         size_t out, nreply;
         ssize_t n;
 
+        /* Allocated when the client first sends: an idle client keeps no
+         * read buffer (thousands of them fit in less memory). */
+        if (!c->rbuf && !(c->rbuf = malloc(CONN_READ_SIZE)))
+                return -ENOMEM;
         do
-                n = recv(c->fd, c->rbuf, sizeof(c->rbuf), MSG_DONTWAIT);
+                n = recv(c->fd, c->rbuf, CONN_READ_SIZE, MSG_DONTWAIT);
         while (n < 0 && errno == EINTR);
         if (n == 0)
                 return -ECONNRESET;

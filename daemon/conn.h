@@ -52,7 +52,7 @@ struct conn {
         struct telnet tn;
         struct line_splitter ls;
         size_t rpos, rlen;
-        uint8_t rbuf[CONN_READ_SIZE];
+        uint8_t *rbuf;                  /* CONN_READ_SIZE, from the first read on */
         char reason[CONN_REASON_SIZE];  /* why the session ends */
         void *priv;                     /* service state */
 };
