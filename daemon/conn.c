@@ -259,6 +259,13 @@ void conn_run(struct conn *c)
                         (void)w;
                         if (c->svc->wake && (r = c->svc->wake(c)) != 0)
                                 break;
+                        /* Woken for output: write it now rather than poll
+                         * again first (the socket almost always has room;
+                         * if not, the next poll waits for it). */
+                        if (c->svc->want_write && c->svc->writable &&
+                            !(pfd[0].revents & POLLOUT) && c->svc->want_write(c) &&
+                            (r = c->svc->writable(c)) != 0)
+                                break;
                 }
                 if ((pfd[0].revents & POLLOUT) && c->svc->writable &&
                     (r = c->svc->writable(c)) != 0)
