@@ -220,6 +220,8 @@ void conn_run(struct conn *c)
                 bool want_write;
 
                 r = conn_dispatch(c, &delay);
+                if (c->svc->dispatched)
+                        c->svc->dispatched(c);
                 if (r != 0)
                         break;
                 want_write = c->svc->want_write && c->svc->want_write(c);

@@ -38,6 +38,9 @@ struct service {
         int (*writable)(struct conn *c);
         /* Optional: milliseconds before the next line may be handled (flood control). */
         int64_t (*delay_ms)(struct conn *c);
+        /* Optional: the lines at hand have been handled (or are held back);
+         * the end of a batch of line() calls. */
+        void (*dispatched)(struct conn *c);
         /* Optional: send any farewell, leave rooms. reason is for people. */
         void (*close)(struct conn *c, const char *reason);
 };

@@ -100,6 +100,21 @@ int msg_queue_push(struct msg_queue *q, struct msg *m)
 
 int msg_queue_push_fill(struct msg_queue *q, struct msg *m, unsigned *percent)
 {
+        bool wake;
+        int r = msg_queue_push_defer(q, m, percent, &wake);
+
+        if (wake)
+                msg_queue_wake(q);
+        return r;
+}
+
+void msg_queue_kick(struct msg_queue *q)
+{
+        msg_queue_wake(q);
+}
+
+int msg_queue_push_defer(struct msg_queue *q, struct msg *m, unsigned *percent, bool *woken)
+{
         int r = 0;
         bool wake = false;
 
@@ -120,8 +135,7 @@ int msg_queue_push_fill(struct msg_queue *q, struct msg *m, unsigned *percent)
         }
         *percent = q->limit ? (unsigned)(q->bytes * 100 / q->limit) : 100;
         pthread_mutex_unlock(&q->lock);
-        if (wake)
-                msg_queue_wake(q);
+        *woken = wake;
         return r;
 }
 
