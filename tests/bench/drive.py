@@ -80,6 +80,9 @@ class Server:
         wait_port(ready_port or port)
 
     def stop(self):
+        # xinetd's stream echo runs in children of its own, which outlive
+        # it if a client is still connected: note them first, by PID.
+        kids = children(self.pid)
         if self.p.poll() is None:
             os.kill(self.pid, signal.SIGTERM)
             try:
@@ -87,9 +90,26 @@ class Server:
             except subprocess.TimeoutExpired:
                 os.kill(self.pid, signal.SIGKILL)
                 self.p.wait()
-        # xinetd's stream echo runs in children of its own: they go with it
-        # (each got EOF already); nothing else is left running.
+        for pid in kids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         self.logf.close()
+
+
+def children(ppid):
+    """PIDs whose parent is ppid."""
+    out = []
+    for d in os.listdir('/proc'):
+        if d.isdigit():
+            try:
+                with open('/proc/%s/stat' % d) as f:
+                    if int(f.read().rsplit(')', 1)[1].split()[1]) == ppid:
+                        out.append(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
 
 
 def wait_port(port, secs=10):
