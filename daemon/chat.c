@@ -433,6 +433,7 @@ static void say(struct chat_client *cc, const char *text, bool action)
                                  msg_new("<%s> %s", cc->m.nick, text);
 
         if (m) {
+                room_batch_begin();     /* ends in chat_dispatched() */
                 if (room_say(&chat_reg, &cc->m, m, false, true) >= CHAT_HIGH_WATER)
                         cc->yield_until = conn_now_ms() + CHAT_YIELD_MS;
                 msg_unref(m);
@@ -570,11 +571,19 @@ out:
         return r;
 }
 
+/* The lines of one read have been said: wake the members they reached. */
+static void chat_dispatched(struct conn *c)
+{
+        (void)c;
+        room_batch_end(&chat_reg);
+}
+
 static void chat_close(struct conn *c, const char *reason)
 {
         struct chat_client *cc = c->priv;
         struct msg *left = NULL;
 
+        room_batch_end(&chat_reg);
         if (!cc)
                 return;
         if (cc->m.room) {
@@ -604,5 +613,6 @@ const struct service chat_service = {
         .want_write = chat_want_write,
         .writable = chat_writable,
         .delay_ms = chat_delay,
+        .dispatched = chat_dispatched,
         .close = chat_close,
 };

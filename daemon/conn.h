@@ -38,6 +38,9 @@ struct service {
         int (*writable)(struct conn *c);
         /* Optional: milliseconds before the next line may be handled (flood control). */
         int64_t (*delay_ms)(struct conn *c);
+        /* Optional: the lines at hand have been handled (or are held back);
+         * the end of a batch of line() calls. */
+        void (*dispatched)(struct conn *c);
         /* Optional: send any farewell, leave rooms. reason is for people. */
         void (*close)(struct conn *c, const char *reason);
 };
@@ -55,7 +58,7 @@ struct conn {
         /* conn_now_ms() since which input has not ended a line (0: none):
          * what [server] line_timeout_s is measured against. */
         int64_t line_since;
-        uint8_t rbuf[CONN_READ_SIZE];
+        uint8_t *rbuf;                  /* CONN_READ_SIZE, from the first read on */
         char reason[CONN_REASON_SIZE];  /* why the session ends */
         void *priv;                     /* service state */
 };

@@ -6,9 +6,9 @@
 
 int line_init(struct line_splitter *ls, size_t max)
 {
-        ls->buf = malloc(max + 1);
-        if (!ls->buf)
-                return -ENOMEM;
+        /* The buffer comes with the first byte of a line: a client that
+         * never sends one (an idle one) costs no max_line_bytes. */
+        ls->buf = NULL;
         ls->len = 0;
         ls->max = max;
         ls->after_cr = false;
@@ -43,6 +43,11 @@ int line_next(struct line_splitter *ls, const char **data, size_t *n,
                                 ls->discarding = false;
                                 continue;
                         }
+                        if (!ls->buf) {
+                                *line = "";     /* an empty line before any text */
+                                *len = 0;
+                                return LINE_OK;
+                        }
                         ls->buf[ls->len] = '\0';
                         *line = ls->buf;
                         *len = ls->len;
@@ -58,6 +63,10 @@ int line_next(struct line_splitter *ls, const char **data, size_t *n,
                         ls->len = 0;
                         ls->discarding = true;
                         return LINE_TOOLONG;
+                }
+                if (!ls->buf && !(ls->buf = malloc(ls->max + 1))) {
+                        ls->discarding = true;  /* nowhere to keep this line */
+                        return -ENOMEM;
                 }
                 ls->buf[ls->len++] = c;
         }

@@ -28,10 +28,13 @@ struct line_splitter {
         bool mid_line;          /* bytes taken since the last line end */
 };
 
-int line_init(struct line_splitter *ls, size_t max);   /* 0 or -ENOMEM */
+/* 0 (kept for callers that check; the buffer of max + 1 bytes is only
+ * allocated when the first line byte arrives). */
+int line_init(struct line_splitter *ls, size_t max);
 void line_free(struct line_splitter *ls);
 
 /* Consume bytes from *data (advancing it and *n) until a line or an event
- * is ready. The returned line stays valid until the next call. */
+ * is ready. The returned line stays valid until the next call. -ENOMEM if
+ * the line buffer cannot be allocated (that line is then discarded). */
 int line_next(struct line_splitter *ls, const char **data, size_t *n,
               const char **line, size_t *len);

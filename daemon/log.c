@@ -166,6 +166,18 @@ static void put(size_t size, size_t *n, int r)
                 *n += (size_t)r < size - *n ? (size_t)r : size - *n - 1;
 }
 
+/* The journal's fields live in a frame of their own, so that the common
+ * path (a client thread logging to stderr) keeps its stack shallow: every
+ * stack page a client thread touches stays in memory while it lives. */
+__attribute__((noinline))
+static int log_send_journal(int prio, const struct log_ctx *ctx, const char *buf, size_t n)
+{
+        struct log_fields f;
+
+        log_journal_fields(&f, prio, ctx, buf, n);
+        return sd_journal_sendv(f.iov, (int)f.n);
+}
+
 void log_vctx(int prio, const struct log_ctx *ctx, const char *fmt, va_list ap)
 {
         static const char msg_field[] = "MESSAGE=";
@@ -201,14 +213,9 @@ void log_vctx(int prio, const struct log_ctx *ctx, const char *fmt, va_list ap)
                 errno = saved;
                 return;
         }
-        if (dest == LOG_DEST_JOURNAL) {
-                struct log_fields f;
-
-                log_journal_fields(&f, prio, ctx, buf, n);
-                if (sd_journal_sendv(f.iov, (int)f.n) >= 0) {
-                        errno = saved;
-                        return;
-                }
+        if (dest == LOG_DEST_JOURNAL && log_send_journal(prio, ctx, buf, n) >= 0) {
+                errno = saved;
+                return;
         }
         if (dest == LOG_DEST_JOURNAL || dest == LOG_DEST_STREAM) {
                 /* The journal is not taking native messages: stderr is

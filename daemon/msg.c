@@ -1,6 +1,9 @@
 /* msg: refcounted output lines and the queue each chat client drains. */
 #include "msg.h"
 
+/* Most lines one write gathers. */
+#define MSG_WRITE_BATCH 64
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -8,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 struct msg *msg_new(const char *fmt, ...)
@@ -96,6 +100,21 @@ int msg_queue_push(struct msg_queue *q, struct msg *m)
 
 int msg_queue_push_fill(struct msg_queue *q, struct msg *m, unsigned *percent)
 {
+        bool wake;
+        int r = msg_queue_push_defer(q, m, percent, &wake);
+
+        if (wake)
+                msg_queue_wake(q);
+        return r;
+}
+
+void msg_queue_kick(struct msg_queue *q)
+{
+        msg_queue_wake(q);
+}
+
+int msg_queue_push_defer(struct msg_queue *q, struct msg *m, unsigned *percent, bool *woken)
+{
         int r = 0;
         bool wake = false;
 
@@ -116,30 +135,37 @@ int msg_queue_push_fill(struct msg_queue *q, struct msg *m, unsigned *percent)
         }
         *percent = q->limit ? (unsigned)(q->bytes * 100 / q->limit) : 100;
         pthread_mutex_unlock(&q->lock);
-        if (wake)
-                msg_queue_wake(q);
+        *woken = wake;
         return r;
 }
 
 int msg_queue_write(struct msg_queue *q, int fd)
 {
         for (;;) {
-                struct msg *m;
-                size_t off;
+                struct iovec iov[MSG_WRITE_BATCH];
+                size_t n = 0, total = 0;
 
+                /* Gather what is queued, so that one system call sends
+                 * many lines: a reader that fell a few lines behind gets
+                 * them in one segment, and wakes once, not once a line. */
                 pthread_mutex_lock(&q->lock);
-                if (q->count == 0) {
-                        pthread_mutex_unlock(&q->lock);
-                        return 0;
+                for (size_t i = 0; i < q->count && n < MSG_WRITE_BATCH; i++) {
+                        /* Only this thread removes entries, so the messages
+                         * stay valid after the lock is dropped for the write. */
+                        struct msg *m = q->ring[(q->head + i) % q->cap];
+                        size_t off = i == 0 ? q->offset : 0;
+                        iov[n].iov_base = m->data + off;
+                        iov[n].iov_len = m->len - off;
+                        total += iov[n].iov_len;
+                        n++;
                 }
-                /* Only this thread removes entries, so m stays valid
-                 * after the lock is dropped for the write. */
-                m = q->ring[q->head];
-                off = q->offset;
                 pthread_mutex_unlock(&q->lock);
+                if (n == 0)
+                        return 0;
 
-                ssize_t n = send(fd, m->data + off, m->len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-                if (n < 0) {
+                struct msghdr mh = { .msg_iov = iov, .msg_iovlen = n };
+                ssize_t w = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (w < 0) {
                         if (errno == EINTR)
                                 continue;
                         if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -147,20 +173,30 @@ int msg_queue_write(struct msg_queue *q, int fd)
                         return -errno;
                 }
 
+                /* Drop the messages written whole; note how far into the
+                 * next one the socket took. */
+                struct msg *done[MSG_WRITE_BATCH];
+                size_t ndone = 0, left = (size_t)w;
                 pthread_mutex_lock(&q->lock);
-                q->offset += (size_t)n;
-                q->bytes -= (size_t)n;
-                if (q->offset == m->len) {
+                q->bytes -= left;
+                while (left > 0) {
+                        struct msg *m = q->ring[q->head];
+                        size_t rest = m->len - q->offset;
+                        if (left < rest) {
+                                q->offset += left;
+                                break;
+                        }
+                        left -= rest;
+                        done[ndone++] = m;
                         q->head = (q->head + 1) % q->cap;
                         q->count--;
                         q->offset = 0;
-                } else {
-                        m = NULL;
                 }
                 pthread_mutex_unlock(&q->lock);
-                if (!m)
+                for (size_t i = 0; i < ndone; i++)
+                        msg_unref(done[i]);
+                if ((size_t)w < total)
                         return 0;       /* partial write: the socket is full */
-                msg_unref(m);
         }
 }
 

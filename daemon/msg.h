@@ -49,6 +49,12 @@ int msg_queue_push(struct msg_queue *q, struct msg *m);
 /* The same, and *percent gets how full the queue is afterwards (0-100). */
 int msg_queue_push_fill(struct msg_queue *q, struct msg *m, unsigned *percent);
 
+/* The same without waking the owner: *wake tells whether it must be
+ * woken (msg_queue_kick) because the queue was empty or has overflowed.
+ * The caller must make sure q outlives that call. */
+int msg_queue_push_defer(struct msg_queue *q, struct msg *m, unsigned *percent, bool *wake);
+void msg_queue_kick(struct msg_queue *q);
+
 /* Write queued lines to fd without blocking, from the owner thread only.
  * 0 (queue empty or the socket is full) or -errno. */
 int msg_queue_write(struct msg_queue *q, int fd);

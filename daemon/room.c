@@ -120,20 +120,65 @@ static void room_detach(struct registry *reg, struct member *m)
                 room_destroy(reg, r);
 }
 
+/* Whether this thread is inside room_batch_begin() .. room_batch_end(). */
+static _Thread_local bool in_batch;
+
+/* Wake every member owed a wake-up. Under the registry lock, so none of
+ * them can leave (and free its queue) in the meantime. */
+static void pay_wakes(struct registry *reg)
+{
+        while (reg->wakes) {
+                struct member *m = reg->wakes;
+                reg->wakes = m->wake_next;
+                m->wake_next = NULL;
+                m->wake_owed = false;
+                msg_queue_kick(m->q);
+        }
+}
+
 /* Queue msg for every member of r except skip; returns the highest queue
- * fill in percent. */
-static unsigned fan_out(struct room *r, struct member *skip, struct msg *msg)
+ * fill in percent. Wake-ups wait for the end of this thread's batch. */
+static unsigned fan_out(struct registry *reg, struct room *r, struct member *skip,
+                        struct msg *msg)
 {
         unsigned fullest = 0, pct;
+        bool wake;
 
         if (!msg)
                 return 0;
         for (size_t i = 0; i < r->n_members; i++) {
-                if (r->members[i] != skip &&
-                    msg_queue_push_fill(r->members[i]->q, msg, &pct) == 0 && pct > fullest)
+                struct member *m = r->members[i];
+                if (m == skip)
+                        continue;
+                /* An overflowing queue does not count (that client is
+                 * dropped), but its owner must be woken to see it. */
+                int q = msg_queue_push_defer(m->q, msg, &pct, &wake);
+                if (q == 0 && pct > fullest)
                         fullest = pct;
+                if (q >= 0 && wake && !m->wake_owed) {
+                        m->wake_owed = true;
+                        m->wake_next = reg->wakes;
+                        reg->wakes = m;
+                }
         }
+        if (!in_batch)
+                pay_wakes(reg);
         return fullest;
+}
+
+void room_batch_begin(void)
+{
+        in_batch = true;
+}
+
+void room_batch_end(struct registry *reg)
+{
+        if (!in_batch)
+                return;
+        in_batch = false;
+        pthread_mutex_lock(&reg->lock);
+        pay_wakes(reg);
+        pthread_mutex_unlock(&reg->lock);
 }
 
 /* Constant-time comparison, so key guessing learns nothing from timing. */
@@ -246,12 +291,13 @@ int room_set_rooms(struct registry *reg, const char *default_room, const char *r
 static int replay_line(const char *line, size_t len, void *arg);
 
 /* m has just entered r: tell the others, tell m, replay the history. */
-static void room_entered(struct room *r, struct member *m, const struct room_notes *notes)
+static void room_entered(struct registry *reg, struct room *r, struct member *m,
+                         const struct room_notes *notes)
 {
         struct msg *msg;
 
         if (notes && notes->entered && (msg = notes->entered(m, r))) {
-                fan_out(r, m, msg);
+                fan_out(reg, r, m, msg);
                 msg_unref(msg);
         }
         if (notes && notes->joined && (msg = notes->joined(m, r))) {
@@ -275,7 +321,7 @@ int room_add(struct registry *reg, struct member *m, const struct room_notes *no
         if (ret == 0) {
                 nick_link(reg, m);
                 reg->n_members++;
-                room_entered(r, m, notes);
+                room_entered(reg, r, m, notes);
         }
         pthread_mutex_unlock(&reg->lock);
         return ret;
@@ -284,8 +330,10 @@ int room_add(struct registry *reg, struct member *m, const struct room_notes *no
 void room_remove(struct registry *reg, struct member *m, struct msg *left)
 {
         pthread_mutex_lock(&reg->lock);
+        /* m may be owed a wake-up: its queue goes once it has left. */
+        pay_wakes(reg);
         if (m->room) {
-                fan_out(m->room, m, left);
+                fan_out(reg, m->room, m, left);
                 room_detach(reg, m);
                 nick_unlink(reg, m);
                 reg->n_members--;
@@ -315,7 +363,7 @@ int room_set_nick(struct registry *reg, struct member *m, const char *nick,
         nick_link(reg, m);
         if (m->room && announce) {
                 struct msg *msg = announce(old, nick);
-                fan_out(m->room, m, msg);
+                fan_out(reg, m->room, m, msg);
                 msg_unref(msg);
         }
         pthread_mutex_unlock(&reg->lock);
@@ -374,11 +422,11 @@ int room_join(struct registry *reg, struct member *m, const char *name, const ch
         }
         if (ret == 0) {
                 if (old) {
-                        fan_out(old, m, left);
+                        fan_out(reg, old, m, left);
                         room_detach(reg, m);
                 }
                 room_attach(r, m);
-                room_entered(r, m, notes);
+                room_entered(reg, r, m, notes);
         }
         pthread_mutex_unlock(&reg->lock);
         return ret;
@@ -391,7 +439,7 @@ unsigned room_say(struct registry *reg, struct member *m, struct msg *msg, bool 
 
         pthread_mutex_lock(&reg->lock);
         if (m->room) {
-                fullest = fan_out(m->room, to_self ? NULL : m, msg);
+                fullest = fan_out(reg, m->room, to_self ? NULL : m, msg);
                 if (keep)       /* without the CR LF */
                         history_push(&m->room->history, msg->data, msg->len - 2);
         }
@@ -424,7 +472,7 @@ void room_topic(struct registry *reg, struct member *m, const char *topic, struc
         if (m->room) {
                 if (topic) {
                         snprintf(m->room->topic, sizeof(m->room->topic), "%s", topic);
-                        fan_out(m->room, NULL, announce);
+                        fan_out(reg, m->room, NULL, announce);
                 }
                 snprintf(name, ROOM_NAME_MAX + 1, "%s", m->room->name);
                 snprintf(out, ROOM_TOPIC_MAX + 1, "%s", m->room->topic);

@@ -42,6 +42,8 @@ struct member {
         size_t slot;                    /* index in room->members */
         struct member *nick_next;       /* nick hash chain */
         struct msg_queue *q;            /* where lines for this member go */
+        struct member *wake_next;       /* in registry.wakes while a wake-up is owed */
+        bool wake_owed;
 };
 
 struct room {
@@ -66,6 +68,7 @@ struct registry {
         size_t history;                 /* lines kept per room */
         size_t max_rooms;
         size_t max_members;             /* per room, 0 = unlimited */
+        struct member *wakes;           /* members to wake when a batch ends */
 };
 
 struct room_limits {
@@ -121,6 +124,16 @@ int room_join(struct registry *reg, struct member *m, const char *name, const ch
  * fullest receiving queue now is, so a fast sender can let readers catch up. */
 unsigned room_say(struct registry *reg, struct member *m, struct msg *msg, bool to_self,
                   bool keep);
+
+/* A batch: between room_batch_begin() and room_batch_end(), what this
+ * thread says is queued at once, in order, but the members it reaches are
+ * woken only at room_batch_end(), once each. A sender with many lines at
+ * hand (one read) then wakes every reader once, not once a line, and the
+ * readers write them in one go. Outside a batch every call wakes whoever
+ * is owed a wake-up, and room_remove() always does. Batches are per
+ * thread; room_batch_end() without a batch does nothing. */
+void room_batch_begin(void);
+void room_batch_end(struct registry *reg);
 
 /* msg to the member called nick. 0 or ROOM_NO_SUCH_NICK; *to gets the
  * nick as its owner spells it. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -559,6 +560,70 @@ START_TEST(say_reports_fill)
 }
 END_TEST
 
+/* A queue of c that signals an eventfd (returned) when it needs its owner. */
+static int queue_with_wake(struct client *c)
+{
+        int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+
+        ck_assert_int_ge(efd, 0);
+        msg_queue_destroy(&c->q);
+        ck_assert_int_eq(msg_queue_init(&c->q, 1 << 20, efd), 0);
+        return efd;
+}
+
+static bool woken(int efd)
+{
+        uint64_t v;
+        return read(efd, &v, sizeof(v)) == (ssize_t)sizeof(v);
+}
+
+START_TEST(batch_wakes_once_at_its_end)
+{
+        struct client *a = &cl[0], *b = &cl[1], *c = &cl[2];
+        int eb = queue_with_wake(b), ec = queue_with_wake(c);
+
+        for (int i = 0; i < 3; i++)
+                ck_assert_int_eq(room_add(&reg, &cl[i].m, NULL), 0);
+        /* Outside a batch a line wakes its readers at once. */
+        struct msg *m1 = line("<guest1> one");
+        room_say(&reg, &a->m, m1, false, false);
+        ck_assert(woken(eb) && woken(ec));
+        expect(b, "<guest1> one", NULL);
+        expect(c, "<guest1> one", NULL);
+
+        /* In a batch, lines are queued in order at once, and each reader is
+         * woken once, when the batch ends. */
+        struct msg *m2 = line("<guest1> two"), *m3 = line("<guest1> three");
+        room_batch_begin();
+        room_say(&reg, &a->m, m2, false, false);
+        room_say(&reg, &a->m, m3, false, false);
+        ck_assert(!woken(eb) && !woken(ec));
+        ck_assert_uint_eq(msg_queue_bytes(&b->q), strlen("<guest1> two\r\n<guest1> three\r\n"));
+        room_batch_end(&reg);
+        ck_assert(woken(eb) && woken(ec));
+        ck_assert(!woken(eb) && !woken(ec));
+        expect(b, "<guest1> two", "<guest1> three", NULL);
+        expect(c, "<guest1> two", "<guest1> three", NULL);
+        room_batch_end(&reg);   /* no batch: nothing happens */
+
+        /* A member leaving is woken first: its queue must not be owed a
+         * wake-up once it is gone. */
+        room_batch_begin();
+        room_say(&reg, &a->m, m1, false, false);
+        room_remove(&reg, &c->m, NULL);
+        ck_assert(woken(ec) && woken(eb));
+        room_batch_end(&reg);
+        ck_assert(!woken(eb));
+        expect(c, "<guest1> one", NULL);
+
+        msg_unref(m1);
+        msg_unref(m2);
+        msg_unref(m3);
+        close(eb);
+        close(ec);
+}
+END_TEST
+
 START_TEST(history_capacity_and_resize)
 {
         struct client *a = &cl[0], *b = &cl[1];
@@ -1091,6 +1156,7 @@ Suite *test_suite(void)
         tcase_add_test(tc, join_limits);
         tcase_add_test(tc, say_fan_out);
         tcase_add_test(tc, say_reports_fill);
+        tcase_add_test(tc, batch_wakes_once_at_its_end);
         tcase_add_test(tc, history_capacity_and_resize);
         tcase_add_test(tc, privmsg_by_nick);
         tcase_add_test(tc, topic_set_get);

@@ -1,0 +1,1101 @@
+/* loadgen: pichat's load generator (tests/bench, not part of the test suite).
+ *
+ * One process, one thread, epoll. Every mode is bounded in time (-t, plus a
+ * fixed drain) and in count (-n connections, -l lines), talks to 127.0.0.1
+ * only, and prints one line of key=value pairs that tests/bench/drive.py
+ * reads.
+ *
+ *   loadgen echo    -p PORT -n N -t SECS [-g] [-x PREFIX]
+ *       N clients, each with one request in flight: send a line, wait for
+ *       PREFIX + line, repeat. Round trips/s and a latency histogram.
+ *       -g: the server greets every client with one line first.
+ *   loadgen idle    -p PORT -n N -P PID [-g] [-t HOLD]
+ *       Connect N clients (greeted if -g) and hold them: the server's RSS
+ *       and threads (/proc/PID/status) before and while held, and how long
+ *       it took until every client was served.
+ *   loadgen chat    -p PORT -n N [-k K] -r pichat|irc|ncat -m window|paced|burst
+ *                   [-w WINDOW] [-R RATE] [-l LINES] [-t SECS]
+ *       A room of N members (K of them send). Every line goes to the N-1
+ *       others; deliveries/s, loss, corruption, order and delivery latency.
+ *       window: at most WINDOW lines per sender not yet delivered to all;
+ *       paced: RATE lines/s per sender; burst: LINES lines at once.
+ *   loadgen udp     -p PORT [-n SOCKETS] [-w INFLIGHT] -t SECS [-x PREFIX]
+ *   loadgen startup -p PORT [-N] [-g] -- COMMAND ARGS...
+ *       Start COMMAND; the time to READY=1 (-N: it gets a NOTIFY_SOCKET)
+ *       and to the first connection answered; then SIGTERM.
+ *   -c CONNECTS: connects in flight at once while connecting (default 256).
+ *   loadgen freeport
+ *       A port free for TCP and UDP on 127.0.0.1.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_CONNS 20000
+#define LINE_MAX_BYTES 4096
+#define CONNECT_INFLIGHT 256     /* connects not yet established at once */
+#define DRAIN_MS 2000            /* after the run: wait this long for stragglers */
+
+static int64_t now_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        fprintf(stderr, "loadgen: ");
+        vfprintf(stderr, fmt, ap);
+        fprintf(stderr, "\n");
+        va_end(ap);
+        exit(1);
+}
+
+/* ---- latency histogram: 64 sub-buckets per power of two (< 1.6 % error) */
+
+#define H_SUB 64
+#define H_BUCKETS (H_SUB * 40)
+
+struct hist {
+        uint64_t n, max;
+        uint64_t b[H_BUCKETS];
+};
+
+static unsigned h_index(uint64_t v)
+{
+        if (v < H_SUB)
+                return (unsigned)v;
+        unsigned e = 63 - (unsigned)__builtin_clzll(v) - 5;     /* v >> e in [32,64) ... */
+        unsigned idx = e * (H_SUB / 2) + (unsigned)(v >> e);
+        return idx < H_BUCKETS ? idx : H_BUCKETS - 1;
+}
+
+static uint64_t h_value(unsigned idx)
+{
+        if (idx < H_SUB)
+                return idx;
+        unsigned e = idx / (H_SUB / 2) - 1;
+        uint64_t m = idx - e * (H_SUB / 2);
+        return m << e;
+}
+
+static void h_add(struct hist *h, uint64_t v)
+{
+        h->b[h_index(v)]++;
+        h->n++;
+        if (v > h->max)
+                h->max = v;
+}
+
+static uint64_t h_pct(const struct hist *h, double p)
+{
+        if (!h->n)
+                return 0;
+        uint64_t want = (uint64_t)(p / 100.0 * (double)h->n);
+        if (want >= h->n)
+                want = h->n - 1;
+        uint64_t seen = 0;
+        for (unsigned i = 0; i < H_BUCKETS; i++) {
+                seen += h->b[i];
+                if (seen > want)
+                        return h_value(i) > h->max ? h->max : h_value(i);
+        }
+        return h->max;
+}
+
+/* ---- options */
+
+static struct {
+        unsigned port;
+        unsigned n, k, w;
+        double secs, rate;
+        unsigned lines;
+        bool greet, notify;
+        const char *prefix;
+        const char *proto, *mode;
+        pid_t pid;
+        unsigned size;
+        unsigned connects;      /* connects in flight at once */
+} opt = { .connects = CONNECT_INFLIGHT, .n = 1, .k = 1, .w = 64, .secs = 2, .rate = 500, .lines = 2000,
+          .prefix = "OK...", .proto = "pichat", .mode = "window", .size = 32 };
+
+static void raise_nofile(void)
+{
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                setrlimit(RLIMIT_NOFILE, &rl);
+        }
+}
+
+static struct sockaddr_in server_addr(void)
+{
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)opt.port) };
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        return sa;
+}
+
+/* ---- TCP connections with line buffers */
+
+struct conn {
+        int fd;
+        unsigned id;
+        int state;              /* mode specific */
+        bool want_out;          /* EPOLLOUT asked for */
+        bool ready;             /* counted by connect_all() */
+        size_t rlen;
+        char rbuf[LINE_MAX_BYTES];
+        char *out;              /* pending output (burst sender) */
+        size_t olen, ooff, ocap;
+        int64_t sent_ns;        /* echo: time of the request in flight */
+        uint64_t seq;
+        /* chat receivers: next sequence expected from each sender */
+        uint64_t *next;
+};
+
+static struct conn *conns;
+static int ep;
+
+static int tcp_connect_nb(void)
+{
+        struct sockaddr_in sa = server_addr();
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                die("socket: %s", strerror(errno));
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS)
+                die("connect: %s", strerror(errno));
+        return fd;
+}
+
+static void ep_add(int fd, uint32_t events, uint64_t data)
+{
+        struct epoll_event ev = { .events = events, .data.u64 = data };
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+                die("epoll_ctl: %s", strerror(errno));
+}
+
+static void ep_mod(int fd, uint32_t events, uint64_t data)
+{
+        struct epoll_event ev = { .events = events, .data.u64 = data };
+        epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
+}
+
+/* Write all of buf (short lines to a socket with room): 0 or -1. */
+static int send_all(int fd, const char *buf, size_t len)
+{
+        while (len > 0) {
+                ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN) {
+                        struct timespec ts = { 0, 100000 };
+                        nanosleep(&ts, NULL);
+                        continue;
+                }
+                if (n <= 0)
+                        return -1;
+                buf += n;
+                len -= (size_t)n;
+        }
+        return 0;
+}
+
+/* Read what is there; call fn for every complete line (without CR/LF).
+ * Returns -1 on EOF/error, else 0. */
+static int read_lines(struct conn *c, void (*fn)(struct conn *c, char *line, size_t len))
+{
+        for (;;) {
+                size_t room = sizeof(c->rbuf) - c->rlen;
+                ssize_t n = recv(c->fd, c->rbuf + c->rlen, room, 0);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                        return 0;
+                if (n <= 0)
+                        return -1;
+                c->rlen += (size_t)n;
+                size_t start = 0;
+                for (size_t i = c->rlen - (size_t)n; i < c->rlen; i++) {
+                        if (c->rbuf[i] != '\n')
+                                continue;
+                        size_t end = i;
+                        if (end > start && c->rbuf[end - 1] == '\r')
+                                end--;
+                        c->rbuf[end] = '\0';
+                        fn(c, c->rbuf + start, end - start);
+                        start = i + 1;
+                }
+                if (start > 0) {
+                        memmove(c->rbuf, c->rbuf + start, c->rlen - start);
+                        c->rlen -= start;
+                } else if (c->rlen == sizeof(c->rbuf)) {
+                        c->rlen = 0;    /* a line longer than we ever send: drop it */
+                }
+                if ((size_t)n < room)
+                        return 0;       /* short read: the socket is empty */
+        }
+}
+
+/* Connect n clients, at most opt.connects of them not yet ready at once,
+ * so that a server's short listen backlog never overflows (a client whose
+ * handshake the kernel finished may still wait unseen in the backlog, and
+ * one past the backlog waits for TCP retransmits). on_est runs when a
+ * connect completes, line_fn for every line; a client is ready once its
+ * state reaches ready_state. Bounded by deadline. Returns the number ready. */
+static unsigned connect_all(unsigned n, void (*on_est)(struct conn *c),
+                            void (*line_fn)(struct conn *c, char *line, size_t len),
+                            int ready_state, int64_t deadline, int64_t *done_ns)
+{
+        unsigned started = 0, ready = 0;
+        struct epoll_event evs[256];
+
+        while (ready < n && now_ns() < deadline) {
+                while (started < n && started - ready < opt.connects) {
+                        struct conn *c = &conns[started];
+                        c->fd = tcp_connect_nb();
+                        c->id = started;
+                        c->state = -1;  /* connecting */
+                        ep_add(c->fd, EPOLLOUT | EPOLLIN, started);
+                        started++;
+                }
+                int k = epoll_wait(ep, evs, 256, 50);
+                for (int i = 0; i < k; i++) {
+                        struct conn *c = &conns[evs[i].data.u64];
+                        if (c->state == -1 && (evs[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+                                int err = 0;
+                                socklen_t el = sizeof(err);
+                                getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+                                if (err)
+                                        die("connect #%u: %s", c->id, strerror(err));
+                                c->state = 0;
+                                ep_mod(c->fd, EPOLLIN, c->id);
+                                on_est(c);
+                        }
+                        if (c->state >= 0 && (evs[i].events & EPOLLIN))
+                                if (read_lines(c, line_fn) < 0)
+                                        die("client #%u closed while connecting", c->id);
+                        if (c->state >= ready_state && !c->ready) {
+                                c->ready = true;
+                                ready++;
+                        }
+                }
+        }
+        *done_ns = now_ns();
+        return ready;
+}
+
+/* Echo and idle clients: ready when connected, or once greeted. */
+static void on_est_plain(struct conn *c)
+{
+        if (!opt.greet)
+                c->state = 1;
+}
+
+static void on_greet_line(struct conn *c, char *line, size_t len)
+{
+        (void)line;
+        (void)len;
+        if (c->state == 0)
+                c->state = 1;
+}
+
+/* ---- echo */
+
+static struct hist hist;
+static uint64_t rt_done, rt_bad;
+static bool echo_sending;
+static size_t prefix_len;
+static int64_t echo_stop_ns;
+static unsigned echo_inflight;
+
+static int echo_payload(struct conn *c, char *buf)
+{
+        /* "bench <id> <seq> xxxx...", opt.size bytes in all */
+        int n = snprintf(buf, 256, "bench %u %" PRIu64 " ", c->id, c->seq);
+        while ((unsigned)n < opt.size && n < 255)
+                buf[n++] = 'x';
+        buf[n] = '\0';
+        return n;
+}
+
+static void echo_send(struct conn *c)
+{
+        char buf[260];
+        int n = echo_payload(c, buf);
+        buf[n++] = '\r';
+        buf[n++] = '\n';
+        c->sent_ns = now_ns();
+        if (send_all(c->fd, buf, (size_t)n) < 0)
+                die("echo: send: %s", strerror(errno));
+        echo_inflight++;
+}
+
+static void echo_line(struct conn *c, char *line, size_t len)
+{
+        char want[260];
+        int n;
+
+        if (c->state == 0) {            /* greeting */
+                c->state = 1;
+                return;
+        }
+        if (c->sent_ns == 0) {
+                rt_bad++;               /* an answer to nothing */
+                return;
+        }
+        n = echo_payload(c, want);
+        if (len != prefix_len + (size_t)n || memcmp(line, opt.prefix, prefix_len) != 0 ||
+            memcmp(line + prefix_len, want, (size_t)n) != 0)
+                rt_bad++;
+        else {
+                rt_done++;
+                h_add(&hist, (uint64_t)(now_ns() - c->sent_ns) / 1000);
+        }
+        c->sent_ns = 0;
+        c->seq++;
+        echo_inflight--;
+        if (echo_sending && now_ns() < echo_stop_ns)
+                echo_send(c);
+}
+
+static int mode_echo(void)
+{
+        int64_t t0 = now_ns(), done;
+        struct epoll_event evs[512];
+
+        prefix_len = strlen(opt.prefix);
+        unsigned got = connect_all(opt.n, on_est_plain, on_greet_line, 1, t0 + 30 * 1000000000LL,
+                                   &done);
+        if (got < opt.n)
+                die("echo: only %u of %u clients connected", got, opt.n);
+        for (unsigned i = 0; i < opt.n; i++)
+                conns[i].state = 1;
+        int64_t start = now_ns();
+        echo_stop_ns = start + (int64_t)(opt.secs * 1e9);
+        echo_sending = true;
+        for (unsigned i = 0; i < opt.n; i++)
+                echo_send(&conns[i]);
+        int64_t end = echo_stop_ns + DRAIN_MS * 1000000LL;
+        while (now_ns() < end && (now_ns() < echo_stop_ns || echo_inflight > 0)) {
+                int k = epoll_wait(ep, evs, 512, 20);
+                for (int i = 0; i < k; i++) {
+                        struct conn *c = &conns[evs[i].data.u64];
+                        if (read_lines(c, echo_line) < 0)
+                                die("echo: client #%u closed by the server", c->id);
+                }
+        }
+        double el = (double)(now_ns() - start) / 1e9;
+        printf("mode=echo n=%u secs=%.3f rt=%" PRIu64 " rps=%.0f p50_us=%" PRIu64
+               " p99_us=%" PRIu64 " max_us=%" PRIu64 " bad=%" PRIu64 " unanswered=%u\n",
+               opt.n, el, rt_done, (double)rt_done / el, h_pct(&hist, 50), h_pct(&hist, 99),
+               hist.max, rt_bad, echo_inflight);
+        return rt_bad || echo_inflight ? 3 : 0;
+}
+
+/* ---- idle */
+
+static void proc_status(pid_t pid, long *rss_kib, long *threads)
+{
+        char path[64], line[256];
+        snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+        FILE *f = fopen(path, "re");
+        *rss_kib = *threads = -1;
+        if (!f)
+                return;
+        while (fgets(line, sizeof(line), f)) {
+                sscanf(line, "VmRSS: %ld", rss_kib);
+                sscanf(line, "Threads: %ld", threads);
+        }
+        fclose(f);
+}
+
+static int mode_idle(void)
+{
+        long rss0, thr0, rss1, thr1;
+        int64_t done;
+
+        if (opt.pid <= 0)
+                die("idle: -P PID is needed");
+        proc_status(opt.pid, &rss0, &thr0);
+        int64_t t0 = now_ns();
+        unsigned got = connect_all(opt.n, on_est_plain, on_greet_line, 1, t0 + 60 * 1000000000LL,
+                                   &done);
+        double accept_ms = (double)(done - t0) / 1e6;
+        /* Let the server settle (threads finish starting, logs flushed). */
+        struct timespec ts = { (time_t)opt.secs, (long)((opt.secs - (time_t)opt.secs) * 1e9) };
+        nanosleep(&ts, NULL);
+        proc_status(opt.pid, &rss1, &thr1);
+        /* Are they all still there? Nobody must have been closed. */
+        unsigned closed = 0;
+        for (unsigned i = 0; i < opt.n && i < got; i++) {
+                char b[64];
+                ssize_t n = recv(conns[i].fd, b, sizeof(b), MSG_DONTWAIT);
+                if (n == 0)
+                        closed++;
+        }
+        printf("mode=idle n=%u held=%u closed=%u accept_ms=%.1f rss0_kib=%ld rss_kib=%ld "
+               "per_client_kib=%.2f threads0=%ld threads=%ld\n",
+               opt.n, got, closed, accept_ms, rss0, rss1,
+               got ? (double)(rss1 - rss0) / got : 0.0, thr0, thr1);
+        return got == opt.n && closed == 0 ? 0 : 3;
+}
+
+/* ---- chat */
+
+enum proto { P_PICHAT, P_IRC, P_NCAT };
+static enum proto proto;
+static unsigned joined;
+static uint64_t delivered, corrupted, disorder, foreign;
+static struct hist chat_hist;
+static uint64_t *sent_count;           /* per sender */
+static uint32_t *win_count;            /* per sender x window: receipts of seq */
+static uint64_t *win_low;              /* per sender: oldest seq not fully delivered */
+static unsigned n_members;
+
+static uint32_t fnv(const char *s, size_t n)
+{
+        uint32_t h = 2166136261u;
+        for (size_t i = 0; i < n; i++)
+                h = (h ^ (uint8_t)s[i]) * 16777619u;
+        return h;
+}
+
+/* "BENCH <sender> <seq> <t_ns> <pad> <fnv32 of everything before it>" */
+static size_t chat_payload(char *buf, size_t size, unsigned sender, uint64_t seq, int64_t t)
+{
+        int n = snprintf(buf, size, "BENCH %u %" PRIu64 " %" PRId64 " ", sender, seq, t);
+        for (unsigned i = 0; n < 56 && (size_t)n < size - 16; i++)
+                buf[n++] = (char)('a' + (seq + i) % 26);
+        buf[n++] = ' ';
+        n += snprintf(buf + n, size - (size_t)n, "%08x", fnv(buf, (size_t)n));
+        return (size_t)n;
+}
+
+/* The payload a protocol line carries, or NULL. */
+static char *chat_extract(char *line)
+{
+        switch (proto) {
+        case P_NCAT:
+                /* ncat --chat prefixes what one read() brought, not each
+                 * line: the second line of a chunk arrives bare. */
+                if (line[0] != '<')
+                        return line;
+                /* fall through */
+        case P_PICHAT: {        /* "<nick> text" */
+                if (line[0] != '<')
+                        return NULL;
+                char *p = strstr(line, "> ");
+                return p ? p + 2 : NULL;
+        }
+        case P_IRC: {   /* ":nick!user@host PRIVMSG #bench :text" */
+                char *p = strstr(line, " PRIVMSG ");
+                if (!p)
+                        return NULL;
+                p = strstr(p, " :");
+                return p ? p + 2 : NULL;
+        }
+        }
+        return NULL;
+}
+
+static void chat_irc_control(struct conn *c, char *line)
+{
+        if (strncmp(line, "PING ", 5) == 0) {
+                char pong[300];
+                int n = snprintf(pong, sizeof(pong), "PONG %.250s\r\n", line + 5);
+                send_all(c->fd, pong, (size_t)n);
+                return;
+        }
+        char *sp = strchr(line, ' ');
+        if (!sp)
+                return;
+        if (c->state == 1 && strncmp(sp, " 001 ", 5) == 0) {
+                send_all(c->fd, "JOIN #bench\r\n", 13);
+                c->state = 2;
+        } else if (c->state == 2 && strncmp(sp, " 366 ", 5) == 0) {
+                c->state = 3;
+                joined++;
+        }
+}
+
+/* IRC clients register as soon as they are connected. */
+static void chat_on_est(struct conn *c)
+{
+        if (proto != P_IRC)
+                return;
+        /* Nicks unique per run: a server may still hold the last run's. */
+        char reg[128];
+        int n = snprintf(reg, sizeof(reg), "NICK b%u_%u\r\nUSER b%u 0 * :bench\r\n",
+                         (unsigned)getpid() % 10000, c->id, c->id);
+        send_all(c->fd, reg, (size_t)n);
+        c->state = 1;
+}
+
+static void chat_line(struct conn *c, char *line, size_t len)
+{
+        (void)len;
+        if (proto == P_IRC && c->state < 3) {
+                chat_irc_control(c, line);
+                return;
+        }
+        if (proto == P_IRC && line[0] == 'P') {
+                chat_irc_control(c, line);
+                return;
+        }
+        if (proto == P_NCAT && c->state < 3) {
+                c->state = 3;   /* "<announce> ... connected as <userN>." */
+                joined++;
+                return;
+        }
+        if (proto == P_PICHAT && c->state < 3) {
+                if (c->state == 0)
+                        c->state = 1;   /* the greeting */
+                if (strncmp(line, "* you are ", 10) == 0) {
+                        c->state = 3;
+                        joined++;
+                }
+                return;
+        }
+        char *p = chat_extract(line);
+        if (!p || strncmp(p, "BENCH ", 6) != 0) {
+                if (strstr(line, "BENCH")) {
+                        if (corrupted++ < 3)
+                                fprintf(stderr, "loadgen: corrupted line at #%u: %s\n", c->id, line);
+                }
+                else
+                        foreign++;
+                return;
+        }
+        unsigned sender;
+        uint64_t seq;
+        int64_t t;
+        int off = 0;
+        char *sum = strrchr(p, ' ');
+        if (sscanf(p, "BENCH %u %" SCNu64 " %" SCNd64 " %n", &sender, &seq, &t, &off) != 3 ||
+            !sum || sender >= opt.k || strtoul(sum + 1, NULL, 16) !=
+                    fnv(p, (size_t)(sum + 1 - p)) || strlen(sum + 1) != 8) {
+                if (corrupted++ < 3)
+                        fprintf(stderr, "loadgen: corrupted line at #%u: %s\n", c->id, line);
+                return;
+        }
+        char want[128];
+        chat_payload(want, sizeof(want), sender, seq, t);
+        if (strcmp(want, p) != 0) {
+                if (corrupted++ < 3)
+                        fprintf(stderr, "loadgen: corrupted line at #%u: %s\n", c->id, line);
+                return;
+        }
+        if (seq != c->next[sender])
+                disorder++;
+        if (seq >= c->next[sender])
+                c->next[sender] = seq + 1;
+        delivered++;
+        h_add(&chat_hist, (uint64_t)(now_ns() - t) / 1000);
+        if (seq >= win_low[sender] && seq < win_low[sender] + opt.w) {
+                uint32_t *cnt = &win_count[(size_t)sender * opt.w + seq % opt.w];
+                (*cnt)++;
+                while (win_low[sender] < sent_count[sender] &&
+                       win_count[(size_t)sender * opt.w + win_low[sender] % opt.w] >=
+                               n_members - 1) {
+                        win_count[(size_t)sender * opt.w + win_low[sender] % opt.w] = 0;
+                        win_low[sender]++;
+                }
+        }
+}
+
+/* Queue one line for sender s (conns[s]); burst senders buffer, the others
+ * write at once. */
+static void chat_send(unsigned s)
+{
+        struct conn *c = &conns[s];
+        char line[256];
+        size_t n = 0;
+
+        if (proto == P_IRC)
+                n = (size_t)snprintf(line, sizeof(line), "PRIVMSG #bench :");
+        n += chat_payload(line + n, sizeof(line) - n, s, sent_count[s], now_ns());
+        line[n++] = '\r';
+        line[n++] = '\n';
+        sent_count[s]++;
+        if (c->olen + n > c->ocap) {
+                c->ocap = c->ocap ? c->ocap * 2 : 65536;
+                while (c->ocap < c->olen + n)
+                        c->ocap *= 2;
+                c->out = realloc(c->out, c->ocap);
+                if (!c->out)
+                        die("out of memory");
+        }
+        memcpy(c->out + c->olen, line, n);
+        c->olen += n;
+}
+
+/* Push pending output of a sender: true when all of it is written. */
+static bool chat_flush(struct conn *c)
+{
+        while (c->ooff < c->olen) {
+                ssize_t n = send(c->fd, c->out + c->ooff, c->olen - c->ooff, MSG_NOSIGNAL);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0 && errno == EAGAIN)
+                        return false;
+                if (n <= 0)
+                        die("chat: sender #%u: send: %s", c->id, strerror(errno));
+                c->ooff += (size_t)n;
+        }
+        c->ooff = c->olen = 0;
+        return true;
+}
+
+/* Ask for EPOLLOUT only while a sender has output the socket did not take. */
+static void chat_want_out(struct conn *c, bool want)
+{
+        if (want == c->want_out)
+                return;
+        c->want_out = want;
+        ep_mod(c->fd, EPOLLIN | (want ? EPOLLOUT : 0), c->id);
+}
+
+static int mode_chat(void)
+{
+        struct epoll_event evs[512];
+        int64_t t0 = now_ns(), done;
+
+        if (!strcmp(opt.proto, "pichat"))
+                proto = P_PICHAT;
+        else if (!strcmp(opt.proto, "irc"))
+                proto = P_IRC;
+        else if (!strcmp(opt.proto, "ncat"))
+                proto = P_NCAT;
+        else
+                die("chat: unknown protocol %s", opt.proto);
+        if (opt.k < 1 || opt.k >= opt.n)
+                die("chat: need 1 <= K < N");
+        n_members = opt.n;
+        sent_count = calloc(opt.k, sizeof(*sent_count));
+        win_low = calloc(opt.k, sizeof(*win_low));
+        win_count = calloc((size_t)opt.k * opt.w, sizeof(*win_count));
+        for (unsigned i = 0; i < opt.n; i++)
+                conns[i].next = calloc(opt.k, sizeof(uint64_t));
+
+        /* Join: connect everyone (each greeted, or registered on IRC). */
+        unsigned got = connect_all(opt.n, chat_on_est, chat_line, proto == P_IRC ? 2 : 1,
+                                   t0 + 30 * 1000000000LL, &done);
+        if (got < opt.n)
+                die("chat: only %u of %u clients connected", got, opt.n);
+        int64_t join_deadline = now_ns() + 30 * 1000000000LL;
+        while (joined < opt.n && now_ns() < join_deadline) {
+                int k = epoll_wait(ep, evs, 512, 20);
+                for (int i = 0; i < k; i++) {
+                        struct conn *c = &conns[evs[i].data.u64];
+                        if (read_lines(c, chat_line) < 0)
+                                die("chat: client #%u closed while joining", c->id);
+                }
+        }
+        if (joined < opt.n)
+                die("chat: only %u of %u joined", joined, opt.n);
+        /* Let join notices settle: drain for 300 ms. */
+        int64_t settle = now_ns() + 300 * 1000000LL;
+        while (now_ns() < settle) {
+                int k = epoll_wait(ep, evs, 512, 20);
+                for (int i = 0; i < k; i++)
+                        if (read_lines(&conns[evs[i].data.u64], chat_line) < 0)
+                                die("chat: client closed while settling");
+        }
+        /* Lines so far (a room's history, join notices) are not the test's. */
+        uint64_t foreign0 = foreign;
+        delivered = corrupted = disorder = 0;
+        memset(&chat_hist, 0, sizeof(chat_hist));
+        for (unsigned i = 0; i < opt.n; i++)
+                memset(conns[i].next, 0, opt.k * sizeof(uint64_t));
+
+        enum { M_WINDOW, M_PACED, M_BURST } mode =
+                !strcmp(opt.mode, "paced") ? M_PACED : !strcmp(opt.mode, "burst") ? M_BURST :
+                M_WINDOW;
+        if (mode == M_WINDOW && opt.w > 100000)
+                die("chat: window too large");
+        int64_t start = now_ns(), stop = start + (int64_t)(opt.secs * 1e9);
+        int64_t period = mode == M_PACED ? (int64_t)(1e9 / opt.rate) : 0;
+        int64_t next_send = start, last_delivery = start;
+        uint64_t total_lines = mode == M_BURST ? opt.lines : UINT64_MAX;
+        uint64_t expected_done = 0;
+
+        if (mode == M_BURST) {
+                for (unsigned s = 0; s < opt.k; s++)
+                        for (unsigned i = 0; i < opt.lines; i++)
+                                chat_send(s);
+                stop = start + 20 * 1000000000LL;     /* bound: 20 s at most */
+        }
+
+        int64_t end = stop + DRAIN_MS * 1000000LL;
+        for (;;) {
+                int64_t now = now_ns();
+                bool sending = now < stop;
+                uint64_t total_sent = 0;
+                for (unsigned s = 0; s < opt.k; s++)
+                        total_sent += sent_count[s];
+                expected_done = total_sent * (opt.n - 1);
+                if (mode == M_BURST && delivered + corrupted >= expected_done)
+                        break;
+                if (!sending && mode != M_BURST && delivered >= expected_done)
+                        break;
+                if (now >= end)
+                        break;
+                if (sending && mode == M_WINDOW) {
+                        for (unsigned s = 0; s < opt.k; s++)
+                                while (sent_count[s] < win_low[s] + opt.w && sent_count[s] < total_lines)
+                                        chat_send(s);
+                } else if (sending && mode == M_PACED) {
+                        while (now >= next_send) {
+                                for (unsigned s = 0; s < opt.k; s++)
+                                        chat_send(s);
+                                next_send += period;
+                        }
+                }
+                for (unsigned s = 0; s < opt.k; s++)
+                        chat_want_out(&conns[s], !chat_flush(&conns[s]));
+                int timeout = 10;
+                if (mode == M_PACED && sending) {
+                        int64_t d = (next_send - now_ns()) / 1000000;
+                        timeout = d < 0 ? 0 : d > 10 ? 10 : (int)d;
+                }
+                int k = epoll_wait(ep, evs, 512, timeout);
+                for (int i = 0; i < k; i++) {
+                        struct conn *c = &conns[evs[i].data.u64];
+                        if ((evs[i].events & EPOLLOUT) && c->id < opt.k)
+                                chat_want_out(c, !chat_flush(c));
+                        if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+                                uint64_t before = delivered;
+                                if (read_lines(c, chat_line) < 0)
+                                        die("chat: client #%u closed by the server "
+                                            "(delivered %" PRIu64 ")", c->id, delivered);
+                                if (delivered != before)
+                                        last_delivery = now_ns();
+                        }
+                }
+        }
+        uint64_t total_sent = 0;
+        for (unsigned s = 0; s < opt.k; s++)
+                total_sent += sent_count[s];
+        expected_done = total_sent * (opt.n - 1);
+        double el = (double)(last_delivery - start) / 1e9;
+        if (el <= 0)
+                el = 1e-9;
+        printf("mode=chat proto=%s how=%s n=%u k=%u sent=%" PRIu64 " expected=%" PRIu64
+               " delivered=%" PRIu64 " lost=%" PRIu64 " corrupted=%" PRIu64 " disorder=%" PRIu64
+               " other=%" PRIu64 " secs=%.3f dps=%.0f p50_us=%" PRIu64 " p99_us=%" PRIu64
+               " max_us=%" PRIu64 "\n",
+               opt.proto, opt.mode, opt.n, opt.k, total_sent, expected_done, delivered,
+               expected_done > delivered ? expected_done - delivered : 0, corrupted, disorder,
+               foreign - foreign0, el, (double)delivered / el, h_pct(&chat_hist, 50),
+               h_pct(&chat_hist, 99), chat_hist.max);
+        return 0;
+}
+
+/* ---- udp */
+
+#define UDP_SOCKS_MAX 64
+#define UDP_WIN_MAX 64
+#define UDP_LOST_MS 200
+
+struct usock {
+        int fd;
+        uint64_t seq[UDP_WIN_MAX];
+        int64_t t[UDP_WIN_MAX];         /* 0: slot free */
+};
+
+static int mode_udp(void)
+{
+        struct usock us[UDP_SOCKS_MAX];
+        struct sockaddr_in sa = server_addr();
+        struct epoll_event evs[64];
+        uint64_t sent = 0, got = 0, bad = 0, lost = 0, next_seq = 0;
+        size_t plen = strlen(opt.prefix);
+        struct hist uh = { 0 };
+
+        if (opt.n > UDP_SOCKS_MAX || opt.w > UDP_WIN_MAX)
+                die("udp: at most %d sockets x %d in flight", UDP_SOCKS_MAX, UDP_WIN_MAX);
+        for (unsigned i = 0; i < opt.n; i++) {
+                us[i].fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+                if (us[i].fd < 0 || connect(us[i].fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                        die("udp: socket: %s", strerror(errno));
+                memset(us[i].t, 0, sizeof(us[i].t));
+                ep_add(us[i].fd, EPOLLIN, i);
+        }
+        int64_t start = now_ns(), stop = start + (int64_t)(opt.secs * 1e9);
+        int64_t end = stop + 500 * 1000000LL;
+        for (;;) {
+                int64_t now = now_ns();
+                bool sending = now < stop;
+                unsigned inflight = 0;
+                for (unsigned i = 0; i < opt.n; i++) {
+                        for (unsigned j = 0; j < opt.w; j++) {
+                                if (us[i].t[j] && now - us[i].t[j] > UDP_LOST_MS * 1000000LL) {
+                                        us[i].t[j] = 0;
+                                        lost++;
+                                }
+                                if (!us[i].t[j] && sending) {
+                                        char buf[128];
+                                        int n = snprintf(buf, sizeof(buf), "udp %u %" PRIu64
+                                                         " payload-of-a-datagram", i, next_seq);
+                                        if (send(us[i].fd, buf, (size_t)n, 0) == n) {
+                                                us[i].seq[j] = next_seq++;
+                                                us[i].t[j] = now_ns();
+                                                sent++;
+                                        }
+                                }
+                                if (us[i].t[j])
+                                        inflight++;
+                        }
+                }
+                if ((!sending && inflight == 0) || now >= end)
+                        break;
+                int k = epoll_wait(ep, evs, 64, 10);
+                for (int e = 0; e < k; e++) {
+                        struct usock *u = &us[evs[e].data.u64];
+                        for (;;) {
+                                char buf[256];
+                                ssize_t n = recv(u->fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+                                if (n < 0)
+                                        break;
+                                buf[n] = '\0';
+                                unsigned sid;
+                                uint64_t seq;
+                                if ((size_t)n < plen || memcmp(buf, opt.prefix, plen) != 0 ||
+                                    sscanf(buf + plen, "udp %u %" SCNu64, &sid, &seq) != 2) {
+                                        bad++;
+                                        continue;
+                                }
+                                bool found = false;
+                                for (unsigned j = 0; j < opt.w; j++) {
+                                        if (u->t[j] && u->seq[j] == seq) {
+                                                h_add(&uh, (uint64_t)(now_ns() - u->t[j]) / 1000);
+                                                u->t[j] = 0;
+                                                found = true;
+                                                got++;
+                                                break;
+                                        }
+                                }
+                                if (!found)
+                                        bad++;  /* late (counted lost) or never sent */
+                        }
+                }
+        }
+        for (unsigned i = 0; i < opt.n; i++)
+                for (unsigned j = 0; j < opt.w; j++)
+                        if (us[i].t[j])
+                                lost++;
+        double el = (double)(now_ns() - start) / 1e9;
+        printf("mode=udp socks=%u inflight=%u secs=%.3f sent=%" PRIu64 " replies=%" PRIu64
+               " rps=%.0f lost=%" PRIu64 " bad=%" PRIu64 " p50_us=%" PRIu64 " p99_us=%" PRIu64 "\n",
+               opt.n, opt.w, el, sent, got, (double)got / el, lost, bad, h_pct(&uh, 50),
+               h_pct(&uh, 99));
+        return 0;
+}
+
+/* ---- startup */
+
+static int mode_startup(char **cmd)
+{
+        struct sockaddr_un un = { .sun_family = AF_UNIX };
+        int nfd = -1;
+
+        if (opt.notify) {
+                snprintf(un.sun_path, sizeof(un.sun_path), "/tmp/loadgen-notify-%d", (int)getpid());
+                unlink(un.sun_path);
+                nfd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+                if (nfd < 0 || bind(nfd, (struct sockaddr *)&un, sizeof(un)) < 0)
+                        die("notify socket: %s", strerror(errno));
+        }
+        int64_t t0 = now_ns(), ready = 0, served = 0;
+        pid_t pid = fork();
+        if (pid < 0)
+                die("fork: %s", strerror(errno));
+        if (pid == 0) {
+                if (opt.notify)
+                        setenv("NOTIFY_SOCKET", un.sun_path, 1);
+                int null = open("/dev/null", O_WRONLY);
+                if (null >= 0) {
+                        dup2(null, STDOUT_FILENO);
+                        dup2(null, STDERR_FILENO);
+                }
+                execvp(cmd[0], cmd);
+                _exit(127);
+        }
+        int64_t deadline = t0 + 10 * 1000000000LL;
+        int fd = -1;
+        size_t got = 0;
+        while ((!served || (opt.notify && !ready)) && now_ns() < deadline) {
+                if (opt.notify && !ready) {
+                        char buf[512];
+                        ssize_t n;
+                        while ((n = recv(nfd, buf, sizeof(buf) - 1, 0)) > 0) {
+                                buf[n] = '\0';
+                                if (strstr(buf, "READY=1") && !ready)
+                                        ready = now_ns();
+                        }
+                }
+                if (!served) {
+                        if (fd < 0) {
+                                struct sockaddr_in sa = server_addr();
+                                fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+                                if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                                        close(fd);
+                                        fd = -1;
+                                } else {
+                                        fcntl(fd, F_SETFL, O_NONBLOCK);
+                                        /* A line every server here answers: echoed, or IRC registration. */
+                                        static const char probe[] = "NICK probe\r\nUSER probe 0 * :probe\r\n";
+                                        send(fd, probe, sizeof(probe) - 1, MSG_NOSIGNAL);
+                                        got = 0;
+                                }
+                        }
+                        if (fd >= 0) {
+                                char b[256];
+                                ssize_t n = recv(fd, b, sizeof(b), 0);
+                                if (n > 0 && memchr(b, '\n', (size_t)n))
+                                        served = now_ns();
+                                else if (n > 0)
+                                        got += (size_t)n;
+                                else if (n == 0) {
+                                        close(fd);
+                                        fd = -1;
+                                }
+                        }
+                }
+                struct timespec ts = { 0, 200000 };
+                nanosleep(&ts, NULL);
+        }
+        (void)got;
+        if (fd >= 0)
+                close(fd);
+        kill(pid, SIGTERM);
+        int st;
+        int64_t kill_deadline = now_ns() + 5 * 1000000000LL;
+        while (waitpid(pid, &st, WNOHANG) == 0) {
+                if (now_ns() > kill_deadline) {
+                        kill(pid, SIGKILL);
+                        waitpid(pid, &st, 0);
+                        break;
+                }
+                struct timespec ts = { 0, 1000000 };
+                nanosleep(&ts, NULL);
+        }
+        if (opt.notify)
+                unlink(un.sun_path);
+        printf("mode=startup ready_ms=%.2f served_ms=%.2f\n",
+               ready ? (double)(ready - t0) / 1e6 : -1.0,
+               served ? (double)(served - t0) / 1e6 : -1.0);
+        return served ? 0 : 3;
+}
+
+static int mode_freeport(void)
+{
+        for (int tries = 0; tries < 100; tries++) {
+                struct sockaddr_in sa = { .sin_family = AF_INET };
+                socklen_t len = sizeof(sa);
+                sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+                int t = socket(AF_INET, SOCK_STREAM, 0);
+                if (bind(t, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+                    getsockname(t, (struct sockaddr *)&sa, &len) < 0)
+                        die("freeport: %s", strerror(errno));
+                int u = socket(AF_INET, SOCK_DGRAM, 0);
+                int ok = bind(u, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+                close(u);
+                close(t);
+                if (ok) {
+                        printf("%u\n", ntohs(sa.sin_port));
+                        return 0;
+                }
+        }
+        die("freeport: none found");
+}
+
+int main(int argc, char **argv)
+{
+        if (argc < 2)
+                die("usage: loadgen echo|idle|chat|udp|startup|freeport [options]");
+        const char *mode = argv[1];
+        int c;
+
+        optind = 2;
+        while ((c = getopt(argc, argv, "p:n:k:w:t:R:l:gNx:r:m:P:s:c:")) != -1) {
+                switch (c) {
+                case 'p': opt.port = (unsigned)atoi(optarg); break;
+                case 'n': opt.n = (unsigned)atoi(optarg); break;
+                case 'k': opt.k = (unsigned)atoi(optarg); break;
+                case 'w': opt.w = (unsigned)atoi(optarg); break;
+                case 't': opt.secs = atof(optarg); break;
+                case 'R': opt.rate = atof(optarg); break;
+                case 'l': opt.lines = (unsigned)atoi(optarg); break;
+                case 'g': opt.greet = true; break;
+                case 'N': opt.notify = true; break;
+                case 'x': opt.prefix = optarg; break;
+                case 'r': opt.proto = optarg; break;
+                case 'm': opt.mode = optarg; break;
+                case 'P': opt.pid = (pid_t)atoi(optarg); break;
+                case 's': opt.size = (unsigned)atoi(optarg); break;
+                case 'c': opt.connects = (unsigned)atoi(optarg); break;
+                default: die("bad option");
+                }
+        }
+        if (!strcmp(mode, "freeport"))
+                return mode_freeport();
+        if (!opt.port)
+                die("-p PORT is needed");
+        if (opt.n == 0 || opt.n > MAX_CONNS)
+                die("-n must be 1..%d", MAX_CONNS);
+        if (opt.secs <= 0 || opt.secs > 120)
+                die("-t must be in (0, 120] seconds");
+        if (opt.lines > 100000 || opt.w == 0 || opt.rate <= 0 || opt.rate > 100000)
+                die("-l at most 100000, -w at least 1, -R in (0, 100000]");
+        if (opt.connects < 1)
+                die("-c must be at least 1");
+        if (opt.size < 16 || opt.size > 200)
+                die("-s must be 16..200");
+        signal(SIGPIPE, SIG_IGN);
+        raise_nofile();
+        ep = epoll_create1(EPOLL_CLOEXEC);
+        conns = calloc(MAX_CONNS, sizeof(*conns));
+        if (ep < 0 || !conns)
+                die("setup: %s", strerror(errno));
+        if (!strcmp(mode, "echo"))
+                return mode_echo();
+        if (!strcmp(mode, "idle"))
+                return mode_idle();
+        if (!strcmp(mode, "chat"))
+                return mode_chat();
+        if (!strcmp(mode, "udp"))
+                return mode_udp();
+        if (!strcmp(mode, "startup")) {
+                if (optind >= argc)
+                        die("startup: a command is needed after --");
+                return mode_startup(argv + optind);
+        }
+        die("unknown mode %s", mode);
+}
