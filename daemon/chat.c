@@ -20,10 +20,16 @@
 #define CHAT_ROOM_NAME_MAX 32   /* longest room name a client may create */
 #define CHAT_WHO_LINE 400       /* /who output is cut into lines of about this */
 /* When a line leaves some member's queue this full (percent), its sender
- * waits CHAT_YIELD_MS before its next line: readers that are merely behind
- * catch up, while one that stopped reading still overflows and is dropped. */
+ * waits before its next line: readers that are merely behind (short of CPU
+ * on a busy machine) catch up, while one that stopped reading still
+ * overflows and is dropped. The nearer a queue is to overflowing, the
+ * longer the wait, so a starved reader gets more time exactly when it
+ * needs it; a stalled one costs the room at most a second or so of slower
+ * sending before it goes. */
 #define CHAT_HIGH_WATER 50
 #define CHAT_YIELD_MS 1
+#define CHAT_NEAR_FULL 85
+#define CHAT_NEAR_FULL_YIELD_MS 10
 
 struct chat_client {
         struct member m;
@@ -434,8 +440,10 @@ static void say(struct chat_client *cc, const char *text, bool action)
 
         if (m) {
                 room_batch_begin();     /* ends in chat_dispatched() */
-                if (room_say(&chat_reg, &cc->m, m, false, true) >= CHAT_HIGH_WATER)
-                        cc->yield_until = conn_now_ms() + CHAT_YIELD_MS;
+                unsigned fullest = room_say(&chat_reg, &cc->m, m, false, true);
+                if (fullest >= CHAT_HIGH_WATER)
+                        cc->yield_until = conn_now_ms() + (fullest >= CHAT_NEAR_FULL ?
+                                                           CHAT_NEAR_FULL_YIELD_MS : CHAT_YIELD_MS);
                 msg_unref(m);
         }
 }
