@@ -346,13 +346,19 @@ void server_stop(void)
         if (write(srv.stop_pipe[1], &b, 1) < 0)
                 log_msg(LOG_ERR, "cannot signal shutdown: %s", strerror(errno));
 
+        /* Seconds and nanoseconds apart: with a 32-bit long (armhf),
+         * tv_nsec plus the grace in nanoseconds would overflow, and the
+         * wait would fail with EINVAL at once, forever. */
         clock_gettime(CLOCK_REALTIME, &deadline);
-        deadline.tv_nsec += (long)PICHAT_SHUTDOWN_GRACE_MS * 1000000L;
-        deadline.tv_sec += deadline.tv_nsec / 1000000000L;
-        deadline.tv_nsec %= 1000000000L;
+        deadline.tv_sec += PICHAT_SHUTDOWN_GRACE_MS / 1000;
+        deadline.tv_nsec += (long)(PICHAT_SHUTDOWN_GRACE_MS % 1000) * 1000000L;
+        if (deadline.tv_nsec >= 1000000000L) {
+                deadline.tv_sec++;
+                deadline.tv_nsec -= 1000000000L;
+        }
         pthread_mutex_lock(&srv.lock);
         while (srv.running > 0)
-                if (pthread_cond_timedwait(&srv.done, &srv.lock, &deadline) == ETIMEDOUT)
+                if (pthread_cond_timedwait(&srv.done, &srv.lock, &deadline) != 0)
                         break;
         if (srv.running > 0)
                 log_msg(LOG_WARNING, "%u threads still closing at exit", srv.running);

@@ -53,6 +53,29 @@ static void make_argv(char *argv[17], const char *const args[])
         argv[n] = NULL;
 }
 
+/* execv pichat with argv (argv[0] is ignored), run by $PICHAT_WRAPPER when
+ * it is set: words separated by spaces, e.g. "qemu-arm-static" when a
+ * cross build's tests run under qemu-user. Returns only on failure. */
+static void exec_pichat(char *const argv[])
+{
+        char wrap[256], *full[40], *save = NULL;
+        const char *w = getenv("PICHAT_WRAPPER");
+        int n = 0;
+
+        if (!w || !*w) {
+                execv(pichat_binary(), argv);
+                return;
+        }
+        snprintf(wrap, sizeof(wrap), "%s", w);
+        for (char *t = strtok_r(wrap, " ", &save); t && n < 20; t = strtok_r(NULL, " ", &save))
+                full[n++] = t;
+        full[n++] = (char *)pichat_binary();
+        for (int i = 1; argv[i] && n < 39; i++)
+                full[n++] = argv[i];
+        full[n] = NULL;
+        execvp(full[0], full);
+}
+
 /* ---- scripted runs: stdin, stdout and stderr are pipes ---- */
 
 struct proc {
@@ -83,7 +106,7 @@ static void proc_start(struct proc *p, const char *const args[])
                 dup2(i[0], STDIN_FILENO);
                 dup2(o[1], STDOUT_FILENO);
                 dup2(e[1], STDERR_FILENO);
-                execv(pichat_binary(), argv);
+                exec_pichat(argv);
                 _exit(127);
         }
         close(i[0]);
@@ -653,7 +676,7 @@ static void tty_start(struct tty *t, const char *const args[])
                 close(t->master);
                 if (login_tty(t->slave) < 0)
                         _exit(126);
-                execv(pichat_binary(), argv);
+                exec_pichat(argv);
                 _exit(127);
         }
 }

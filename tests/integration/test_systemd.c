@@ -591,7 +591,16 @@ START_TEST(journal_fields_end_to_end)
         char dir[] = "/tmp/pichat-journal.XXXXXX", path[64], all[65536], e[2048];
         int status = -1;
         size_t len;
+        const char *wrap = getenv("PICHATD_WRAPPER");
 
+        /* Under qemu-aarch64 user emulation (cross build tests) pichatd
+         * stops answering chat once its native journal messages are
+         * refused (EAGAIN); not seen natively, under qemu-arm, or on
+         * amd64. Not yet understood: reported as skipped, not passed. */
+        if (wrap && strstr(wrap, "qemu-aarch64")) {
+                pd_skipped("journal fields test hangs under qemu-aarch64 user emulation");
+                return;
+        }
         ck_assert_ptr_nonnull(mkdtemp(dir));
         snprintf(path, sizeof(path), "%s/journal", dir);
         pid_t pid = fork();
