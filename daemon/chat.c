@@ -505,7 +505,7 @@ static int chat_line(struct conn *c, const char *raw, size_t len)
 
         if (!line)
                 return -ENOMEM;
-        cf = conf_current();
+        cf = conf_cached(&c->live);
         /* A reload may have changed the flood limits of clients already here. */
         if (cc->bucket.rate != (int64_t)cf->chat.lines_per_sec ||
             cc->bucket.cap != (int64_t)cf->chat.burst * BUCKET_MILLI)
@@ -574,7 +574,6 @@ static int chat_line(struct conn *c, const char *raw, size_t len)
                 break;
         }
 out:
-        conf_unref(cf);
         free(line);
         return r;
 }

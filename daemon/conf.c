@@ -552,6 +552,10 @@ void conf_unref(struct conf *c)
 
 static pthread_mutex_t conf_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct conf *conf_in_force;
+/* Bumped by every conf_set_current(): lets a holder of a reference see
+ * that it is stale with one shared read, which costs nothing while no
+ * reload happens (no lock, no cache line written). */
+static atomic_uint conf_gen = 1;
 
 struct conf *conf_current(void)
 {
@@ -570,6 +574,28 @@ void conf_set_current(struct conf *c)
         pthread_mutex_lock(&conf_lock);
         old = conf_in_force;
         conf_in_force = c;
+        atomic_fetch_add_explicit(&conf_gen, 1, memory_order_release);
         pthread_mutex_unlock(&conf_lock);
         conf_unref(old);
+}
+
+struct conf *conf_cached(struct conf_cache *cc)
+{
+        unsigned gen = atomic_load_explicit(&conf_gen, memory_order_acquire);
+
+        /* Read before taking the config: a reload in between leaves an
+         * older number with the newer config, so the next call only takes
+         * it again, never keeps a stale one. */
+        if (!cc->conf || cc->gen != gen) {
+                conf_unref(cc->conf);
+                cc->conf = conf_current();
+                cc->gen = gen;
+        }
+        return cc->conf;
+}
+
+void conf_cache_drop(struct conf_cache *cc)
+{
+        conf_unref(cc->conf);
+        cc->conf = NULL;
 }

@@ -93,3 +93,16 @@ void conf_unref(struct conf *c);
 /* The configuration in force; conf_current() returns a new reference. */
 struct conf *conf_current(void);
 void conf_set_current(struct conf *c);  /* takes over the caller's reference */
+
+/* A thread's own reference to the configuration in force. Threads that
+ * look at the config for every line (echo, chat) use this rather than
+ * conf_current(), whose lock and shared count every thread would take in
+ * turn. */
+struct conf_cache {
+        struct conf *conf;
+        unsigned gen;
+};
+/* The configuration in force, refreshed after a reload; the reference
+ * belongs to cc (valid until the next call or conf_cache_drop()). */
+struct conf *conf_cached(struct conf_cache *cc);
+void conf_cache_drop(struct conf_cache *cc);

@@ -11,6 +11,7 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -92,6 +93,17 @@ static void conn_say_nowait(struct conn *c, const char *text)
         (void)w;
 }
 
+static void conn_say_stopping(struct conn *c)
+{
+        conn_set_reason(c, "server shutting down");
+        conn_say_nowait(c, "server shutting down");
+}
+
+bool conn_can_block(const struct service *svc)
+{
+        return !svc->wake && !svc->want_write && !svc->writable && !svc->delay_ms;
+}
+
 static void conn_teardown(struct conn *c)
 {
         struct log_ctx ctx = { .service = c->svc->name, .peer = c->peer };
@@ -102,11 +114,14 @@ static void conn_teardown(struct conn *c)
                 c->reason[0] ? c->reason : "closed");
         /* Let a pending goodbye reach the peer rather than being reset. */
         shutdown(c->fd, SHUT_WR);
+        /* Off the server's list before the descriptor number can be reused. */
+        server_conn_unlink(c);
         close(c->fd);
         if (c->wake_fd >= 0)
                 close(c->wake_fd);
         line_free(&c->ls);
         free(c->rbuf);
+        conf_cache_drop(&c->live);
         server_conn_done(c);
         conf_unref(c->conf);
         free(c);
@@ -142,26 +157,38 @@ static int conn_dispatch(struct conn *c, int64_t *delay)
         return 0;
 }
 
-/* Read what the client sent, answer telnet negotiation, keep the text.
- * 1 if text came (telnet commands alone are not activity: a peer must
- * not keep a session alive with them), 0, or -errno. */
-static int conn_read(struct conn *c)
+/* Receive into the read buffer (allocated when the client first sends:
+ * an idle client keeps none, so thousands of them fit in less memory).
+ * Bytes received, 0 when none came (EAGAIN, or SO_RCVTIMEO ran out), or
+ * -errno (-ECONNRESET at end of stream). Small frame on purpose: a
+ * blocking client thread sleeps here, and every stack page it has touched
+ * stays resident. */
+static ssize_t conn_recv(struct conn *c, int flags)
 {
-        uint8_t reply[CONN_READ_SIZE + 2];
-        size_t out, nreply;
         ssize_t n;
 
-        /* Allocated when the client first sends: an idle client keeps no
-         * read buffer (thousands of them fit in less memory). */
         if (!c->rbuf && !(c->rbuf = malloc(CONN_READ_SIZE)))
                 return -ENOMEM;
         do
-                n = recv(c->fd, c->rbuf, CONN_READ_SIZE, MSG_DONTWAIT);
+                n = recv(c->fd, c->rbuf, CONN_READ_SIZE, flags);
         while (n < 0 && errno == EINTR);
         if (n == 0)
                 return -ECONNRESET;
         if (n < 0)
                 return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+        return n;
+}
+
+/* Strip telnet commands from n received bytes, answer negotiation, keep
+ * the text. 1 if text came (telnet commands alone are not activity: a
+ * peer must not keep a session alive with them), 0, or -errno. */
+static int conn_take(struct conn *c, ssize_t n)
+{
+        uint8_t reply[CONN_READ_SIZE + 2];
+        size_t out, nreply;
+
+        if (n <= 0)
+                return (int)n;
         telnet_filter(&c->tn, c->rbuf, (size_t)n, c->rbuf, &out, reply, &nreply);
         c->rpos = 0;
         c->rlen = out;
@@ -171,6 +198,37 @@ static int conn_read(struct conn *c)
                         return r;
         }
         return out > 0;
+}
+
+/* SO_RCVTIMEO in ms, 0 for none, as struct conn keeps it. A value a
+ * little shorter than wanted only wakes the thread early to look again;
+ * one longer would let a timeout pass late. */
+static bool conn_rcvtimeo_stale(int64_t set, int64_t want)
+{
+        if (want == 0)
+                return set != 0;
+        return set == 0 || set > want || set < want - want / 8;
+}
+
+/* Blocking mode: sleep in recv() until input, the timeout (ms, -1 for
+ * none) or server_stop() shutting the read side. As conn_take(). */
+static int conn_recv_wait(struct conn *c, int64_t timeout)
+{
+        int64_t want = timeout < 0 ? 0 : timeout;
+        int flags = 0;
+
+        if (timeout == 0) {
+                flags = MSG_DONTWAIT;
+        } else if (conn_rcvtimeo_stale(c->rcvtimeo_ms, want)) {
+                struct timeval tv = {
+                        .tv_sec = (time_t)(want / 1000),
+                        .tv_usec = (suseconds_t)(want % 1000) * 1000,
+                };
+                if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+                        return -errno;
+                c->rcvtimeo_ms = want;
+        }
+        return conn_take(c, conn_recv(c, flags));
 }
 
 static void conn_reason_from(struct conn *c, int r)
@@ -262,6 +320,27 @@ void conn_run(struct conn *c)
                         timeout = deadline > now ? deadline - now : 0;
                 if (delay > 0 && (timeout < 0 || delay < timeout))
                         timeout = delay;
+                if (c->blocking) {
+                        if (server_stopping()) {
+                                conn_say_stopping(c);
+                                break;
+                        }
+                        r = conn_recv_wait(c, timeout);
+                        /* A read side shut by server_stop() looks like
+                         * the client's end of stream: ask first. */
+                        if (server_stopping()) {
+                                conn_say_stopping(c);
+                                break;
+                        }
+                        if (r < 0)
+                                break;
+                        if (r > 0)
+                                last_input = conn_now_ms();
+                        r = 0;
+                        if (c->rlen > 0)
+                                continue;
+                        goto timeouts;
+                }
                 if (poll(pfd, c->wake_fd >= 0 ? 3 : 2,
                          timeout > INT32_MAX ? INT32_MAX : (int)timeout) < 0) {
                         if (errno == EINTR)
@@ -270,8 +349,7 @@ void conn_run(struct conn *c)
                         break;
                 }
                 if (pfd[1].revents || server_stopping()) {
-                        conn_set_reason(c, "server shutting down");
-                        conn_say_nowait(c, "server shutting down");
+                        conn_say_stopping(c);
                         break;
                 }
                 if (c->wake_fd >= 0 && (pfd[2].revents & POLLIN)) {
@@ -292,13 +370,14 @@ void conn_run(struct conn *c)
                     (r = c->svc->writable(c)) != 0)
                         break;
                 if (c->rlen == 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
-                        if ((r = conn_read(c)) < 0)
+                        if ((r = conn_take(c, conn_recv(c, MSG_DONTWAIT))) < 0)
                                 break;
                         if (r > 0)
                                 last_input = conn_now_ms();
                         r = 0;
                         continue;
                 }
+timeouts:
                 if (idle_ms > 0 && conn_now_ms() - last_input >= idle_ms) {
                         char msg[CONN_REASON_SIZE];
                         snprintf(msg, sizeof(msg), "idle timeout (%u s), closing connection",

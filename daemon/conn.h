@@ -59,6 +59,13 @@ struct conn {
          * what [server] line_timeout_s is measured against. */
         int64_t line_since;
         uint8_t *rbuf;                  /* CONN_READ_SIZE, from the first read on */
+        /* The service only answers lines (no wake-ups, no output of its
+         * own, no flood control): the thread sleeps in recv() itself, and
+         * server_stop() wakes it by shutting the socket's read side. */
+        bool blocking;
+        int64_t rcvtimeo_ms;            /* SO_RCVTIMEO set on fd (-1: none) */
+        struct conf_cache live;         /* the config in force, for each line */
+        struct conn *prev, *next;       /* server's list of live clients */
         char reason[CONN_REASON_SIZE];  /* why the session ends */
         void *priv;                     /* service state */
 };
@@ -75,6 +82,9 @@ int conn_write_line(struct conn *c, const char *text);
 
 /* The client thread's body; takes ownership of c. */
 void conn_run(struct conn *c);
+
+/* Whether svc's clients can be served by conn_run() blocking in recv(). */
+bool conn_can_block(const struct service *svc);
 
 /* Monotonic clock in milliseconds. */
 int64_t conn_now_ms(void);

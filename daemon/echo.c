@@ -27,16 +27,12 @@ size_t echo_format(char *out, const char *prefix, const char *line, size_t len)
 static int echo_open(struct conn *c)
 {
         /* Texts come from the config in force, so a reload shows at once. */
-        struct conf *cf = conf_current();
-        int r = conn_write_line(c, cf->echo.welcome);
-
-        conf_unref(cf);
-        return r;
+        return conn_write_line(c, conf_cached(&c->live)->echo.welcome);
 }
 
 static int echo_line(struct conn *c, const char *line, size_t len)
 {
-        struct conf *cf = conf_current();
+        const struct conf *cf = conf_cached(&c->live);
         size_t size = strlen(cf->echo.prefix) + 2 * len + 3;
         char stackbuf[1024];
         char *buf = size <= sizeof(stackbuf) ? stackbuf : malloc(size);
@@ -48,7 +44,6 @@ static int echo_line(struct conn *c, const char *line, size_t len)
                 if (buf != stackbuf)
                         free(buf);
         }
-        conf_unref(cf);
         return r;
 }
 

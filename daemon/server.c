@@ -39,10 +39,12 @@ static struct {
         unsigned n_listeners;
         struct svc_count counts[SERVER_LISTENERS_MAX];
         unsigned n_counts;
-        /* Threads still running (clients, accept, UDP), for the shutdown wait. */
+        /* Threads still running (clients, accept, UDP), for the shutdown
+         * wait, and the clients whose threads sleep in recv(). */
         pthread_mutex_t lock;
         pthread_cond_t done;
         unsigned running;
+        struct conn *blocking;
 } srv = { .stop_pipe = { -1, -1 } };
 
 int server_init(void)
@@ -177,6 +179,35 @@ static void *client_thread(void *arg)
         return NULL;
 }
 
+/* Blocking clients are listed so that server_stop() can wake them. */
+static void server_conn_link(struct conn *c)
+{
+        if (!c->blocking)
+                return;
+        pthread_mutex_lock(&srv.lock);
+        c->prev = NULL;
+        c->next = srv.blocking;
+        if (srv.blocking)
+                srv.blocking->prev = c;
+        srv.blocking = c;
+        pthread_mutex_unlock(&srv.lock);
+}
+
+void server_conn_unlink(struct conn *c)
+{
+        if (!c->blocking)
+                return;
+        pthread_mutex_lock(&srv.lock);
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                srv.blocking = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        c->prev = c->next = NULL;
+        pthread_mutex_unlock(&srv.lock);
+}
+
 void server_conn_done(struct conn *c)
 {
         struct svc_count *sc = count_of(c->svc);
@@ -265,8 +296,14 @@ static void accept_one(struct listener *l, int fd, const struct sockaddr *sa)
         struct svc_count *sc = count_of(l->svc);
         if (sc)
                 atomic_fetch_add(&sc->clients, 1);
+        /* Listed before its thread runs: server_stop() sets stopping
+         * before it walks the list, so a client either is on it or sees
+         * stopping when its thread starts. */
+        c->blocking = conn_can_block(l->svc);
+        server_conn_link(c);
         r = server_spawn_counted(client_thread, c);
         if (r < 0) {
+                server_conn_unlink(c);
                 if (sc)
                         atomic_fetch_sub(&sc->clients, 1);
                 slots_release(&srv.slots, &c->key);
@@ -303,8 +340,10 @@ static void *accept_thread(void *arg)
 
                 struct sockaddr_storage ss;
                 socklen_t len = sizeof(ss);
-                int fd = accept4(l->fd, (struct sockaddr *)&ss, &len,
-                                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+                /* A blocking socket: every write and the poll-driven
+                 * reads pass MSG_DONTWAIT, and blocking clients sleep in
+                 * recv() itself, one system call a line fewer. */
+                int fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
                 if (fd >= 0) {
                         accept_one(l, fd, (struct sockaddr *)&ss);
                         continue;
@@ -345,6 +384,12 @@ void server_stop(void)
         atomic_store(&srv.stopping, true);
         if (write(srv.stop_pipe[1], &b, 1) < 0)
                 log_msg(LOG_ERR, "cannot signal shutdown: %s", strerror(errno));
+        /* Wakes a thread sleeping in recv(), which then sees stopping;
+         * writes still work, so it can say goodbye. Never blocks. */
+        pthread_mutex_lock(&srv.lock);
+        for (struct conn *c = srv.blocking; c; c = c->next)
+                shutdown(c->fd, SHUT_RD);
+        pthread_mutex_unlock(&srv.lock);
 
         /* Seconds and nanoseconds apart: with a 32-bit long (armhf),
          * tv_nsec plus the grace in nanoseconds would overflow, and the

@@ -44,5 +44,7 @@ int64_t server_oldest_beat_ms(void);
 bool server_access(const struct conf *cf, const char *service, const struct sockaddr *sa,
                    bool log_allowed);
 
-/* Called once by each client thread as it ends. */
+/* Called once by each client thread as it ends: first _unlink, before
+ * its socket is closed, then _done as the last thing. */
+void server_conn_unlink(struct conn *c);
 void server_conn_done(struct conn *c);
