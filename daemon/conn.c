@@ -157,20 +157,14 @@ static int conn_dispatch(struct conn *c, int64_t *delay)
         return 0;
 }
 
-/* Receive into the read buffer (allocated when the client first sends:
- * an idle client keeps none, so thousands of them fit in less memory).
- * Bytes received, 0 when none came (EAGAIN, or SO_RCVTIMEO ran out), or
- * -errno (-ECONNRESET at end of stream). Small frame on purpose: a
- * blocking client thread sleeps here, and every stack page it has touched
- * stays resident. */
-static ssize_t conn_recv(struct conn *c, int flags)
+/* recv() with EINTR retried: bytes, 0 when none came (EAGAIN, or
+ * SO_RCVTIMEO ran out), or -errno (-ECONNRESET at end of stream). */
+static ssize_t conn_recv_raw(int fd, void *buf, size_t len, int flags)
 {
         ssize_t n;
 
-        if (!c->rbuf && !(c->rbuf = malloc(CONN_READ_SIZE)))
-                return -ENOMEM;
         do
-                n = recv(c->fd, c->rbuf, CONN_READ_SIZE, flags);
+                n = recv(fd, buf, len, flags);
         while (n < 0 && errno == EINTR);
         if (n == 0)
                 return -ECONNRESET;
@@ -179,9 +173,34 @@ static ssize_t conn_recv(struct conn *c, int flags)
         return n;
 }
 
+/* Receive into the read buffer, as conn_recv_raw(). The buffer is
+ * allocated when the client first sends: an idle client keeps none, so
+ * thousands of them fit in less memory. Small frame on purpose: a
+ * blocking client thread sleeps here, and every stack page it has
+ * touched stays resident. */
+static ssize_t conn_recv(struct conn *c, int flags)
+{
+        if (!c->rbuf) {
+                char peek;
+                ssize_t n = 1;
+
+                /* Sleep until the first byte without a buffer. */
+                if (!(flags & MSG_DONTWAIT))
+                        n = conn_recv_raw(c->fd, &peek, 1, flags | MSG_PEEK);
+                if (n <= 0)
+                        return n;
+                if (!(c->rbuf = malloc(CONN_READ_SIZE)))
+                        return -ENOMEM;
+        }
+        return conn_recv_raw(c->fd, c->rbuf, CONN_READ_SIZE, flags);
+}
+
 /* Strip telnet commands from n received bytes, answer negotiation, keep
  * the text. 1 if text came (telnet commands alone are not activity: a
- * peer must not keep a session alive with them), 0, or -errno. */
+ * peer must not keep a session alive with them), 0, or -errno. Never
+ * inlined: its reply buffer must not deepen the frame a thread sleeps
+ * in (see conn_recv). */
+__attribute__((noinline))
 static int conn_take(struct conn *c, ssize_t n)
 {
         uint8_t reply[CONN_READ_SIZE + 2];
