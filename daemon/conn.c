@@ -115,7 +115,7 @@ static void conn_teardown(struct conn *c)
         /* Let a pending goodbye reach the peer rather than being reset. */
         shutdown(c->fd, SHUT_WR);
         /* Off the server's list before the descriptor number can be reused. */
-        server_conn_unlink(c);
+        server_sleeper_del(&c->sleeper);
         close(c->fd);
         if (c->wake_fd >= 0)
                 close(c->wake_fd);

@@ -15,6 +15,12 @@
 #include "line.h"
 #include "telnet.h"
 
+/* A socket whose thread sleeps reading it; see server_sleeper_add(). */
+struct server_sleeper {
+        int fd;                         /* -1 while not listed */
+        struct server_sleeper *prev, *next;
+};
+
 /* Results of service callbacks besides 0 (carry on) and negative errno. */
 enum {
         CONN_CLOSE = 1,         /* the service ended the session (e.g. /quit) */
@@ -65,7 +71,7 @@ struct conn {
         bool blocking;
         int64_t rcvtimeo_ms;            /* SO_RCVTIMEO set on fd (-1: none) */
         struct conf_cache live;         /* the config in force, for each line */
-        struct conn *prev, *next;       /* server's list of live clients */
+        struct server_sleeper sleeper;  /* listed while blocking */
         char reason[CONN_REASON_SIZE];  /* why the session ends */
         void *priv;                     /* service state */
 };

@@ -40,11 +40,11 @@ static struct {
         struct svc_count counts[SERVER_LISTENERS_MAX];
         unsigned n_counts;
         /* Threads still running (clients, accept, UDP), for the shutdown
-         * wait, and the clients whose threads sleep in recv(). */
+         * wait, and the sockets threads sleep reading (server_sleeper_add). */
         pthread_mutex_t lock;
         pthread_cond_t done;
         unsigned running;
-        struct conn *blocking;
+        struct server_sleeper *sleepers;
 } srv = { .stop_pipe = { -1, -1 } };
 
 int server_init(void)
@@ -179,32 +179,31 @@ static void *client_thread(void *arg)
         return NULL;
 }
 
-/* Blocking clients are listed so that server_stop() can wake them. */
-static void server_conn_link(struct conn *c)
+void server_sleeper_add(struct server_sleeper *s, int fd)
 {
-        if (!c->blocking)
-                return;
         pthread_mutex_lock(&srv.lock);
-        c->prev = NULL;
-        c->next = srv.blocking;
-        if (srv.blocking)
-                srv.blocking->prev = c;
-        srv.blocking = c;
+        s->fd = fd;
+        s->prev = NULL;
+        s->next = srv.sleepers;
+        if (srv.sleepers)
+                srv.sleepers->prev = s;
+        srv.sleepers = s;
         pthread_mutex_unlock(&srv.lock);
 }
 
-void server_conn_unlink(struct conn *c)
+void server_sleeper_del(struct server_sleeper *s)
 {
-        if (!c->blocking)
-                return;
         pthread_mutex_lock(&srv.lock);
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                srv.blocking = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
-        c->prev = c->next = NULL;
+        if (s->fd >= 0) {
+                if (s->prev)
+                        s->prev->next = s->next;
+                else
+                        srv.sleepers = s->next;
+                if (s->next)
+                        s->next->prev = s->prev;
+                s->prev = s->next = NULL;
+                s->fd = -1;
+        }
         pthread_mutex_unlock(&srv.lock);
 }
 
@@ -300,10 +299,12 @@ static void accept_one(struct listener *l, int fd, const struct sockaddr *sa)
          * before it walks the list, so a client either is on it or sees
          * stopping when its thread starts. */
         c->blocking = conn_can_block(l->svc);
-        server_conn_link(c);
+        c->sleeper.fd = -1;
+        if (c->blocking)
+                server_sleeper_add(&c->sleeper, fd);
         r = server_spawn_counted(client_thread, c);
         if (r < 0) {
-                server_conn_unlink(c);
+                server_sleeper_del(&c->sleeper);
                 if (sc)
                         atomic_fetch_sub(&sc->clients, 1);
                 slots_release(&srv.slots, &c->key);
@@ -384,11 +385,13 @@ void server_stop(void)
         atomic_store(&srv.stopping, true);
         if (write(srv.stop_pipe[1], &b, 1) < 0)
                 log_msg(LOG_ERR, "cannot signal shutdown: %s", strerror(errno));
-        /* Wakes a thread sleeping in recv(), which then sees stopping;
-         * writes still work, so it can say goodbye. Never blocks. */
+        /* Wakes a thread sleeping in a read, which then sees stopping;
+         * writes still work, so a client can be told goodbye. Never
+         * blocks. (An unconnected UDP socket answers ENOTCONN, but its
+         * reader is woken all the same.) */
         pthread_mutex_lock(&srv.lock);
-        for (struct conn *c = srv.blocking; c; c = c->next)
-                shutdown(c->fd, SHUT_RD);
+        for (struct server_sleeper *s = srv.sleepers; s; s = s->next)
+                shutdown(s->fd, SHUT_RD);
         pthread_mutex_unlock(&srv.lock);
 
         /* Seconds and nanoseconds apart: with a 32-bit long (armhf),

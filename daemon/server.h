@@ -44,7 +44,12 @@ int64_t server_oldest_beat_ms(void);
 bool server_access(const struct conf *cf, const char *service, const struct sockaddr *sa,
                    bool log_allowed);
 
-/* Called once by each client thread as it ends: first _unlink, before
- * its socket is closed, then _done as the last thing. */
-void server_conn_unlink(struct conn *c);
+/* Called once by each client thread as it ends. */
 void server_conn_done(struct conn *c);
+
+/* A thread that sleeps in a blocking read of fd (a blocking client, a UDP
+ * loop) lists it, so that server_stop() can wake it: it shuts the read
+ * side of every listed socket once stopping is set (a read then returns
+ * 0 at once; writes still work). Unlist before closing fd. */
+void server_sleeper_add(struct server_sleeper *s, int fd);
+void server_sleeper_del(struct server_sleeper *s);

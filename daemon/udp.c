@@ -2,12 +2,13 @@
 #include "udp.h"
 
 #include <errno.h>
-#include <poll.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -78,6 +79,8 @@ int64_t udp_oldest_beat_ms(void)
 struct udp_state {
         int fd;
         unsigned index;                 /* in udp_beats */
+        struct server_sleeper sleeper;
+        struct conf_cache live;
         char *in[UDP_BATCH];
         char *out[UDP_BATCH];
         struct sockaddr_storage from[UDP_BATCH];
@@ -106,7 +109,7 @@ static bool udp_over_rate(const struct conf *cf, const struct sockaddr *sa, int6
 
 static void udp_serve_batch(struct udp_state *u, int n)
 {
-        struct conf *cf = conf_current();
+        const struct conf *cf = conf_cached(&u->live);
         bool limit = cf->udp.rate_per_source > 0;
         int64_t now = conn_now_ms();
         unsigned nout = 0;
@@ -137,7 +140,6 @@ static void udp_serve_batch(struct udp_state *u, int n)
                 u->msg_out[nout].msg_hdr.msg_iovlen = 1;
                 nout++;
         }
-        conf_unref(cf);
 
         for (unsigned sent = 0; sent < nout;) {
                 int r = sendmmsg(u->fd, u->msg_out + sent, nout - sent, MSG_DONTWAIT);
@@ -160,26 +162,25 @@ static void udp_free(struct udp_state *u)
                 free(u->in[i]);
                 free(u->out[i]);
         }
+        server_sleeper_del(&u->sleeper);
+        conf_cache_drop(&u->live);
         close(u->fd);
         free(u);
 }
 
+/* The loop sleeps in recvmmsg() itself, two system calls a batch: the
+ * socket blocks, SO_RCVTIMEO bounds each wait to the heartbeat, and
+ * server_stop() wakes it through the sleeper list. */
 static void *udp_thread(void *arg)
 {
         struct udp_state *u = arg;
 
         pthread_setname_np(pthread_self(), "udp");
 
-        while (!server_stopping()) {
-                struct pollfd pfd[2] = {
-                        { .fd = u->fd, .events = POLLIN },
-                        { .fd = server_stop_fd(), .events = POLLIN },
-                };
+        for (;;) {
                 /* Bounded sleep: an idle loop still shows it is alive. */
                 atomic_store(&udp_beats[u->index], conn_now_ms());
-                if (poll(pfd, 2, PICHAT_HEARTBEAT_MS) <= 0)
-                        continue;
-                if (pfd[1].revents)
+                if (server_stopping())
                         break;
                 for (int i = 0; i < UDP_BATCH; i++) {
                         u->iov_in[i].iov_base = u->in[i];
@@ -190,9 +191,13 @@ static void *udp_thread(void *arg)
                         u->msg_in[i].msg_hdr.msg_iov = &u->iov_in[i];
                         u->msg_in[i].msg_hdr.msg_iovlen = 1;
                 }
-                int n = recvmmsg(u->fd, u->msg_in, UDP_BATCH, MSG_DONTWAIT, NULL);
-                if (n > 0)
+                /* Waits for the first datagram only, then takes what
+                 * else is queued. */
+                int n = recvmmsg(u->fd, u->msg_in, UDP_BATCH, MSG_WAITFORONE, NULL);
+                if (n > 0 && !server_stopping())
                         udp_serve_batch(u, n);
+                /* Errors (EAGAIN at the heartbeat, ICMP errors queued on
+                 * the socket) cost one turn, never the thread. */
         }
         udp_free(u);
         server_thread_done();
@@ -215,6 +220,18 @@ int udp_start(int fd)
                 return -ENOMEM;
         }
         u->fd = fd;
+        u->sleeper.fd = -1;
+        struct timeval beat = {
+                .tv_sec = PICHAT_HEARTBEAT_MS / 1000,
+                .tv_usec = (PICHAT_HEARTBEAT_MS % 1000) * 1000,
+        };
+        int fl = fcntl(fd, F_GETFL);
+        if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ||
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &beat, sizeof(beat)) < 0) {
+                r = -errno;
+                free(u);
+                return r;
+        }
         for (int i = 0; i < UDP_BATCH; i++) {
                 u->in[i] = malloc(PICHAT_UDP_MAX);
                 u->out[i] = malloc(PICHAT_UDP_MAX);
@@ -223,6 +240,7 @@ int udp_start(int fd)
                         return -ENOMEM;
                 }
         }
+        server_sleeper_add(&u->sleeper, fd);
         /* Only the main thread starts UDP threads, before the supervisor runs. */
         u->index = atomic_load(&udp_threads);
         atomic_store(&udp_beats[u->index], conn_now_ms());

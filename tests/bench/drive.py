@@ -141,6 +141,8 @@ max_clients_per_ip = 0
 port = %d
 [udp]
 port = %d
+; the load comes from one address: lift the per-source limit (100/s)
+rate_per_source = 0
 [chat]
 port = %d
 ; the benchmark's only change to the chat defaults: flood control is
