@@ -847,6 +847,14 @@ static int mode_udp(void)
                 memset(us[i].t, 0, sizeof(us[i].t));
                 ep_add(us[i].fd, EPOLLIN, i);
         }
+        /* Batched both ways, as a client under load would be: one
+         * sendmmsg() refills a socket's free slots, one recvmmsg() takes
+         * every reply queued on it. The generator must not be what limits
+         * the rate it measures. */
+        static char obuf[UDP_WIN_MAX][128], ibuf[UDP_WIN_MAX][256];
+        struct mmsghdr om[UDP_WIN_MAX], im[UDP_WIN_MAX];
+        struct iovec oiov[UDP_WIN_MAX], iiov[UDP_WIN_MAX];
+        unsigned oslot[UDP_WIN_MAX];
         int64_t start = now_ns(), stop = start + (int64_t)(opt.secs * 1e9);
         int64_t end = stop + 500 * 1000000LL;
         for (;;) {
@@ -854,23 +862,33 @@ static int mode_udp(void)
                 bool sending = now < stop;
                 unsigned inflight = 0;
                 for (unsigned i = 0; i < opt.n; i++) {
+                        unsigned no = 0;
                         for (unsigned j = 0; j < opt.w; j++) {
                                 if (us[i].t[j] && now - us[i].t[j] > UDP_LOST_MS * 1000000LL) {
                                         us[i].t[j] = 0;
                                         lost++;
                                 }
                                 if (!us[i].t[j] && sending) {
-                                        char buf[128];
-                                        int n = snprintf(buf, sizeof(buf), "udp %u %" PRIu64
+                                        int n = snprintf(obuf[no], sizeof(obuf[no]), "udp %u %" PRIu64
                                                          " payload-of-a-datagram", i, next_seq);
-                                        if (send(us[i].fd, buf, (size_t)n, 0) == n) {
-                                                us[i].seq[j] = next_seq++;
-                                                us[i].t[j] = now_ns();
-                                                sent++;
-                                        }
+                                        oiov[no] = (struct iovec){ obuf[no], (size_t)n };
+                                        memset(&om[no], 0, sizeof(om[no]));
+                                        om[no].msg_hdr.msg_iov = &oiov[no];
+                                        om[no].msg_hdr.msg_iovlen = 1;
+                                        us[i].seq[j] = next_seq++;
+                                        oslot[no++] = j;
                                 }
                                 if (us[i].t[j])
                                         inflight++;
+                        }
+                        if (no == 0)
+                                continue;
+                        int k = sendmmsg(us[i].fd, om, no, 0);
+                        int64_t sent_at = now_ns();
+                        for (int m = 0; m < k; m++) {
+                                us[i].t[oslot[m]] = sent_at;
+                                sent++;
+                                inflight++;
                         }
                 }
                 if ((!sending && inflight == 0) || now >= end)
@@ -878,15 +896,20 @@ static int mode_udp(void)
                 int k = epoll_wait(ep, evs, 64, 10);
                 for (int e = 0; e < k; e++) {
                         struct usock *u = &us[evs[e].data.u64];
-                        for (;;) {
-                                char buf[256];
-                                ssize_t n = recv(u->fd, buf, sizeof(buf) - 1, MSG_DONTWAIT);
-                                if (n < 0)
-                                        break;
-                                buf[n] = '\0';
+                        for (unsigned m = 0; m < opt.w; m++) {
+                                iiov[m] = (struct iovec){ ibuf[m], sizeof(ibuf[m]) - 1 };
+                                memset(&im[m], 0, sizeof(im[m]));
+                                im[m].msg_hdr.msg_iov = &iiov[m];
+                                im[m].msg_hdr.msg_iovlen = 1;
+                        }
+                        int got_n = recvmmsg(u->fd, im, opt.w, MSG_DONTWAIT, NULL);
+                        int64_t got_at = now_ns();
+                        for (int m = 0; m < got_n; m++) {
+                                char *buf = ibuf[m];
+                                buf[im[m].msg_len] = '\0';
                                 unsigned sid;
                                 uint64_t seq;
-                                if ((size_t)n < plen || memcmp(buf, opt.prefix, plen) != 0 ||
+                                if (im[m].msg_len < plen || memcmp(buf, opt.prefix, plen) != 0 ||
                                     sscanf(buf + plen, "udp %u %" SCNu64, &sid, &seq) != 2) {
                                         bad++;
                                         continue;
@@ -894,7 +917,7 @@ static int mode_udp(void)
                                 bool found = false;
                                 for (unsigned j = 0; j < opt.w; j++) {
                                         if (u->t[j] && u->seq[j] == seq) {
-                                                h_add(&uh, (uint64_t)(now_ns() - u->t[j]) / 1000);
+                                                h_add(&uh, (uint64_t)(got_at - u->t[j]) / 1000);
                                                 u->t[j] = 0;
                                                 found = true;
                                                 got++;
