@@ -222,6 +222,7 @@ static int chat_open(struct conn *c)
                 goto out;
         }
         cc->m.q = &cc->q;
+        msg_queue_set_direct(&cc->q, c->fd);
         bucket_init(&cc->bucket, cf->chat.lines_per_sec, cf->chat.burst, conn_now_ms());
         c->priv = cc;
         /* Bound what the kernel holds for a slow reader too, so "too slow"
@@ -603,6 +604,9 @@ static void chat_close(struct conn *c, const char *reason)
                 room_remove(&chat_reg, &cc->m, left);
                 msg_unref(left);
         }
+        /* Out of the room, so no sender starts a write to our socket;
+         * wait for one that has begun, before the socket is closed. */
+        msg_queue_close(&cc->q);
         /* Last words (e.g. "* bye") if the socket takes them now. */
         if (!msg_queue_overflowed(&cc->q))
                 msg_queue_write(&cc->q, c->fd);

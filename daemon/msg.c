@@ -50,10 +50,23 @@ void msg_unref(struct msg *m)
 
 int msg_queue_init(struct msg_queue *q, size_t limit, int wake_fd)
 {
+        int r;
+
         memset(q, 0, sizeof(*q));
         q->limit = limit;
         q->wake_fd = wake_fd;
-        return -pthread_mutex_init(&q->lock, NULL);
+        q->fd = -1;
+        r = pthread_mutex_init(&q->lock, NULL);
+        if (r == 0 && (r = pthread_cond_init(&q->idle, NULL)) != 0)
+                pthread_mutex_destroy(&q->lock);
+        return -r;
+}
+
+void msg_queue_set_direct(struct msg_queue *q, int fd)
+{
+        pthread_mutex_lock(&q->lock);
+        q->fd = fd;
+        pthread_mutex_unlock(&q->lock);
 }
 
 void msg_queue_destroy(struct msg_queue *q)
@@ -63,6 +76,7 @@ void msg_queue_destroy(struct msg_queue *q)
         free(q->ring);
         q->ring = NULL;
         q->count = 0;
+        pthread_cond_destroy(&q->idle);
         pthread_mutex_destroy(&q->lock);
 }
 
@@ -113,7 +127,17 @@ void msg_queue_kick(struct msg_queue *q)
         msg_queue_wake(q);
 }
 
-int msg_queue_push_defer(struct msg_queue *q, struct msg *m, unsigned *percent, bool *woken)
+/* Room for k more entries; the queue's lock is held. 0 or -ENOMEM. */
+static int msg_queue_room(struct msg_queue *q, size_t k)
+{
+        while (q->cap - q->count < k)
+                if (msg_queue_grow(q) < 0)
+                        return -ENOMEM;
+        return 0;
+}
+
+static int msg_queue_add(struct msg_queue *q, struct msg *m, unsigned *percent, bool *woken,
+                         const void *who)
 {
         int r = 0;
         bool wake = false;
@@ -121,15 +145,24 @@ int msg_queue_push_defer(struct msg_queue *q, struct msg *m, unsigned *percent, 
         pthread_mutex_lock(&q->lock);
         if (q->overflow) {
                 r = MSG_QUEUE_OVERFLOW;
+        } else if (who && q->busy_by == who && q->count == 0) {
+                /* Once anything has queued up behind the write we own,
+                 * our later lines queue behind it too, in order. */
+                r = MSG_QUEUE_MINE;
+        } else if (who && q->count == 0 && !q->busy_by && !q->closing && q->fd >= 0) {
+                q->busy_by = who;
+                r = MSG_QUEUE_DIRECT;
         } else if (q->bytes + m->len > q->limit) {
                 q->overflow = true;
                 wake = true;
                 r = MSG_QUEUE_OVERFLOW;
-        } else if (q->count == q->cap && (r = msg_queue_grow(q)) < 0) {
+        } else if ((r = msg_queue_room(q, 1)) < 0) {
                 /* nothing queued */
         } else {
                 q->ring[(q->head + q->count) % q->cap] = msg_ref(m);
-                wake = q->count == 0;   /* a non-empty queue is being drained already */
+                /* A non-empty queue is being drained already; behind a
+                 * direct write, its writer wakes the owner when done. */
+                wake = q->count == 0 && !q->busy_by;
                 q->count++;
                 q->bytes += m->len;
         }
@@ -137,6 +170,90 @@ int msg_queue_push_defer(struct msg_queue *q, struct msg *m, unsigned *percent, 
         pthread_mutex_unlock(&q->lock);
         *woken = wake;
         return r;
+}
+
+int msg_queue_push_defer(struct msg_queue *q, struct msg *m, unsigned *percent, bool *woken)
+{
+        return msg_queue_add(q, m, percent, woken, NULL);
+}
+
+int msg_queue_offer(struct msg_queue *q, struct msg *m, const void *who, unsigned *percent,
+                    bool *woken)
+{
+        return msg_queue_add(q, m, percent, woken, who);
+}
+
+/* Put what a direct write left of lines (done bytes taken) first in
+ * line, in order. Under the queue's lock. */
+static void msg_queue_unshift(struct msg_queue *q, struct msg *const *lines, size_t n,
+                              size_t done)
+{
+        size_t i = 0, rest = 0;
+
+        while (i < n && done >= lines[i]->len)
+                done -= lines[i++]->len;
+        for (size_t j = i; j < n; j++)
+                rest += lines[j]->len;
+        rest -= done;
+        if (q->overflow)
+                return;         /* the owner drops the client */
+        if (q->bytes + rest > q->limit || msg_queue_room(q, n - i) < 0) {
+                q->overflow = true;
+                return;
+        }
+        q->head = (q->head + q->cap - (n - i)) % q->cap;
+        for (size_t j = i; j < n; j++)
+                q->ring[(q->head + j - i) % q->cap] = msg_ref(lines[j]);
+        q->count += n - i;
+        q->offset = done;
+        q->bytes += rest;
+}
+
+void msg_queue_write_direct(struct msg_queue *q, struct msg *const *lines, size_t n)
+{
+        struct iovec iov[MSG_DIRECT_MAX];
+        size_t total = 0;
+        ssize_t w;
+
+        if (n > MSG_DIRECT_MAX)
+                n = MSG_DIRECT_MAX;
+        for (size_t i = 0; i < n; i++) {
+                iov[i].iov_base = lines[i]->data;
+                iov[i].iov_len = lines[i]->len;
+                total += lines[i]->len;
+        }
+        struct msghdr mh = { .msg_iov = iov, .msg_iovlen = n };
+        do
+                w = sendmsg(q->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        while (w < 0 && errno == EINTR);
+        size_t done = w > 0 ? (size_t)w : 0;
+
+        pthread_mutex_lock(&q->lock);
+        /* Lines pushed meanwhile wait for the owner, who was not woken
+         * for them (nor allowed to write): wake it now. */
+        bool wake = q->count > 0;
+        if (done < total) {
+                /* A full socket (or a broken one, which the owner will
+                 * find out about): the rest goes first in line. */
+                msg_queue_unshift(q, lines, n, done);
+                wake = true;
+        }
+        /* Woken before the write is given up: from then on, the owner
+         * may close and free everything here. */
+        if (wake)
+                msg_queue_wake(q);
+        q->busy_by = NULL;
+        pthread_cond_broadcast(&q->idle);
+        pthread_mutex_unlock(&q->lock);
+}
+
+void msg_queue_close(struct msg_queue *q)
+{
+        pthread_mutex_lock(&q->lock);
+        q->closing = true;
+        while (q->busy_by)
+                pthread_cond_wait(&q->idle, &q->lock);
+        pthread_mutex_unlock(&q->lock);
 }
 
 int msg_queue_write(struct msg_queue *q, int fd)
@@ -149,7 +266,9 @@ int msg_queue_write(struct msg_queue *q, int fd)
                  * many lines: a reader that fell a few lines behind gets
                  * them in one segment, and wakes once, not once a line. */
                 pthread_mutex_lock(&q->lock);
-                for (size_t i = 0; i < q->count && n < MSG_WRITE_BATCH; i++) {
+                /* A direct write under way owns the socket; its writer
+                 * wakes us when done. */
+                for (size_t i = 0; !q->busy_by && i < q->count && n < MSG_WRITE_BATCH; i++) {
                         /* Only this thread removes entries, so the messages
                          * stay valid after the lock is dropped for the write. */
                         struct msg *m = q->ring[(q->head + i) % q->cap];
@@ -203,7 +322,7 @@ int msg_queue_write(struct msg_queue *q, int fd)
 bool msg_queue_pending(struct msg_queue *q)
 {
         pthread_mutex_lock(&q->lock);
-        bool r = q->count > 0;
+        bool r = q->count > 0 && !q->busy_by;
         pthread_mutex_unlock(&q->lock);
         return r;
 }

@@ -136,10 +136,66 @@ static void pay_wakes(struct registry *reg)
         }
 }
 
+/* A thread's batch of lines written straight to members' sockets: the
+ * lines, in order, and a claim per member whose socket it owns, with the
+ * lines that member gets (bit i: lines[i]). On the heap while a batch
+ * writes directly: thread-local storage is paid by every thread. */
+struct direct_batch {
+        struct msg *lines[MSG_DIRECT_MAX];
+        size_t n_lines;
+        struct direct_claim {
+                struct msg_queue *q;
+                uint64_t lines;
+        } *claims;
+        size_t n_claims, cap_claims;
+};
+static _Thread_local struct direct_batch *direct;
+
+/* Room for a claim on each of n members; false without memory. */
+static bool direct_reserve(size_t n)
+{
+        if (!direct && !(direct = calloc(1, sizeof(*direct))))
+                return false;
+        if (direct->cap_claims - direct->n_claims >= n)
+                return true;
+        size_t cap = direct->n_claims + n;
+        struct direct_claim *c = realloc(direct->claims, cap * sizeof(*c));
+        if (!c)
+                return false;
+        direct->claims = c;
+        direct->cap_claims = cap;
+        return true;
+}
+
+/* Send every claimed member its lines and give its socket back; with no
+ * lock held (members leaving wait for it in msg_queue_close()). */
+static void direct_flush(void)
+{
+        struct msg *mine[MSG_DIRECT_MAX];
+
+        if (!direct)
+                return;
+        for (size_t i = 0; i < direct->n_claims; i++) {
+                struct direct_claim *c = &direct->claims[i];
+                size_t n = 0;
+                for (size_t j = 0; j < direct->n_lines; j++)
+                        if (c->lines & (UINT64_C(1) << j))
+                                mine[n++] = direct->lines[j];
+                msg_queue_write_direct(c->q, mine, n);
+        }
+        for (size_t j = 0; j < direct->n_lines; j++)
+                msg_unref(direct->lines[j]);
+        free(direct->claims);
+        free(direct);
+        direct = NULL;
+}
+
 /* Queue msg for every member of r except skip; returns the highest queue
- * fill in percent. Wake-ups wait for the end of this thread's batch. */
+ * fill in percent. Wake-ups wait for the end of this thread's batch.
+ * With line >= 0 (msg is direct->lines[line]), members whose queues are
+ * empty and idle are claimed for a direct write instead. */
 static unsigned fan_out(struct registry *reg, struct room *r, struct member *skip,
-                        struct msg *msg)
+                        struct msg *msg, int line)
 {
         unsigned fullest = 0, pct;
         bool wake;
@@ -152,7 +208,16 @@ static unsigned fan_out(struct registry *reg, struct room *r, struct member *ski
                         continue;
                 /* An overflowing queue does not count (that client is
                  * dropped), but its owner must be woken to see it. */
-                int q = msg_queue_push_defer(m->q, msg, &pct, &wake);
+                int q = line >= 0 ? msg_queue_offer(m->q, msg, direct, &pct, &wake) :
+                        msg_queue_push_defer(m->q, msg, &pct, &wake);
+                if (q == MSG_QUEUE_DIRECT) {
+                        m->direct_slot = direct->n_claims++;
+                        direct->claims[m->direct_slot] = (struct direct_claim){ m->q, 0 };
+                }
+                if (q == MSG_QUEUE_DIRECT || q == MSG_QUEUE_MINE) {
+                        direct->claims[m->direct_slot].lines |= UINT64_C(1) << line;
+                        continue;
+                }
                 if (q == 0 && pct > fullest)
                         fullest = pct;
                 if (q >= 0 && wake && !m->wake_owed) {
@@ -176,9 +241,11 @@ void room_batch_end(struct registry *reg)
         if (!in_batch)
                 return;
         in_batch = false;
+        /* Queued readers first: they run on other cores while we write. */
         pthread_mutex_lock(&reg->lock);
         pay_wakes(reg);
         pthread_mutex_unlock(&reg->lock);
+        direct_flush();
 }
 
 /* Constant-time comparison, so key guessing learns nothing from timing. */
@@ -297,7 +364,7 @@ static void room_entered(struct registry *reg, struct room *r, struct member *m,
         struct msg *msg;
 
         if (notes && notes->entered && (msg = notes->entered(m, r))) {
-                fan_out(reg, r, m, msg);
+                fan_out(reg, r, m, msg, -1);
                 msg_unref(msg);
         }
         if (notes && notes->joined && (msg = notes->joined(m, r))) {
@@ -333,7 +400,7 @@ void room_remove(struct registry *reg, struct member *m, struct msg *left)
         /* m may be owed a wake-up: its queue goes once it has left. */
         pay_wakes(reg);
         if (m->room) {
-                fan_out(reg, m->room, m, left);
+                fan_out(reg, m->room, m, left, -1);
                 room_detach(reg, m);
                 nick_unlink(reg, m);
                 reg->n_members--;
@@ -363,7 +430,7 @@ int room_set_nick(struct registry *reg, struct member *m, const char *nick,
         nick_link(reg, m);
         if (m->room && announce) {
                 struct msg *msg = announce(old, nick);
-                fan_out(reg, m->room, m, msg);
+                fan_out(reg, m->room, m, msg, -1);
                 msg_unref(msg);
         }
         pthread_mutex_unlock(&reg->lock);
@@ -422,7 +489,7 @@ int room_join(struct registry *reg, struct member *m, const char *name, const ch
         }
         if (ret == 0) {
                 if (old) {
-                        fan_out(reg, old, m, left);
+                        fan_out(reg, old, m, left, -1);
                         room_detach(reg, m);
                 }
                 room_attach(r, m);
@@ -437,13 +504,25 @@ unsigned room_say(struct registry *reg, struct member *m, struct msg *msg, bool 
 {
         unsigned fullest = 0;
 
+        if (direct && direct->n_lines == MSG_DIRECT_MAX)
+                direct_flush();
         pthread_mutex_lock(&reg->lock);
         if (m->room) {
-                fullest = fan_out(reg, m->room, to_self ? NULL : m, msg);
+                int line = -1;
+                /* Without memory for the claims, every member's copy is
+                 * queued; the members this batch owns get it after what
+                 * the batch writes them, so order holds either way. */
+                if (in_batch && direct_reserve(m->room->n_members)) {
+                        line = (int)direct->n_lines;
+                        direct->lines[direct->n_lines++] = msg_ref(msg);
+                }
+                fullest = fan_out(reg, m->room, to_self ? NULL : m, msg, line);
                 if (keep)       /* without the CR LF */
                         history_push(&m->room->history, msg->data, msg->len - 2);
         }
         pthread_mutex_unlock(&reg->lock);
+        if (!in_batch)
+                direct_flush();
         return fullest;
 }
 
@@ -472,7 +551,7 @@ void room_topic(struct registry *reg, struct member *m, const char *topic, struc
         if (m->room) {
                 if (topic) {
                         snprintf(m->room->topic, sizeof(m->room->topic), "%s", topic);
-                        fan_out(reg, m->room, NULL, announce);
+                        fan_out(reg, m->room, NULL, announce, -1);
                 }
                 snprintf(name, ROOM_NAME_MAX + 1, "%s", m->room->name);
                 snprintf(out, ROOM_TOPIC_MAX + 1, "%s", m->room->topic);

@@ -44,6 +44,7 @@ struct member {
         struct msg_queue *q;            /* where lines for this member go */
         struct member *wake_next;       /* in registry.wakes while a wake-up is owed */
         bool wake_owed;
+        size_t direct_slot;             /* its claim in the batch owning its socket */
 };
 
 struct room {
@@ -131,7 +132,13 @@ unsigned room_say(struct registry *reg, struct member *m, struct msg *msg, bool 
  * hand (one read) then wakes every reader once, not once a line, and the
  * readers write them in one go. Outside a batch every call wakes whoever
  * is owed a wake-up, and room_remove() always does. Batches are per
- * thread; room_batch_end() without a batch does nothing. */
+ * thread; room_batch_end() without a batch does nothing.
+ *
+ * In a batch, room_say() writes to members whose queues are empty itself
+ * (see msg.h): it takes over their sockets as it meets them and, at
+ * room_batch_end() (or after MSG_DIRECT_MAX lines), sends each of them
+ * the lines of the batch it got with one non-blocking system call. Lines
+ * others say meanwhile queue up behind. */
 void room_batch_begin(void);
 void room_batch_end(struct registry *reg);
 

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -267,6 +269,11 @@ static void accept_one(struct listener *l, int fd, const struct sockaddr *sa)
                 close(fd);
                 return;
         }
+        /* Every write is whole lines, often a single one: Nagle's
+         * algorithm would hold one back behind an unacknowledged one,
+         * for up to the peer's delayed-ACK time (40 ms). */
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         c->fd = fd;
         c->wake_fd = -1;
         c->svc = l->svc;

@@ -456,6 +456,214 @@ START_TEST(queue_partial_writes)
 }
 END_TEST
 
+/* Everything readable on fd now, NUL-terminated, in buf. */
+static size_t read_now(int fd, char *buf, size_t size)
+{
+        size_t got = 0;
+
+        for (;;) {
+                ssize_t n = recv(fd, buf + got, size - 1 - got, MSG_DONTWAIT);
+                if (n <= 0)
+                        break;
+                got += (size_t)n;
+        }
+        buf[got] = '\0';
+        return got;
+}
+
+static struct msg *line(const char *text)
+{
+        struct msg *m = msg_new("%s", text);
+        ck_assert_ptr_nonnull(m);
+        return m;
+}
+
+START_TEST(direct_claim_mine_and_queued_behind)
+{
+        struct msg_queue q;
+        int sv[2], efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        struct msg *m[4] = { line("a1"), line("a2"), line("b1"), line("a3") };
+        int A, B;       /* two senders: their addresses name them */
+        unsigned pct;
+        bool wake;
+        char buf[256];
+
+        pair(sv);
+        ck_assert_int_eq(msg_queue_init(&q, 4096, efd), 0);
+        /* Without a socket, nothing is ever written directly. */
+        ck_assert_int_eq(msg_queue_offer(&q, m[0], &A, &pct, &wake), 0);
+        ck_assert_int_eq(msg_queue_write(&q, sv[0]), 0);
+        ck_assert_str_eq((read_now(sv[1], buf, sizeof(buf)), buf), "a1\r\n");
+        wakes(efd);
+
+        msg_queue_set_direct(&q, sv[0]);
+        ck_assert_int_eq(msg_queue_offer(&q, m[0], &A, &pct, &wake), MSG_QUEUE_DIRECT);
+        ck_assert(!wake);
+        ck_assert_int_eq(msg_queue_offer(&q, m[1], &A, &pct, &wake), MSG_QUEUE_MINE);
+        /* B's line waits behind A's write; the owner is not to write. */
+        ck_assert_int_eq(msg_queue_offer(&q, m[2], &B, &pct, &wake), 0);
+        ck_assert(!msg_queue_pending(&q));
+        ck_assert_int_eq(msg_queue_write(&q, sv[0]), 0);
+        ck_assert_uint_eq(unread(sv[1]), 0);
+        /* With a line queued behind it, A's next line queues too. */
+        ck_assert_int_eq(msg_queue_offer(&q, m[3], &A, &pct, &wake), 0);
+        wakes(efd);
+
+        msg_queue_write_direct(&q, m, 2);
+        ck_assert_uint_eq(wakes(efd), 1);       /* for what queued behind */
+        ck_assert(msg_queue_pending(&q));
+        ck_assert_int_eq(msg_queue_write(&q, sv[0]), 0);
+        read_now(sv[1], buf, sizeof(buf));
+        ck_assert_str_eq(buf, "a1\r\na2\r\nb1\r\na3\r\n");
+        ck_assert_uint_eq(msg_queue_bytes(&q), 0);
+        for (int i = 0; i < 4; i++) {
+                ck_assert_uint_eq(refs(m[i]), 1);       /* none kept */
+                msg_unref(m[i]);
+        }
+        msg_queue_destroy(&q);
+        close(sv[0]);
+        close(sv[1]);
+        close(efd);
+}
+END_TEST
+
+START_TEST(direct_partial_goes_first_in_line)
+{
+        enum { LINES = MSG_DIRECT_MAX };
+        struct msg_queue q;
+        struct msg *m[LINES], *later = line("later");
+        int sv[2], efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), who;
+        size_t total = 0, got = 0, size = LINES * 600 + 64;
+        char *want = malloc(size), *buf = malloc(size);
+        unsigned pct;
+        bool wake;
+
+        ck_assert_ptr_nonnull(want);
+        ck_assert_ptr_nonnull(buf);
+        pair(sv);
+        set_buf(sv[0], SO_SNDBUF, 4096);
+        set_buf(sv[1], SO_RCVBUF, 4096);
+        ck_assert_int_eq(msg_queue_init(&q, size, efd), 0);
+        msg_queue_set_direct(&q, sv[0]);
+        for (int i = 0; i < LINES; i++) {
+                m[i] = msg_new("%d:%0*d", i, 500 + i, 0);
+                ck_assert_ptr_nonnull(m[i]);
+                memcpy(want + total, m[i]->data, m[i]->len);
+                total += m[i]->len;
+        }
+        memcpy(want + total, later->data, later->len);
+        total += later->len;
+
+        ck_assert_int_eq(msg_queue_offer(&q, m[0], &who, &pct, &wake), MSG_QUEUE_DIRECT);
+        ck_assert_int_eq(msg_queue_push(&q, later), 0);
+        msg_queue_write_direct(&q, m, LINES);
+        ck_assert_uint_eq(wakes(efd), 1);
+        ck_assert_uint_gt(q.offset + q.count, 1);       /* the socket took only part */
+        ck_assert_uint_eq(msg_queue_bytes(&q) + unread(sv[1]), total);
+        for (int i = 0; i < LINES; i++)
+                msg_unref(m[i]);
+        msg_unref(later);
+
+        /* The owner writes the rest as the reader reads: every byte once,
+         * in order, the direct lines before the one queued meanwhile. */
+        for (int rounds = 0; got < total; rounds++) {
+                ck_assert_int_lt(rounds, 100000);
+                ck_assert_int_eq(msg_queue_write(&q, sv[0]), 0);
+                ssize_t n = recv(sv[1], buf + got, size - got, MSG_DONTWAIT);
+                if (n > 0)
+                        got += (size_t)n;
+        }
+        ck_assert_uint_eq(got, total);
+        ck_assert_int_eq(memcmp(buf, want, total), 0);
+        ck_assert(!msg_queue_pending(&q));
+        msg_queue_destroy(&q);
+        close(sv[0]);
+        close(sv[1]);
+        close(efd);
+        free(want);
+        free(buf);
+}
+END_TEST
+
+START_TEST(direct_rest_over_limit_overflows)
+{
+        struct msg_queue q;
+        struct msg *m[8];
+        int sv[2], who;
+        unsigned pct;
+        bool wake;
+
+        pair(sv);
+        set_buf(sv[0], SO_SNDBUF, 4096);
+        set_buf(sv[1], SO_RCVBUF, 4096);
+        ck_assert_int_eq(msg_queue_init(&q, 2000, -1), 0);
+        msg_queue_set_direct(&q, sv[0]);
+        for (int i = 0; i < 8; i++) {
+                m[i] = msg_new("%0*d", 4000, i);
+                ck_assert_ptr_nonnull(m[i]);
+        }
+        ck_assert_int_eq(msg_queue_offer(&q, m[0], &who, &pct, &wake), MSG_QUEUE_DIRECT);
+        msg_queue_write_direct(&q, m, 8);
+        /* Far more than the socket and max_queue_kib hold: too slow. */
+        ck_assert(msg_queue_overflowed(&q));
+        ck_assert_uint_le(msg_queue_bytes(&q), 2000);
+        ck_assert_int_eq(msg_queue_offer(&q, m[0], &who, &pct, &wake), MSG_QUEUE_OVERFLOW);
+        for (int i = 0; i < 8; i++) {
+                ck_assert_uint_eq(refs(m[i]), 1);
+                msg_unref(m[i]);
+        }
+        msg_queue_destroy(&q);
+        close(sv[0]);
+        close(sv[1]);
+}
+END_TEST
+
+struct late_writer {
+        struct msg_queue *q;
+        struct msg *m;
+        atomic_bool written;
+};
+
+static void *late_writer(void *arg)
+{
+        struct late_writer *w = arg;
+
+        usleep(50 * 1000);
+        atomic_store(&w->written, true);
+        msg_queue_write_direct(w->q, &w->m, 1);
+        return NULL;
+}
+
+START_TEST(direct_close_waits_for_the_write)
+{
+        struct msg_queue q;
+        struct late_writer w = { .q = &q, .m = line("last") };
+        int sv[2];
+        unsigned pct;
+        bool wake;
+        pthread_t t;
+        char buf[64];
+
+        pair(sv);
+        ck_assert_int_eq(msg_queue_init(&q, 4096, -1), 0);
+        msg_queue_set_direct(&q, sv[0]);
+        ck_assert_int_eq(msg_queue_offer(&q, w.m, &w, &pct, &wake), MSG_QUEUE_DIRECT);
+        ck_assert_int_eq(pthread_create(&t, NULL, late_writer, &w), 0);
+        msg_queue_close(&q);
+        /* Only once the write is done may the socket be closed. */
+        ck_assert(atomic_load(&w.written));
+        read_now(sv[1], buf, sizeof(buf));
+        ck_assert_str_eq(buf, "last\r\n");
+        /* Closing: no more direct writes. */
+        ck_assert_int_eq(msg_queue_offer(&q, w.m, &w, &pct, &wake), 0);
+        pthread_join(t, NULL);
+        msg_queue_destroy(&q);
+        msg_unref(w.m);
+        close(sv[0]);
+        close(sv[1]);
+}
+END_TEST
+
 START_TEST(queue_peer_closed)
 {
         struct msg_queue q;
@@ -651,6 +859,10 @@ Suite *test_suite(void)
         tcase_add_test(tq, queue_partial_writes);
         tcase_add_test(tq, queue_peer_closed);
         tcase_add_test(tq, queue_threads);
+        tcase_add_test(tq, direct_claim_mine_and_queued_behind);
+        tcase_add_test(tq, direct_partial_goes_first_in_line);
+        tcase_add_test(tq, direct_rest_over_limit_overflows);
+        tcase_add_test(tq, direct_close_waits_for_the_write);
         suite_add_tcase(s, tq);
         return s;
 }

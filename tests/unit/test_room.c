@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -624,6 +625,81 @@ START_TEST(batch_wakes_once_at_its_end)
 }
 END_TEST
 
+/* Bytes sent to fd but not read yet. */
+static size_t unread(int fd)
+{
+        int n = 0;
+
+        ck_assert_int_eq(ioctl(fd, FIONREAD, &n), 0);
+        return (size_t)n;
+}
+
+/* Everything c's socket holds once its queue is written too. */
+static char *arrived(struct client *c)
+{
+        static char buf[8192];
+        size_t got = 0;
+
+        ck_assert_int_eq(msg_queue_write(&c->q, c->sv[0]), 0);
+        for (;;) {
+                ssize_t n = recv(c->sv[1], buf + got, sizeof(buf) - 1 - got, MSG_DONTWAIT);
+                if (n <= 0)
+                        break;
+                got += (size_t)n;
+        }
+        buf[got] = '\0';
+        return buf;
+}
+
+START_TEST(batch_writes_idle_members_directly)
+{
+        struct client *a = &cl[0], *b = &cl[1], *c = &cl[2];
+        char name[ROOM_NAME_MAX + 1], topic[ROOM_TOPIC_MAX + 1];
+
+        add_quietly(3);
+        msg_queue_set_direct(&b->q, b->sv[0]);
+        msg_queue_set_direct(&c->q, c->sv[0]);
+        struct msg *m1 = line("<guest1> one"), *m2 = line("<guest1> two");
+        struct msg *m3 = line("<guest1> three"), *t = line("* topic: x");
+
+        /* Outside a batch, lines are queued for the owners to write. */
+        room_say(&reg, &a->m, m1, false, false);
+        ck_assert_uint_eq(msg_queue_bytes(&b->q), strlen("<guest1> one\r\n"));
+        ck_assert_str_eq(arrived(b), "<guest1> one\r\n");
+        ck_assert_str_eq(arrived(c), "<guest1> one\r\n");
+
+        /* In a batch: the sender owns the idle members' sockets until the
+         * batch ends, then writes each its lines in one go. What else
+         * reaches them meanwhile (a notice, a line that follows it) is
+         * queued behind, so order holds. c's queue is not idle (it holds
+         * a private line), so c gets everything through its queue. */
+        struct msg *p = line("*guest3* private");
+        char to[ROOM_NICK_MAX + 1];
+        ck_assert_int_eq(room_privmsg(&reg, "guest3", p, to), 0);
+        room_batch_begin();
+        room_say(&reg, &a->m, m1, false, false);
+        room_say(&reg, &a->m, m2, false, false);
+        ck_assert(!msg_queue_pending(&b->q));   /* owned by the batch */
+        ck_assert_uint_eq(msg_queue_bytes(&b->q), 0);
+        room_topic(&reg, &a->m, "x", t, name, topic);
+        room_say(&reg, &a->m, m3, false, false);
+        ck_assert_uint_eq(unread(b->sv[1]), 0);
+        room_batch_end(&reg);
+        ck_assert_str_eq(arrived(b),
+                         "<guest1> one\r\n<guest1> two\r\n* topic: x\r\n<guest1> three\r\n");
+        ck_assert_str_eq(arrived(c), "*guest3* private\r\n<guest1> one\r\n<guest1> two\r\n"
+                                     "* topic: x\r\n<guest1> three\r\n");
+        /* The sender gets only the notice, through its own queue. */
+        ck_assert_str_eq(arrived(a), "* topic: x\r\n");
+
+        msg_unref(m1);
+        msg_unref(m2);
+        msg_unref(m3);
+        msg_unref(t);
+        msg_unref(p);
+}
+END_TEST
+
 START_TEST(history_capacity_and_resize)
 {
         struct client *a = &cl[0], *b = &cl[1];
@@ -978,8 +1054,14 @@ static void one_op(struct worker *w, struct client *c)
         case 3:
         case 4:
                 m = msg_new("<%s> op by thread %d", c->m.nick, w->id);
+                /* Half in batches, which write idle members directly. */
+                bool batch = rand_r(&w->seed) % 2;
+                if (batch)
+                        room_batch_begin();
                 fill = room_say(&reg, &c->m, m, rand_r(&w->seed) % 4 == 0, rand_r(&w->seed) % 2);
                 msg_unref(m);
+                if (batch)
+                        room_batch_end(&reg);
                 if (fill > 100)
                         worker_error(w, "say: fill", (int)fill);
                 w->said++;
@@ -1070,8 +1152,12 @@ START_TEST(threads_consistency)
         size_t total = 0, rooms = 0, joined = 0, renamed = 0, said = 0, told = 0;
 
         ck_assert_int_eq(room_registry_init(&reg, "lobby", "p1 p2", &lim), 0);
-        for (int i = 0; i < THREADS * PER_THREAD; i++)
+        for (int i = 0; i < THREADS * PER_THREAD; i++) {
                 client_init(&tclients[i]);
+                /* Half of them take lines straight to their sockets. */
+                if (i % 2)
+                        msg_queue_set_direct(&tclients[i].q, tclients[i].sv[0]);
+        }
         memset(w, 0, sizeof(w));
         for (int i = 0; i < THREADS; i++) {
                 w[i].id = i;
@@ -1157,6 +1243,7 @@ Suite *test_suite(void)
         tcase_add_test(tc, say_fan_out);
         tcase_add_test(tc, say_reports_fill);
         tcase_add_test(tc, batch_wakes_once_at_its_end);
+        tcase_add_test(tc, batch_writes_idle_members_directly);
         tcase_add_test(tc, history_capacity_and_resize);
         tcase_add_test(tc, privmsg_by_nick);
         tcase_add_test(tc, topic_set_get);
