@@ -78,6 +78,7 @@ int64_t udp_oldest_beat_ms(void)
 struct udp_state {
         int fd;
         unsigned index;                 /* in udp_beats */
+        char *bufs;                     /* in[] and out[], one block */
         char *in[UDP_BATCH];
         char *out[UDP_BATCH];
         struct sockaddr_storage from[UDP_BATCH];
@@ -156,10 +157,7 @@ static void udp_serve_batch(struct udp_state *u, int n)
 
 static void udp_free(struct udp_state *u)
 {
-        for (int i = 0; i < UDP_BATCH; i++) {
-                free(u->in[i]);
-                free(u->out[i]);
-        }
+        free(u->bufs);
         close(u->fd);
         free(u);
 }
@@ -215,13 +213,18 @@ int udp_start(int fd)
                 return -ENOMEM;
         }
         u->fd = fd;
+        /* One block, not a malloc per buffer: a block this large gets a
+         * mapping of its own, whose pages stay untouched until datagrams
+         * fill them, while 2 * UDP_BATCH heap chunks would each touch the
+         * page under its header, 128 KiB of an idle daemon's memory. */
+        u->bufs = malloc(2 * UDP_BATCH * (size_t)PICHAT_UDP_MAX);
+        if (!u->bufs) {
+                udp_free(u);
+                return -ENOMEM;
+        }
         for (int i = 0; i < UDP_BATCH; i++) {
-                u->in[i] = malloc(PICHAT_UDP_MAX);
-                u->out[i] = malloc(PICHAT_UDP_MAX);
-                if (!u->in[i] || !u->out[i]) {
-                        udp_free(u);
-                        return -ENOMEM;
-                }
+                u->in[i] = u->bufs + (size_t)i * PICHAT_UDP_MAX;
+                u->out[i] = u->bufs + (size_t)(UDP_BATCH + i) * PICHAT_UDP_MAX;
         }
         /* Only the main thread starts UDP threads, before the supervisor runs. */
         u->index = atomic_load(&udp_threads);
