@@ -35,6 +35,18 @@ static int parse_number(const char *s, uint64_t max, uint64_t *out)
         return 0;
 }
 
+/* The number in the variable name: 1 when set, 0 when not, or -errno. */
+static int env_number(const char *name, uint64_t max, uint64_t *out)
+{
+        const char *s = getenv(name);
+        int r;
+
+        if (!s)
+                return 0;
+        r = parse_number(s, max, out);
+        return r < 0 ? r : 1;
+}
+
 /* 1 if the variable holds our pid, 0 if another's, -EINVAL/-ERANGE if no pid. */
 static int names_us(const char *var)
 {
@@ -109,14 +121,11 @@ int sysd_notify(const char *state)
 
 int sysd_watchdog_usec(uint64_t *usec)
 {
-        const char *s = getenv("WATCHDOG_USEC"), *p = getenv("WATCHDOG_PID");
+        const char *p = getenv("WATCHDOG_PID");
         uint64_t u;
-        int r;
+        int r = env_number("WATCHDOG_USEC", UINT64_MAX, &u);
 
-        if (!s)
-                return 0;
-        r = parse_number(s, UINT64_MAX, &u);
-        if (r < 0)
+        if (r <= 0)
                 return r;
         /* 0 and infinity are not intervals: systemd never sends them. */
         if (u == 0 || u == UINT64_MAX)
@@ -143,7 +152,7 @@ static void listen_env_clear(void)
 /* The count in LISTEN_FDS, after checking that they are ours and open. */
 static int listen_count(void)
 {
-        const char *p = getenv("LISTEN_PID"), *f = getenv("LISTEN_FDS");
+        const char *p = getenv("LISTEN_PID");
         uint64_t n;
         int r;
 
@@ -152,10 +161,8 @@ static int listen_count(void)
         r = names_us(p);
         if (r <= 0)
                 return r;
-        if (!f)
-                return 0;
-        r = parse_number(f, INT_MAX, &n);
-        if (r < 0)
+        r = env_number("LISTEN_FDS", INT_MAX, &n);
+        if (r <= 0)
                 return r;
         if (n == 0 || n > INT_MAX - SYSD_LISTEN_FDS_START)
                 return -EINVAL;
