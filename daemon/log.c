@@ -11,10 +11,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-/* The code location of log.c is the same in every message: leave it out. */
-#define SD_JOURNAL_SUPPRESS_LOCATION
-#include <systemd/sd-journal.h>
 #include <unistd.h>
+
+#include "sysd.h"
 
 enum log_dest {
         LOG_DEST_STDERR,
@@ -23,8 +22,8 @@ enum log_dest {
         LOG_DEST_STREAM,        /* the journal's stream: stderr with "<N>" */
 };
 
-/* Where journald takes native messages; sd_journal_send() drops them
- * silently when it is missing. */
+/* Where journald takes native messages. An entry it does not take (it is
+ * gone, or its queue is full) goes to stderr, the journal's stream. */
 #define LOG_JOURNAL_SOCKET "/run/systemd/journal/socket"
 
 static atomic_int log_level = LOG_INFO;
@@ -175,7 +174,7 @@ static int log_send_journal(int prio, const struct log_ctx *ctx, const char *buf
         struct log_fields f;
 
         log_journal_fields(&f, prio, ctx, buf, n);
-        return sd_journal_sendv(f.iov, (int)f.n);
+        return sysd_journal_sendv(LOG_JOURNAL_SOCKET, f.iov, f.n);
 }
 
 void log_vctx(int prio, const struct log_ctx *ctx, const char *fmt, va_list ap)

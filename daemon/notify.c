@@ -1,15 +1,15 @@
-/* notify: sd_notify messages, the rate-limited status line and the
- * liveness-gated watchdog. */
+/* notify: messages to the service manager, the rate-limited status line
+ * and the liveness-gated watchdog. */
 #include "notify.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 
 #include "bounds.h"
 #include "log.h"
+#include "sysd.h"
 
 static struct {
         int64_t watchdog_usec;
@@ -77,7 +77,7 @@ size_t notify_status_format(char *buf, size_t size, const struct notify_counts *
 int64_t notify_init(void)
 {
         uint64_t usec = 0;
-        int r = sd_watchdog_enabled(0, &usec);
+        int r = sysd_watchdog_usec(&usec);
 
         nt.watchdog_usec = r > 0 ? (int64_t)usec : 0;
         if (r < 0) {
@@ -100,7 +100,7 @@ static int send_status(int64_t now_ms, const char *status, const char *before)
         int r;
 
         snprintf(msg, sizeof(msg), "%sSTATUS=%s", before, status);
-        r = sd_notify(0, msg);
+        r = sysd_notify(msg);
         snprintf(nt.status, sizeof(nt.status), "%s", status);
         nt.status_sent = true;
         nt.last_status_ms = now_ms;
@@ -121,12 +121,12 @@ int notify_reloading(void)
         snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading configuration",
                  (unsigned long long)ts.tv_sec * 1000000ULL +
                  (unsigned long long)ts.tv_nsec / 1000ULL);
-        return sd_notify(0, msg);
+        return sysd_notify(msg);
 }
 
 int notify_stopping(void)
 {
-        return sd_notify(0, "STOPPING=1\nSTATUS=shutting down");
+        return sysd_notify("STOPPING=1\nSTATUS=shutting down");
 }
 
 void notify_tick(int64_t now_ms, bool alive, const char *status)
@@ -148,7 +148,7 @@ void notify_tick(int64_t now_ms, bool alive, const char *status)
         if (nt.watchdog_usec <= 0 || !alive)
                 return;
         if (!nt.pinged || now_ms - nt.last_ping_ms >= nt.watchdog_usec / 2000) {
-                sd_notify(0, "WATCHDOG=1");
+                sysd_notify("WATCHDOG=1");
                 nt.last_ping_ms = now_ms;
                 nt.pinged = true;
         }

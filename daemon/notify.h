@@ -1,4 +1,4 @@
-/* notify: what pichatd tells its service manager (sd_notify): readiness,
+/* notify: what pichatd tells its service manager (NOTIFY_SOCKET): readiness,
  * a status line, reloads, shutdown, and the watchdog.
  *
  * Every call is a no-op returning 0 when NOTIFY_SOCKET is not set, so the
@@ -27,14 +27,14 @@ struct notify_counts {
 size_t notify_status_format(char *buf, size_t size, const struct notify_counts *c,
                             const char *problem);
 
-/* Learn whether the watchdog is on (sd_watchdog_enabled()). Returns the
+/* Learn whether the watchdog is on (WATCHDOG_USEC). Returns the
  * interval in microseconds, 0 when it is off, or -errno. */
 int64_t notify_init(void);
 /* The interval notify_init() found (0 = off). */
 int64_t notify_watchdog_usec(void);
 
 /* READY=1 with a status line (at start-up and after a reload); now_ms is
- * the clock notify_tick() gets. 0, 1 (sent) or -errno, like sd_notify(). */
+ * the clock notify_tick() gets. 0, 1 (sent) or -errno, as sysd_notify(). */
 int notify_ready(int64_t now_ms, const char *status);
 /* RELOADING=1 with MONOTONIC_USEC=now, before the configuration is read again. */
 int notify_reloading(void);

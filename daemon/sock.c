@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "log.h"
+#include "sysd.h"
 
 const char *sock_role_name(enum sock_role role)
 {
@@ -99,9 +99,9 @@ static enum sock_role role_of(int fd, const char *name, unsigned echo_port, unsi
                 return SOCK_ROLE_CHAT;
         if (name && strcmp(name, "udp") == 0)
                 return SOCK_ROLE_UDP;
-        if (sd_is_socket(fd, AF_UNSPEC, SOCK_DGRAM, -1) > 0)
+        if (sysd_is_socket(fd, AF_UNSPEC, SOCK_DGRAM, -1) > 0)
                 return SOCK_ROLE_UDP;
-        if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0)
+        if (sysd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0)
                 return SOCK_ROLE_NONE;
         if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
                 return SOCK_ROLE_NONE;
@@ -116,13 +116,13 @@ int sock_inherit(unsigned echo_port, unsigned chat_port,
                  struct sock_inherited *out, size_t max)
 {
         char **names = NULL;
-        int n = sd_listen_fds_with_names(1, &names);
+        int n = sysd_listen_fds(&names);
         size_t taken = 0;
 
         if (n < 0)
                 return n;
         for (int i = 0; i < n; i++) {
-                int fd = SD_LISTEN_FDS_START + i;
+                int fd = SYSD_LISTEN_FDS_START + i;
                 const char *name = names ? names[i] : NULL;
                 enum sock_role role = role_of(fd, name, echo_port, chat_port);
                 char what[ADDR_STR_MAX + 16];
@@ -144,10 +144,6 @@ int sock_inherit(unsigned echo_port, unsigned chat_port,
                 out[taken].role = role;
                 taken++;
         }
-        if (names) {
-                for (int i = 0; i < n; i++)
-                        free(names[i]);
-                free(names);
-        }
+        free(names);
         return (int)taken;
 }

@@ -109,7 +109,7 @@ static void sock_teardown(void)
         unsetenv("NOTIFY_SOCKET");
 }
 
-/* The next message sd_notify() left on the socket, or "" if none: it is
+/* The next message notify left on the socket, or "" if none: it is
  * sent synchronously, so it is there as soon as the call returns. */
 static const char *next(void)
 {
