@@ -122,19 +122,22 @@ static size_t server_stack_size(void)
         struct conf *c = conf_current();
         size_t size = (c ? c->server.thread_stack_kib : 64) * 1024;
         long min = sysconf(_SC_THREAD_STACK_MIN);
-        static atomic_bool warned;
+        static atomic_bool told;
 
         conf_unref(c);
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
         if (size < PICHAT_STACK_KIB_SANITIZED * 1024)
                 size = PICHAT_STACK_KIB_SANITIZED * 1024;
 #endif
-        /* Some platforms (arm64 with 64 KiB pages) refuse stacks below
-         * their minimum: use it rather than refuse every client. */
+        /* Some platforms refuse stacks below their minimum (glibc's is
+         * 128 KiB on arm64, for kernels with 64 KiB pages): use it rather
+         * than refuse every client. Not a warning: the default config
+         * asks for 64 on every Pi, and only the pages a thread touches
+         * cost memory, not the size reserved. */
         if (min > 0 && size < (size_t)min) {
-                if (!atomic_exchange(&warned, true))
-                        log_msg(LOG_WARNING, "thread_stack_kib is below this system's minimum; "
-                                "using %ld KiB", min / 1024);
+                if (!atomic_exchange(&told, true))
+                        log_msg(LOG_INFO, "thread stacks of %ld KiB, this system's minimum "
+                                "(thread_stack_kib = %zu)", min / 1024, size / 1024);
                 size = (size_t)min;
         }
         return size;
