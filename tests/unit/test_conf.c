@@ -1455,6 +1455,35 @@ START_TEST(current_swap)
 }
 END_TEST
 
+START_TEST(cached_follows_reloads)
+{
+        struct conf *a = load_ok("[echo]\nport = 1\n");
+        struct conf *b = load_ok("[echo]\nport = 2\n");
+        struct conf_cache cc = { 0 };
+
+        conf_set_current(a);
+        ck_assert_ptr_eq(conf_cached(&cc), a);
+        ck_assert_uint_eq(atomic_load(&a->refs), 2);    /* the cache's own */
+        /* No reload: the same reference, no new one taken. */
+        ck_assert_ptr_eq(conf_cached(&cc), a);
+        ck_assert_uint_eq(atomic_load(&a->refs), 2);
+
+        conf_ref(a);
+        conf_set_current(b);
+        ck_assert_uint_eq(atomic_load(&a->refs), 2);    /* ours and the cache's */
+        ck_assert_ptr_eq(conf_cached(&cc), b);          /* seen at the next call */
+        ck_assert_uint_eq(atomic_load(&a->refs), 1);    /* the cache let go */
+        ck_assert_uint_eq(atomic_load(&b->refs), 2);
+        conf_unref(a);
+
+        conf_cache_drop(&cc);
+        ck_assert_ptr_null(cc.conf);
+        ck_assert_uint_eq(atomic_load(&b->refs), 1);
+        conf_cache_drop(&cc);                           /* twice is harmless */
+        conf_set_current(NULL);
+}
+END_TEST
+
 enum { READERS = 4 };
 static atomic_bool readers_stop;
 static atomic_ulong readers_seen[READERS];
@@ -1576,6 +1605,7 @@ Suite *test_suite(void)
         tc = tcase_create("refs");
         tcase_add_test(tc, ref_unref);
         tcase_add_test(tc, current_swap);
+        tcase_add_test(tc, cached_follows_reloads);
         tcase_add_test(tc, current_threads);
         suite_add_tcase(s, tc);
         return s;
