@@ -6,6 +6,7 @@
  * service only supplies callbacks. */
 #pragma once
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,9 +16,11 @@
 #include "line.h"
 #include "telnet.h"
 
-/* A socket whose thread sleeps reading it; see server_sleeper_add(). */
+/* A thread that sleeps reading a socket; see server_sleeper_add(). */
 struct server_sleeper {
-        int fd;                         /* -1 while not listed */
+        bool listed;
+        int fd;                 /* its read side is shut to wake the thread, */
+        pthread_t thread;       /* or, with fd -1, this thread is signalled */
         struct server_sleeper *prev, *next;
 };
 

@@ -49,8 +49,26 @@ static struct {
         struct server_sleeper *sleepers;
 } srv = { .stop_pipe = { -1, -1 } };
 
+/* Only interrupts: SERVER_WAKE_SIGNAL exists to end a blocking read. */
+static void server_wake_handler(int sig)
+{
+        (void)sig;
+}
+
 int server_init(void)
 {
+        struct sigaction sa = { .sa_handler = server_wake_handler };
+        sigset_t wake;
+
+        /* Blocked here, so in every thread started from now on but those
+         * that list themselves with server_sleeper_add_self(). No
+         * SA_RESTART: the read must return. */
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(SERVER_WAKE_SIGNAL, &sa, NULL) < 0)
+                return -errno;
+        sigemptyset(&wake);
+        sigaddset(&wake, SERVER_WAKE_SIGNAL);
+        pthread_sigmask(SIG_BLOCK, &wake, NULL);
         slots_init(&srv.slots);
         pthread_mutex_init(&srv.lock, NULL);
         pthread_cond_init(&srv.done, NULL);
@@ -184,10 +202,10 @@ static void *client_thread(void *arg)
         return NULL;
 }
 
-void server_sleeper_add(struct server_sleeper *s, int fd)
+static void sleeper_link(struct server_sleeper *s)
 {
         pthread_mutex_lock(&srv.lock);
-        s->fd = fd;
+        s->listed = true;
         s->prev = NULL;
         s->next = srv.sleepers;
         if (srv.sleepers)
@@ -196,10 +214,28 @@ void server_sleeper_add(struct server_sleeper *s, int fd)
         pthread_mutex_unlock(&srv.lock);
 }
 
+void server_sleeper_add(struct server_sleeper *s, int fd)
+{
+        s->fd = fd;
+        sleeper_link(s);
+}
+
+void server_sleeper_add_self(struct server_sleeper *s)
+{
+        sigset_t wake;
+
+        sigemptyset(&wake);
+        sigaddset(&wake, SERVER_WAKE_SIGNAL);
+        pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
+        s->fd = -1;
+        s->thread = pthread_self();
+        sleeper_link(s);
+}
+
 void server_sleeper_del(struct server_sleeper *s)
 {
         pthread_mutex_lock(&srv.lock);
-        if (s->fd >= 0) {
+        if (s->listed) {
                 if (s->prev)
                         s->prev->next = s->next;
                 else
@@ -207,7 +243,7 @@ void server_sleeper_del(struct server_sleeper *s)
                 if (s->next)
                         s->next->prev = s->prev;
                 s->prev = s->next = NULL;
-                s->fd = -1;
+                s->listed = false;
         }
         pthread_mutex_unlock(&srv.lock);
 }
@@ -309,7 +345,6 @@ static void accept_one(struct listener *l, int fd, const struct sockaddr *sa)
          * before it walks the list, so a client either is on it or sees
          * stopping when its thread starts. */
         c->blocking = conn_can_block(l->svc);
-        c->sleeper.fd = -1;
         if (c->blocking)
                 server_sleeper_add(&c->sleeper, fd);
         r = server_spawn_counted(client_thread, c);
@@ -397,11 +432,16 @@ void server_stop(void)
                 log_msg(LOG_ERR, "cannot signal shutdown: %s", strerror(errno));
         /* Wakes a thread sleeping in a read, which then sees stopping;
          * writes still work, so a client can be told goodbye. Never
-         * blocks. (An unconnected UDP socket answers ENOTCONN, but its
-         * reader is woken all the same.) */
+         * blocks. */
         pthread_mutex_lock(&srv.lock);
-        for (struct server_sleeper *s = srv.sleepers; s; s = s->next)
-                shutdown(s->fd, SHUT_RD);
+        for (struct server_sleeper *s = srv.sleepers; s; s = s->next) {
+                /* A listed thread is alive: it unlists itself (under
+                 * this lock) before it ends. */
+                if (s->fd >= 0)
+                        shutdown(s->fd, SHUT_RD);
+                else
+                        pthread_kill(s->thread, SERVER_WAKE_SIGNAL);
+        }
         pthread_mutex_unlock(&srv.lock);
 
         /* Seconds and nanoseconds apart: with a 32-bit long (armhf),

@@ -4,6 +4,7 @@
  * blocked in all threads but the main one, which owns them. */
 #pragma once
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -47,9 +48,16 @@ bool server_access(const struct conf *cf, const char *service, const struct sock
 /* Called once by each client thread as it ends. */
 void server_conn_done(struct conn *c);
 
-/* A thread that sleeps in a blocking read of fd (a blocking client, a UDP
- * loop) lists it, so that server_stop() can wake it: it shuts the read
- * side of every listed socket once stopping is set (a read then returns
- * 0 at once; writes still work). Unlist before closing fd. */
+/* A thread that sleeps in a blocking read lists itself, so that
+ * server_stop() can wake it once stopping is set. A client thread names
+ * its connection's socket, whose read side is then shut (a read returns
+ * 0 at once; writes still work). A socket that is not ours alone (a UDP
+ * socket systemd passed, which it keeps watching after we exit) must not
+ * be shut: its thread lists itself with server_sleeper_add_self() and is
+ * sent SERVER_WAKE_SIGNAL instead, which interrupts the read (EINTR), or,
+ * if it comes just before the read, leaves it to its SO_RCVTIMEO. Unlist
+ * before closing the socket or ending the thread. */
 void server_sleeper_add(struct server_sleeper *s, int fd);
+void server_sleeper_add_self(struct server_sleeper *s);
 void server_sleeper_del(struct server_sleeper *s);
+#define SERVER_WAKE_SIGNAL (SIGRTMIN + 2)

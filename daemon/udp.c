@@ -168,12 +168,16 @@ static void udp_free(struct udp_state *u)
 
 /* The loop sleeps in recvmmsg() itself, two system calls a batch: the
  * socket blocks, SO_RCVTIMEO bounds each wait to the heartbeat, and
- * server_stop() wakes it through the sleeper list. */
+ * server_stop() wakes it with a signal (server_sleeper_add_self). */
 static void *udp_thread(void *arg)
 {
         struct udp_state *u = arg;
 
         pthread_setname_np(pthread_self(), "udp");
+        /* The socket may be systemd's too: wake by signal, never by
+         * shutting it (systemd would see it readable forever, and start
+         * the service again and again). */
+        server_sleeper_add_self(&u->sleeper);
 
         for (;;) {
                 /* Bounded sleep: an idle loop still shows it is alive. */
@@ -218,7 +222,6 @@ int udp_start(int fd)
                 return -ENOMEM;
         }
         u->fd = fd;
-        u->sleeper.fd = -1;
         struct timeval beat = {
                 .tv_sec = PICHAT_HEARTBEAT_MS / 1000,
                 .tv_usec = (PICHAT_HEARTBEAT_MS % 1000) * 1000,
@@ -243,7 +246,6 @@ int udp_start(int fd)
                 u->in[i] = u->bufs + (size_t)i * PICHAT_UDP_MAX;
                 u->out[i] = u->bufs + (size_t)(UDP_BATCH + i) * PICHAT_UDP_MAX;
         }
-        server_sleeper_add(&u->sleeper, fd);
         /* Only the main thread starts UDP threads, before the supervisor runs. */
         u->index = atomic_load(&udp_threads);
         atomic_store(&udp_beats[u->index], conn_now_ms());

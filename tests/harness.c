@@ -162,6 +162,7 @@ int pd_start_opts(struct pd *d, const char *ini_extra, const struct pd_opts *o)
 
         memset(d, 0, sizeof(*d));
         d->notify_fd = -1;
+        d->udp_fd = -1;
         snprintf(d->dir, sizeof(d->dir), "/tmp/pichat-test.XXXXXX");
         if (!mkdtemp(d->dir))
                 return -1;
@@ -174,6 +175,8 @@ int pd_start_opts(struct pd *d, const char *ini_extra, const struct pd_opts *o)
                 int fd = make_listener(n, d);
                 if (fd < 0)
                         return -1;
+                if (o->keep_udp && strcmp(n, "udp") == 0)
+                        d->udp_fd = fd;
                 fds[nfds++] = fd;
         }
         if (o->ports_in_conf) {
@@ -250,7 +253,8 @@ int pd_start_opts(struct pd *d, const char *ini_extra, const struct pd_opts *o)
                 _exit(127);
         }
         for (int i = 0; i < nfds; i++)
-                close(fds[i]);
+                if (fds[i] != d->udp_fd)
+                        close(fds[i]);
         if (o->no_wait)
                 return 0;
         /* The listeners exist already, so clients may connect at once; wait
@@ -428,6 +432,10 @@ int pd_stop(struct pd *d)
         if (d->notify_fd >= 0) {
                 close(d->notify_fd);
                 d->notify_fd = -1;
+        }
+        if (d->udp_fd >= 0) {
+                close(d->udp_fd);
+                d->udp_fd = -1;
         }
         if (r != 0 && d->log_path[0]) {
                 snprintf(cmd, sizeof(cmd), "echo '--- pichatd log:' >&2; cat %s >&2", d->log_path);

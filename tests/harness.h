@@ -21,6 +21,7 @@ struct pd {
         unsigned echo_port, chat_port, udp_port;
         unsigned extra_port;    /* of a listener with another name (pd_opts) */
         int notify_fd;          /* our end of NOTIFY_SOCKET, or -1 */
+        int udp_fd;             /* the passed UDP socket, kept (pd_opts.keep_udp), or -1 */
 };
 
 /* How pd_start_opts() starts pichatd; zero values are the defaults. */
@@ -39,6 +40,8 @@ struct pd_opts {
         bool journal_stream;    /* JOURNAL_STREAM naming pichatd's stderr */
         bool journal_stream_other;      /* JOURNAL_STREAM naming another file */
         bool no_wait;           /* return at once, not once "started" is logged */
+        bool keep_udp;          /* keep our copy of the passed UDP socket, as
+                                 * systemd does (d->udp_fd; pd_stop closes it) */
 };
 
 /* Record that the current test case could not check what it is for here

@@ -439,6 +439,37 @@ START_TEST(activation_by_type_and_port)
 }
 END_TEST
 
+START_TEST(activation_udp_socket_left_as_found)
+{
+        /* systemd keeps the UDP socket it passed and watches it once
+         * pichatd has exited: had pichatd shut it to wake its UDP thread,
+         * it would read as ready forever and systemd would start the
+         * service again and again. */
+        struct pd d;
+        struct pd_opts o = { .fdnames = "echo:chat:udp", .keep_udp = true };
+        char reply[64];
+
+        ck_assert_int_eq(pd_start_opts(&d, NULL, &o), 0);
+        ck_assert_int_ge(d.udp_fd, 0);
+        ck_assert_int_gt(pd_udp_exchange(AF_INET, d.udp_port, "hi", 2, reply, sizeof(reply),
+                                         5000), 0);
+        long long t0 = ms();
+        kill(d.pid, SIGTERM);
+        ck_assert_int_eq(pd_wait_exit(&d, 5000), 0);
+        /* The UDP thread was woken, not left to its heartbeat timeout. */
+        ck_assert_int_lt(ms() - t0, 2000);
+
+        struct pollfd p = { .fd = d.udp_fd, .events = POLLIN };
+        ck_assert_int_eq(poll(&p, 1, 200), 0);
+        /* And it still receives, for the next start. */
+        ck_assert_int_lt(pd_udp_exchange(AF_INET, d.udp_port, "next", 4, reply, sizeof(reply),
+                                         300), 0);
+        ck_assert_int_eq(poll(&p, 1, 2000), 1);
+        ck_assert_int_eq(recv(d.udp_fd, reply, sizeof(reply) - 1, 0), 4);
+        pd_stop(&d);            /* removes the directory, closes udp_fd */
+}
+END_TEST
+
 START_TEST(activation_unknown_fds_closed)
 {
         /* A TCP listener under a name we do not know on a port that is not
@@ -697,6 +728,7 @@ Suite *test_suite(void)
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, activation_by_name);
         tcase_add_test(tc, activation_by_type_and_port);
+        tcase_add_test(tc, activation_udp_socket_left_as_found);
         tcase_add_test(tc, activation_unknown_fds_closed);
         tcase_add_test(tc, activation_disabled_service_closed);
         suite_add_tcase(s, tc);
