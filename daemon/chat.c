@@ -615,6 +615,16 @@ static void chat_close(struct conn *c, const char *reason)
         c->priv = NULL;
 }
 
+/* Telnet replies and goodbyes go straight to the socket, which senders
+ * write to as well (msg_queue_offer): keep them to the queue meanwhile. */
+static void chat_hold(struct conn *c, bool on)
+{
+        struct chat_client *cc = c->priv;
+
+        if (cc)
+                msg_queue_hold(&cc->q, on);
+}
+
 const struct service chat_service = {
         .name = "chat",
         .open = chat_open,
@@ -626,4 +636,5 @@ const struct service chat_service = {
         .delay_ms = chat_delay,
         .dispatched = chat_dispatched,
         .close = chat_close,
+        .hold = chat_hold,
 };

@@ -36,7 +36,13 @@ void conn_set_reason(struct conn *c, const char *fmt, ...)
         va_end(ap);
 }
 
-int conn_write(struct conn *c, const void *buf, size_t len)
+static void conn_hold(struct conn *c, bool on)
+{
+        if (c->svc->hold)
+                c->svc->hold(c, on);
+}
+
+static int conn_send_all(struct conn *c, const void *buf, size_t len)
 {
         const char *p = buf;
         int64_t stall_ms = c->conf->server.idle_timeout_s ?
@@ -70,6 +76,14 @@ int conn_write(struct conn *c, const void *buf, size_t len)
         return 0;
 }
 
+int conn_write(struct conn *c, const void *buf, size_t len)
+{
+        conn_hold(c, true);
+        int r = conn_send_all(c, buf, len);
+        conn_hold(c, false);
+        return r;
+}
+
 int conn_write_line(struct conn *c, const char *text)
 {
         size_t n = strlen(text);
@@ -89,7 +103,9 @@ static void conn_say_nowait(struct conn *c, const char *text)
 {
         char buf[CONN_REASON_SIZE + 8];
         int n = snprintf(buf, sizeof(buf), "%s\r\n", text);
+        conn_hold(c, true);
         ssize_t w = send(c->fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        conn_hold(c, false);
         (void)w;
 }
 

@@ -52,6 +52,10 @@ struct service {
         void (*dispatched)(struct conn *c);
         /* Optional: send any farewell, leave rooms. reason is for people. */
         void (*close)(struct conn *c, const char *reason);
+        /* Optional: the client's own thread is about to write to its
+         * socket directly (on: telnet replies, goodbyes) or is done (off),
+         * for a service whose sockets other threads write to too. */
+        void (*hold)(struct conn *c, bool on);
 };
 
 struct conn {

@@ -247,6 +247,22 @@ void msg_queue_write_direct(struct msg_queue *q, struct msg *const *lines, size_
         pthread_mutex_unlock(&q->lock);
 }
 
+void msg_queue_hold(struct msg_queue *q, bool on)
+{
+        pthread_mutex_lock(&q->lock);
+        if (on) {
+                while (q->busy_by)
+                        pthread_cond_wait(&q->idle, &q->lock);
+                q->busy_by = q;         /* the owner itself */
+        } else if (q->busy_by == q) {
+                /* What was queued meanwhile waits for the owner's next
+                 * turn round its loop, which looks for it anyway. */
+                q->busy_by = NULL;
+                pthread_cond_broadcast(&q->idle);
+        }
+        pthread_mutex_unlock(&q->lock);
+}
+
 void msg_queue_close(struct msg_queue *q)
 {
         pthread_mutex_lock(&q->lock);

@@ -89,6 +89,10 @@ void msg_queue_write_direct(struct msg_queue *q, struct msg *const *lines, size_
 /* No more direct writes; waits for one under way. The owner calls it
  * before its socket is closed. */
 void msg_queue_close(struct msg_queue *q);
+/* The owner is about to write to the socket itself, outside the queue
+ * (on: waits for a direct write under way, then keeps others to the
+ * queue), or is done (off). Its own bytes then never land inside a line. */
+void msg_queue_hold(struct msg_queue *q, bool on);
 
 /* Write queued lines to fd without blocking, from the owner thread only.
  * 0 (queue empty, the socket full, or a direct write under way, whose

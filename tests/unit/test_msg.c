@@ -664,6 +664,49 @@ START_TEST(direct_close_waits_for_the_write)
 }
 END_TEST
 
+START_TEST(direct_hold_keeps_senders_to_the_queue)
+{
+        struct msg_queue q;
+        struct late_writer w = { .q = &q, .m = line("direct") };
+        struct msg *queued = line("queued");
+        int sv[2], efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), who;
+        unsigned pct;
+        bool wake;
+        pthread_t t;
+        char buf[128];
+
+        pair(sv);
+        ck_assert_int_eq(msg_queue_init(&q, 4096, efd), 0);
+        msg_queue_set_direct(&q, sv[0]);
+        /* The owner waits for a direct write under way before its own. */
+        ck_assert_int_eq(msg_queue_offer(&q, w.m, &w, &pct, &wake), MSG_QUEUE_DIRECT);
+        ck_assert_int_eq(pthread_create(&t, NULL, late_writer, &w), 0);
+        msg_queue_hold(&q, true);
+        ck_assert(atomic_load(&w.written));
+        ck_assert_int_eq(send(sv[0], "\xff\xfc\x01", 3, 0), 3);       /* IAC WONT ECHO */
+        /* Held: a sender's line is queued, and nobody is woken for it. */
+        ck_assert_int_eq(msg_queue_offer(&q, queued, &who, &pct, &wake), 0);
+        ck_assert(!wake);
+        ck_assert(!msg_queue_pending(&q));
+        wakes(efd);
+        msg_queue_hold(&q, false);
+        ck_assert(msg_queue_pending(&q));
+        ck_assert_int_eq(msg_queue_write(&q, sv[0]), 0);
+        read_now(sv[1], buf, sizeof(buf));
+        ck_assert_str_eq(buf, "direct\r\n\xff\xfc\x01queued\r\n");
+        /* Released: direct writes again. */
+        ck_assert_int_eq(msg_queue_offer(&q, queued, &who, &pct, &wake), MSG_QUEUE_DIRECT);
+        msg_queue_write_direct(&q, &queued, 1);
+        pthread_join(t, NULL);
+        msg_queue_destroy(&q);
+        msg_unref(w.m);
+        msg_unref(queued);
+        close(sv[0]);
+        close(sv[1]);
+        close(efd);
+}
+END_TEST
+
 START_TEST(queue_peer_closed)
 {
         struct msg_queue q;
@@ -863,6 +906,7 @@ Suite *test_suite(void)
         tcase_add_test(tq, direct_partial_goes_first_in_line);
         tcase_add_test(tq, direct_rest_over_limit_overflows);
         tcase_add_test(tq, direct_close_waits_for_the_write);
+        tcase_add_test(tq, direct_hold_keeps_senders_to_the_queue);
         suite_add_tcase(s, tq);
         return s;
 }
