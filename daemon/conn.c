@@ -115,6 +115,17 @@ static void conn_say_stopping(struct conn *c)
         conn_say_nowait(c, "server shutting down");
 }
 
+/* The session ends for a timeout: the reason for the log, and a last
+ * line telling the client. */
+static void conn_time_out(struct conn *c, const char *what, unsigned secs)
+{
+        char msg[CONN_REASON_SIZE];
+
+        snprintf(msg, sizeof(msg), "%s (%u s), closing connection", what, secs);
+        conn_set_reason(c, "%s", what);
+        conn_say_nowait(c, msg);
+}
+
 bool conn_can_block(const struct service *svc)
 {
         return !svc->wake && !svc->want_write && !svc->writable && !svc->delay_ms;
@@ -327,16 +338,6 @@ void conn_run(struct conn *c)
                         break;
                 want_write = c->svc->want_write && c->svc->want_write(c);
 
-                struct pollfd pfd[3] = {
-                        { .fd = c->fd,
-                          .events = (short)((c->rlen == 0 ? POLLIN : 0) |
-                                            (want_write ? POLLOUT : 0)) },
-                        { .fd = server_stop_fd(), .events = POLLIN },
-                        { .fd = c->wake_fd, .events = POLLIN },
-                };
-                /* While input is held back, a hang-up must not spin us. */
-                if (pfd[0].events == 0)
-                        pfd[0].fd = -1;
                 now = conn_now_ms();
                 /* Once all input is handled, a line begun and not ended
                  * runs the line clock; input held back by flood control
@@ -376,6 +377,16 @@ void conn_run(struct conn *c)
                                 continue;
                         goto timeouts;
                 }
+                struct pollfd pfd[3] = {
+                        { .fd = c->fd,
+                          .events = (short)((c->rlen == 0 ? POLLIN : 0) |
+                                            (want_write ? POLLOUT : 0)) },
+                        { .fd = server_stop_fd(), .events = POLLIN },
+                        { .fd = c->wake_fd, .events = POLLIN },
+                };
+                /* While input is held back, a hang-up must not spin us. */
+                if (pfd[0].events == 0)
+                        pfd[0].fd = -1;
                 if (poll(pfd, c->wake_fd >= 0 ? 3 : 2,
                          timeout > INT32_MAX ? INT32_MAX : (int)timeout) < 0) {
                         if (errno == EINTR)
@@ -414,20 +425,12 @@ void conn_run(struct conn *c)
                 }
 timeouts:
                 if (idle_ms > 0 && conn_now_ms() - last_input >= idle_ms) {
-                        char msg[CONN_REASON_SIZE];
-                        snprintf(msg, sizeof(msg), "idle timeout (%u s), closing connection",
-                                 c->conf->server.idle_timeout_s);
-                        conn_set_reason(c, "idle timeout");
-                        conn_say_nowait(c, msg);
+                        conn_time_out(c, "idle timeout", c->conf->server.idle_timeout_s);
                         break;
                 }
                 if (line_ms > 0 && c->line_since && c->rlen == 0 &&
                     conn_now_ms() - c->line_since >= line_ms) {
-                        char msg[CONN_REASON_SIZE];
-                        snprintf(msg, sizeof(msg), "line timeout (%u s), closing connection",
-                                 c->conf->server.line_timeout_s);
-                        conn_set_reason(c, "line timeout");
-                        conn_say_nowait(c, msg);
+                        conn_time_out(c, "line timeout", c->conf->server.line_timeout_s);
                         break;
                 }
         }

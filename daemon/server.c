@@ -55,10 +55,20 @@ static void server_wake_handler(int sig)
         (void)sig;
 }
 
+/* Block (SIG_BLOCK) or take (SIG_UNBLOCK) SERVER_WAKE_SIGNAL in the
+ * calling thread. */
+static void server_wake_mask(int how)
+{
+        sigset_t wake;
+
+        sigemptyset(&wake);
+        sigaddset(&wake, SERVER_WAKE_SIGNAL);
+        pthread_sigmask(how, &wake, NULL);
+}
+
 int server_init(void)
 {
         struct sigaction sa = { .sa_handler = server_wake_handler };
-        sigset_t wake;
 
         /* Blocked here, so in every thread started from now on but those
          * that list themselves with server_sleeper_add_self(). No
@@ -66,9 +76,7 @@ int server_init(void)
         sigemptyset(&sa.sa_mask);
         if (sigaction(SERVER_WAKE_SIGNAL, &sa, NULL) < 0)
                 return -errno;
-        sigemptyset(&wake);
-        sigaddset(&wake, SERVER_WAKE_SIGNAL);
-        pthread_sigmask(SIG_BLOCK, &wake, NULL);
+        server_wake_mask(SIG_BLOCK);
         slots_init(&srv.slots);
         pthread_mutex_init(&srv.lock, NULL);
         pthread_cond_init(&srv.done, NULL);
@@ -222,11 +230,7 @@ void server_sleeper_add(struct server_sleeper *s, int fd)
 
 void server_sleeper_add_self(struct server_sleeper *s)
 {
-        sigset_t wake;
-
-        sigemptyset(&wake);
-        sigaddset(&wake, SERVER_WAKE_SIGNAL);
-        pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
+        server_wake_mask(SIG_UNBLOCK);
         s->fd = -1;
         s->thread = pthread_self();
         sleeper_link(s);
@@ -308,11 +312,6 @@ static void accept_one(struct listener *l, int fd, const struct sockaddr *sa)
                 close(fd);
                 return;
         }
-        /* Every write is whole lines, often a single one: Nagle's
-         * algorithm would hold one back behind an unacknowledged one,
-         * for up to the peer's delayed-ACK time (40 ms). */
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         c->fd = fd;
         c->wake_fd = -1;
         c->svc = l->svc;
@@ -338,6 +337,11 @@ static void accept_one(struct listener *l, int fd, const struct sockaddr *sa)
                 free(c);
                 return;
         }
+        /* Every write is whole lines, often a single one: Nagle's
+         * algorithm would hold one back behind an unacknowledged one,
+         * for up to the peer's delayed-ACK time (40 ms). */
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         struct svc_count *sc = count_of(l->svc);
         if (sc)
                 atomic_fetch_add(&sc->clients, 1);
