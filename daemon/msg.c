@@ -136,8 +136,8 @@ static int msg_queue_room(struct msg_queue *q, size_t k)
         return 0;
 }
 
-static int msg_queue_add(struct msg_queue *q, struct msg *m, unsigned *percent, bool *woken,
-                         const void *who)
+int msg_queue_offer(struct msg_queue *q, struct msg *m, const void *who, unsigned *percent,
+                    bool *woken)
 {
         int r = 0;
         bool wake = false;
@@ -174,13 +174,7 @@ static int msg_queue_add(struct msg_queue *q, struct msg *m, unsigned *percent, 
 
 int msg_queue_push_defer(struct msg_queue *q, struct msg *m, unsigned *percent, bool *woken)
 {
-        return msg_queue_add(q, m, percent, woken, NULL);
-}
-
-int msg_queue_offer(struct msg_queue *q, struct msg *m, const void *who, unsigned *percent,
-                    bool *woken)
-{
-        return msg_queue_add(q, m, percent, woken, who);
+        return msg_queue_offer(q, m, NULL, percent, woken);
 }
 
 /* Put what a direct write left of lines (done bytes taken) first in

@@ -76,7 +76,7 @@ void msg_queue_set_direct(struct msg_queue *q, int fd);
  * when the queue is empty, idle and allows direct writes (the caller,
  * known as who, now owns the next write to the socket), or
  * MSG_QUEUE_MINE when who owns it already and nothing has been queued
- * behind it. The owner must soon call
+ * behind it; with who NULL, as msg_queue_push_defer(). The owner must soon call
  * msg_queue_write_direct() with m and the lines that follow, holding no
  * lock, and keep its references to them until then. */
 int msg_queue_offer(struct msg_queue *q, struct msg *m, const void *who, unsigned *percent,

@@ -208,8 +208,7 @@ static unsigned fan_out(struct registry *reg, struct room *r, struct member *ski
                         continue;
                 /* An overflowing queue does not count (that client is
                  * dropped), but its owner must be woken to see it. */
-                int q = line >= 0 ? msg_queue_offer(m->q, msg, direct, &pct, &wake) :
-                        msg_queue_push_defer(m->q, msg, &pct, &wake);
+                int q = msg_queue_offer(m->q, msg, line >= 0 ? direct : NULL, &pct, &wake);
                 if (q == MSG_QUEUE_DIRECT) {
                         m->direct_slot = direct->n_claims++;
                         direct->claims[m->direct_slot] = (struct direct_claim){ m->q, 0 };
@@ -521,8 +520,6 @@ unsigned room_say(struct registry *reg, struct member *m, struct msg *msg, bool 
                         history_push(&m->room->history, msg->data, msg->len - 2);
         }
         pthread_mutex_unlock(&reg->lock);
-        if (!in_batch)
-                direct_flush();
         return fullest;
 }
 
