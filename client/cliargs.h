@@ -6,11 +6,12 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "bounds.h"
+
 #define PICHAT_TCP_PORT         "5000"
 #define PICHAT_UDP_PORT         "8888"
 #define PICHAT_TIMEOUT_DEFAULT  10
 #define PICHAT_TIMEOUT_MAX      3600
-#define PICHAT_NICK_MAX         64
 
 enum {
         ARGS_RUN = 0,           /* connect as *a says */

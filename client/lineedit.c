@@ -100,19 +100,16 @@ int ledit_key(struct ledit *e, uint8_t c)
                 return LEDIT_ENTER;
         case 0x7F:              /* Backspace on most terminals */
         case 0x08:              /* Ctrl-H */
-                if (e->len == 0)
-                        return LEDIT_NONE;
-                drop_char(e);
-                return LEDIT_REDRAW;
         case 0x15:              /* Ctrl-U */
-                if (e->len == 0)
-                        return LEDIT_NONE;
-                ledit_clear(e);
-                return LEDIT_REDRAW;
         case 0x17:              /* Ctrl-W */
                 if (e->len == 0)
                         return LEDIT_NONE;
-                drop_word(e);
+                if (c == 0x15)
+                        ledit_clear(e);
+                else if (c == 0x17)
+                        drop_word(e);
+                else
+                        drop_char(e);
                 return LEDIT_REDRAW;
         case 0x0C:              /* Ctrl-L */
                 return LEDIT_REDRAW;

@@ -7,8 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
 
 void net_hostport(const char *host, const char *port, char *buf, size_t size)
 {
@@ -18,41 +19,33 @@ void net_hostport(const char *host, const char *port, char *buf, size_t size)
                 snprintf(buf, size, "%s:%s", host, port);
 }
 
-static long long now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Connect fd to one address: 0 or an errno value. */
+/* Connect fd to one address: 0 or -errno. */
 static int connect_one(int fd, const struct addrinfo *ai, int socktype, unsigned timeout_s)
 {
-        long long end = now_ms() + (long long)timeout_s * 1000;
+        long long end = clock_now_ms() + (long long)timeout_s * 1000;
         int err = 0;
         socklen_t len = sizeof(err);
 
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
                 return 0;
         if (errno != EINPROGRESS || socktype != SOCK_STREAM)
-                return errno;
+                return -errno;
         for (;;) {
                 struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-                long long left = end - now_ms();
+                long long left = end - clock_now_ms();
                 int r;
 
                 if (left <= 0)
-                        return ETIMEDOUT;
+                        return -ETIMEDOUT;
                 r = poll(&pfd, 1, (int)left);
                 if (r < 0 && errno != EINTR)
-                        return errno;
+                        return -errno;
                 if (r > 0)
                         break;
         }
         if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-                return errno;
-        return err;
+                return -errno;
+        return -err;
 }
 
 int net_connect(const struct args *a, int socktype)
@@ -69,13 +62,13 @@ int net_connect(const struct args *a, int socktype)
         if (r != 0) {
                 fprintf(stderr, "pichat: cannot resolve %s: %s\n", a->host,
                         r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
-                return -1;
+                return -EHOSTUNREACH;
         }
         for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
                 fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                             ai->ai_protocol);
                 if (fd < 0) {
-                        err = errno;
+                        err = -errno;
                         continue;
                 }
                 err = connect_one(fd, ai, socktype, a->timeout_s);
@@ -89,8 +82,10 @@ int net_connect(const struct args *a, int socktype)
                 /* Several addresses may have failed; the last reason stands
                  * for all of them, to keep this to one line. */
                 net_hostport(a->host, a->port, where, sizeof(where));
-                fprintf(stderr, "pichat: cannot connect to %s: %s\n", where,
-                        strerror(err ? err : EHOSTUNREACH));
+                if (err == 0)
+                        err = -EHOSTUNREACH;
+                fprintf(stderr, "pichat: cannot connect to %s: %s\n", where, strerror(-err));
+                return err;
         }
         return fd;
 }

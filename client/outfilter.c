@@ -3,30 +3,24 @@
 
 #include <string.h>
 
-#include "telnet.h"
 #include "text.h"
 
-/* The server's own rules for telnet and UTF-8, shared through libpichat. */
-enum {
-        IAC = TELNET_IAC, DONT = TELNET_DONT, DO = TELNET_DO, WONT = TELNET_WONT,
-        WILL = TELNET_WILL, SB = TELNET_SB, SE = TELNET_SE,
-};
+/* The server's own rules for telnet (telnet.c) and UTF-8 (text.c), shared
+ * through libpichat: a byte the daemon reads as data is data here too. */
 
-enum { T_DATA, T_IAC, T_OPT, T_SB, T_SB_IAC };
 enum { E_NONE, E_ESC, E_CSI, E_STR };
-
-#define REPLACEMENT TEXT_REPLACEMENT
 
 void outf_init(struct outf *f, bool telnet)
 {
         memset(f, 0, sizeof(*f));
         f->telnet = telnet;
+        telnet_init(&f->tn);
 }
 
 
 static size_t put_replacement(char *out)
 {
-        memcpy(out, REPLACEMENT, 3);
+        memcpy(out, TEXT_REPLACEMENT, 3);
         return 3;
 }
 
@@ -135,63 +129,32 @@ static size_t text_byte(struct outf *f, uint8_t b, char *out)
         return o;
 }
 
-static void refuse(uint8_t *map, uint8_t cmd, uint8_t opt, uint8_t *reply, size_t *rlen)
-{
-        if (map[opt / 8] & (1u << (opt % 8)))
-                return;
-        map[opt / 8] |= (uint8_t)(1u << (opt % 8));
-        reply[(*rlen)++] = IAC;
-        reply[(*rlen)++] = cmd;
-        reply[(*rlen)++] = opt;
-}
+/* Bytes of input taken through the telnet filter at once. */
+#define OUTF_CHUNK 512
 
 size_t outf_feed(struct outf *f, const uint8_t *in, size_t n, char *out,
                  uint8_t *reply, size_t *reply_len)
 {
+        uint8_t data[OUTF_CHUNK], scratch[OUTF_REPLY_MAX(OUTF_CHUNK)];
         size_t o = 0, r = 0;
 
-        for (size_t i = 0; i < n; i++) {
-                uint8_t b = in[i];
+        if (!f->telnet) {
+                for (size_t i = 0; i < n; i++)
+                        o += text_byte(f, in[i], out + o);
+                if (reply_len)
+                        *reply_len = 0;
+                return o;
+        }
+        for (size_t done = 0; done < n;) {
+                size_t k = n - done < OUTF_CHUNK ? n - done : OUTF_CHUNK, len, rlen;
 
-                if (!f->telnet) {
-                        o += text_byte(f, b, out + o);
-                        continue;
-                }
-                switch (f->tstate) {
-                case T_DATA:
-                        if (b == IAC)
-                                f->tstate = T_IAC;
-                        else
-                                o += text_byte(f, b, out + o);
-                        break;
-                case T_IAC:
-                        f->tstate = T_DATA;
-                        if (b == IAC) {
-                                o += text_byte(f, b, out + o);
-                        } else if (b >= WILL && b <= DONT) {
-                                f->tcmd = b;
-                                f->tstate = T_OPT;
-                        } else if (b == SB) {
-                                f->tstate = T_SB;
-                        }
-                        /* other commands (NOP, GA, ...) mean nothing here */
-                        break;
-                case T_OPT:
-                        f->tstate = T_DATA;
-                        /* Never answer WONT/DONT: that is how loops start. */
-                        if (reply && f->tcmd == DO)
-                                refuse(f->refused_do, WONT, b, reply, &r);
-                        else if (reply && f->tcmd == WILL)
-                                refuse(f->refused_will, DONT, b, reply, &r);
-                        break;
-                case T_SB:
-                        if (b == IAC)
-                                f->tstate = T_SB_IAC;
-                        break;
-                case T_SB_IAC:
-                        f->tstate = b == SE ? T_DATA : T_SB;
-                        break;
-                }
+                telnet_filter(&f->tn, in + done, k, data, &len, reply ? reply + r : scratch,
+                              &rlen);
+                if (reply)
+                        r += rlen;
+                for (size_t i = 0; i < len; i++)
+                        o += text_byte(f, data[i], out + o);
+                done += k;
         }
         if (reply_len)
                 *reply_len = r;

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "telnet.h"
+
 /* Output room that always suffices for n input bytes: every byte can
  * become a 3-byte U+FFFD, plus one for a sequence left from the last call. */
 #define OUTF_MAX(n) (3 * (size_t)(n) + 3)
@@ -21,15 +23,12 @@
 
 struct outf {
         bool telnet;            /* interpret IAC (TCP); off for UDP replies */
-        uint8_t tstate;         /* telnet parser */
-        uint8_t tcmd;           /* WILL/WONT/DO/DONT awaiting its option */
+        struct telnet tn;       /* the daemon's own telnet rules (telnet.h) */
         uint8_t estate;         /* escape sequence being dropped */
         bool after_cr;          /* a CR ended a line: swallow a following LF or NUL */
         uint8_t u8[4];          /* incomplete UTF-8 sequence */
         uint8_t u8_len, u8_need;
         uint8_t u8_lo, u8_hi;   /* allowed range of the second byte */
-        uint8_t refused_do[32]; /* options already refused, so a peer */
-        uint8_t refused_will[32]; /* cannot make us echo a flood */
 };
 
 void outf_init(struct outf *f, bool telnet);

@@ -2,8 +2,8 @@
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -11,17 +11,6 @@
 #include "net.h"
 #include "session.h"
 #include "term.h"
-
-#define EXIT_CONNECT 1
-#define EXIT_USAGE 2
-
-long long session_now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int main(int argc, char *argv[])
 {
@@ -53,13 +42,13 @@ int main(int argc, char *argv[])
                 return EXIT_CONNECT;
         s.sigfd = sig_init(false);
         if (s.sigfd < 0) {
-                perror("pichat: signals");
+                fprintf(stderr, "pichat: cannot catch signals: %s\n", strerror(-s.sigfd));
                 return EXIT_CONNECT;
         }
         /* Signals are caught before the terminal changes, so that no
          * Ctrl-C can leave it changed; a terminal that refuses is still
          * usable the way a script uses it. */
-        if (s.interactive && term_raw())
+        if (s.interactive && term_raw() == 0)
                 sig_init(true);
         else
                 s.interactive = false;

@@ -1,6 +1,7 @@
 /* screen: erase and redraw of the prompt line with ANSI sequences. */
 #include "screen.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -77,4 +78,18 @@ int screen_key(struct screen *sc, uint8_t c)
                 break;
         }
         return r;
+}
+
+bool screen_signals(struct screen *sc)
+{
+        int sig;
+
+        while ((sig = sig_next()) != 0) {
+                if (sig != SIGTSTP)
+                        return true;
+                screen_hide(sc);
+                term_suspend();
+                screen_show(sc);
+        }
+        return false;
 }

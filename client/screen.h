@@ -25,6 +25,10 @@ void screen_init(struct screen *sc, bool interactive, const char *prompt);
 void screen_hide(struct screen *sc);
 /* Draw prompt and input if they are not shown. */
 void screen_show(struct screen *sc);
+/* Handle the signals caught so far (sig_next()): true when one of them
+ * ends the session; after Ctrl-Z the process was suspended with the
+ * terminal restored, and the prompt is drawn again. */
+bool screen_signals(struct screen *sc);
 /* Handle one key: draws what changed and returns the LEDIT_ result. On
  * LEDIT_ENTER the finished line stays on screen, the cursor moves below
  * it and the caller takes sc->ed.buf, then calls ledit_clear(). */

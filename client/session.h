@@ -1,9 +1,22 @@
-/* session: what the TCP and UDP dialogues share, and their entry points. */
+/* session: what the TCP and UDP dialogues share, and their entry points.
+ *
+ * The client keeps the daemon's error convention: a function that can
+ * fail returns a negative errno (having said why on stderr where the
+ * caller cannot), 0 to go on, and the positive codes below for results
+ * its caller must handle. */
 #pragma once
 
 #include <stdbool.h>
 
 #include "cliargs.h"
+
+/* Exit status of pichat: 0 clean end, 1 connection error, 2 usage error. */
+#define EXIT_CONNECT 1
+#define EXIT_USAGE 2
+
+/* A step of a session loop that ended the session cleanly: the server
+ * closed, the input ended, the user quit. */
+#define SESSION_END 1
 
 struct session {
         const struct args *a;
@@ -13,9 +26,6 @@ struct session {
         char where[320];        /* "HOST:PORT" for messages */
 };
 
-/* Run a session to its end: the exit status (0 clean, 1 connection error). */
+/* Run a session to its end: the exit status (0, or EXIT_CONNECT). */
 int tcp_run(struct session *s);
 int udp_run(struct session *s);
-
-/* Milliseconds on the monotonic clock. */
-long long session_now_ms(void);

@@ -9,15 +9,16 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "outfilter.h"
 #include "screen.h"
+#include "telnet.h"
 #include "term.h"
 
 #define READ_SIZE       4096
@@ -25,9 +26,6 @@
 #define OUTQ_SIZE       65536
 #define PIECE_MAX       4096    /* longest piece of a server line shown at once */
 #define PARTIAL_MS      300     /* show a line with no end yet after this */
-
-/* What the loop does after a step. */
-enum { GO_ON = -1 };
 
 struct tcp {
         struct session *s;
@@ -39,11 +37,11 @@ struct tcp {
          * complete so that it can go above the prompt in one piece. */
         char piece[PIECE_MAX];
         size_t plen;
-        long long piece_since;
+        int64_t piece_since;
         bool stdin_eof;
         bool midline;           /* scripted input ended without a line end */
         bool shut;              /* our side is closed: the server's close is expected */
-        long long linger_end;   /* give up waiting for the server then */
+        int64_t linger_end;     /* give up waiting for the server then */
 };
 
 static void queue_raw(struct tcp *t, const void *p, size_t n)
@@ -60,16 +58,12 @@ static void queue_raw(struct tcp *t, const void *p, size_t n)
  * caller has checked there is room for 2 * n + 2 bytes. */
 static void queue_line(struct tcp *t, const char *line, size_t n)
 {
-        for (size_t i = 0; i < n; i++) {
-                t->outq[t->qlen++] = line[i];
-                if ((unsigned char)line[i] == 0xFF)
-                        t->outq[t->qlen++] = line[i];
-        }
+        t->qlen += telnet_escape(line, n, t->outq + t->qlen);
         t->outq[t->qlen++] = '\r';
         t->outq[t->qlen++] = '\n';
 }
 
-/* Send what the socket takes now: 0, or -1 with errno. */
+/* Send what the socket takes now: 0 or -errno. */
 static int flush_queue(struct tcp *t)
 {
         while (t->qlen > 0) {
@@ -79,7 +73,7 @@ static int flush_queue(struct tcp *t)
                                 continue;
                         if (errno == EAGAIN || errno == EWOULDBLOCK)
                                 return 0;
-                        return -1;
+                        return -errno;
                 }
                 t->qlen -= (size_t)n;
                 memmove(t->outq, t->outq + n, t->qlen);
@@ -119,7 +113,7 @@ static int show_text(struct tcp *t, const char *s, size_t n)
                 if ((t->plen >= PIECE_MAX - 5 && !is_cont(b)) || t->plen >= PIECE_MAX - 1)
                         show_piece(t);
                 if (t->plen == 0)
-                        t->piece_since = session_now_ms();
+                        t->piece_since = clock_now_ms();
                 t->piece[t->plen++] = (char)b;
         }
         screen_show(&t->sc);
@@ -144,12 +138,15 @@ static void drain_output(struct tcp *t)
         screen_hide(&t->sc);
 }
 
-static void lost(struct tcp *t, int err)
+/* The connection failed with -errno r: say so, and return r. */
+static int lost(struct tcp *t, int r)
 {
         drain_output(t);
-        fprintf(stderr, "pichat: connection to %s lost: %s\n", t->s->where, strerror(err));
+        fprintf(stderr, "pichat: connection to %s lost: %s\n", t->s->where, strerror(-r));
+        return r;
 }
 
+/* Each step of the loop: 0 to go on, SESSION_END, or -errno. */
 static int read_socket(struct tcp *t)
 {
         static uint8_t in[READ_SIZE];
@@ -157,46 +154,49 @@ static int read_socket(struct tcp *t)
         static uint8_t reply[OUTF_REPLY_MAX(READ_SIZE)];
         size_t olen, rlen;
         ssize_t n = recv(t->s->fd, in, sizeof(in), 0);
+        int r;
 
         if (n < 0) {
                 if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
-                        return GO_ON;
-                lost(t, errno);
-                return 1;
+                        return 0;
+                return lost(t, -errno);
         }
         if (n == 0) {
                 drain_output(t);
                 if (!t->shut)
                         status(t, "Disconnected from chat server");
-                return 0;
+                return SESSION_END;
         }
         if (t->shut)
-                t->linger_end = session_now_ms() + (long long)t->s->a->timeout_s * 1000;
+                t->linger_end = clock_now_ms() + (int64_t)t->s->a->timeout_s * 1000;
         olen = outf_feed(&t->filt, in, (size_t)n, out, reply, &rlen);
         queue_raw(t, reply, rlen);
-        if (show_text(t, out, olen) < 0)
-                return 1;       /* stdout is gone: nobody to talk to */
-        return GO_ON;
+        if ((r = show_text(t, out, olen)) < 0)
+                return r;       /* stdout is gone: nobody to talk to */
+        return 0;
 }
 
 /* Scripted input goes out as it comes: LF becomes CR LF, CR is dropped,
  * 0xFF is doubled. The caller has checked room for 2 * n + 2 bytes. */
 static void queue_stream(struct tcp *t, const char *p, size_t n)
 {
-        for (size_t i = 0; i < n; i++) {
-                char c = p[i];
-                if (c == '\r')
-                        continue;
-                if (c == '\n') {
+        while (n > 0) {
+                size_t text = 0;
+
+                while (text < n && p[text] != '\r' && p[text] != '\n')
+                        text++;
+                t->qlen += telnet_escape(p, text, t->outq + t->qlen);
+                if (text > 0)
+                        t->midline = true;
+                if (text < n && p[text] == '\n') {
                         t->outq[t->qlen++] = '\r';
                         t->outq[t->qlen++] = '\n';
                         t->midline = false;
-                        continue;
                 }
-                t->outq[t->qlen++] = c;
-                if ((unsigned char)c == 0xFF)
-                        t->outq[t->qlen++] = c;
-                t->midline = true;
+                if (text < n)
+                        text++;         /* the CR (dropped) or LF just seen */
+                p += text;
+                n -= text;
         }
 }
 
@@ -208,22 +208,22 @@ static int read_stdin(struct tcp *t)
 
         if (n < 0) {
                 if (errno == EINTR || errno == EAGAIN)
-                        return GO_ON;
+                        return 0;
                 n = 0;          /* unreadable input ends it like EOF */
         }
         if (n == 0) {
                 if (t->s->interactive)
-                        return 0;
+                        return SESSION_END;
                 t->stdin_eof = true;
                 if (t->midline) {
                         queue_raw(t, "\r\n", 2);
                         t->midline = false;
                 }
-                return GO_ON;
+                return 0;
         }
         if (!t->s->interactive) {
                 queue_stream(t, in, (size_t)n);
-                return GO_ON;
+                return 0;
         }
         for (ssize_t i = 0; i < n; i++) {
                 switch (screen_key(&t->sc, (uint8_t)in[i])) {
@@ -233,10 +233,10 @@ static int read_stdin(struct tcp *t)
                         screen_show(&t->sc);
                         break;
                 case LEDIT_EOF:
-                        return 0;
+                        return SESSION_END;
                 }
         }
-        return GO_ON;
+        return 0;
 }
 
 /* Room stdin reading needs in the queue: one read's worth, doubled (0xFF,
@@ -247,29 +247,14 @@ static size_t stdin_room(const struct tcp *t)
                                  : 2 * READ_SIZE + 2;
 }
 
-/* A signal: 0 to end the session, GO_ON after a suspend. */
-static int on_signal(struct tcp *t)
-{
-        int sig;
-
-        while ((sig = sig_next()) != 0) {
-                if (sig != SIGTSTP)
-                        return 0;
-                screen_hide(&t->sc);
-                term_suspend();
-                screen_show(&t->sc);
-        }
-        return GO_ON;
-}
-
 static int run(struct tcp *t)
 {
         struct session *s = t->s;
 
         for (;;) {
-                long long now = session_now_ms();
-                long long wake = -1;
-                int r = GO_ON;
+                int64_t now = clock_now_ms();
+                int64_t wake = -1;
+                int r;
 
                 if (s->interactive && t->plen > 0)
                         wake = t->piece_since + PARTIAL_MS;
@@ -286,27 +271,26 @@ static int run(struct tcp *t)
                 if (poll(pfd, 3, wake < 0 ? -1 : wake > now ? (int)(wake - now) : 0) < 0) {
                         if (errno == EINTR)
                                 continue;
-                        fprintf(stderr, "pichat: poll: %s\n", strerror(errno));
-                        return 1;
-                }
-                if (pfd[2].revents && (r = on_signal(t)) != GO_ON)
+                        r = -errno;
+                        fprintf(stderr, "pichat: poll: %s\n", strerror(-r));
                         return r;
+                }
+                if (pfd[2].revents && screen_signals(&t->sc))
+                        return SESSION_END;
                 if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR) &&
-                    (r = read_socket(t)) != GO_ON)
+                    (r = read_socket(t)) != 0)
                         return r;
-                if (pfd[1].revents && (r = read_stdin(t)) != GO_ON)
+                if (pfd[1].revents && (r = read_stdin(t)) != 0)
                         return r;
-                if (t->qlen > 0 && flush_queue(t) < 0) {
-                        lost(t, errno);
-                        return 1;
-                }
-                now = session_now_ms();
+                if (t->qlen > 0 && (r = flush_queue(t)) < 0)
+                        return lost(t, r);
+                now = clock_now_ms();
                 if (t->stdin_eof && !t->shut && t->qlen == 0) {
                         /* Input is done: say so and take in the rest of
                          * the answers, for as long as they keep coming. */
                         shutdown(s->fd, SHUT_WR);
                         t->shut = true;
-                        t->linger_end = now + (long long)s->a->timeout_s * 1000;
+                        t->linger_end = now + (int64_t)s->a->timeout_s * 1000;
                 }
                 if (s->interactive && t->plen > 0 && now >= t->piece_since + PARTIAL_MS) {
                         /* A prompt from the server, most likely: show it. */
@@ -314,7 +298,7 @@ static int run(struct tcp *t)
                         screen_show(&t->sc);
                 }
                 if (t->shut && now >= t->linger_end)
-                        return 0;
+                        return SESSION_END;
         }
 }
 
@@ -350,5 +334,5 @@ int tcp_run(struct session *s)
         screen_hide(&t.sc);
         /* Lines typed just before quitting still go out if they can. */
         flush_queue(&t);
-        return r;
+        return r < 0 ? EXIT_CONNECT : 0;
 }

@@ -9,12 +9,12 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "outfilter.h"
 #include "screen.h"
 #include "term.h"
@@ -22,8 +22,6 @@
 #define DGRAM_SIZE      65536   /* more than any UDP payload */
 #define INPUT_MAX       8192    /* a longer input line goes in several datagrams */
 #define KEYS_SIZE       256
-
-enum { GO_ON = -1 };
 
 struct udp {
         struct session *s;
@@ -51,6 +49,7 @@ static void print_reply(struct udp *u, const uint8_t *data, size_t n)
         struct outf f;
         size_t len;
 
+        screen_hide(&u->sc);
         outf_init(&f, false);
         len = outf_feed(&f, data, n, out, NULL, NULL);
         len += outf_finish(&f, out + len);
@@ -63,70 +62,56 @@ static void print_reply(struct udp *u, const uint8_t *data, size_t n)
         write_all(STDOUT_FILENO, out, len);
 }
 
-/* Signals while waiting: 0 to end, GO_ON to carry on. */
-static int on_signal(struct udp *u)
-{
-        int sig;
-
-        while ((sig = sig_next()) != 0) {
-                if (sig != SIGTSTP)
-                        return 0;
-                screen_hide(&u->sc);
-                term_suspend();
-        }
-        return GO_ON;
-}
-
 static void no_reply(struct udp *u, const char *why)
 {
         fprintf(stderr, "pichat: no reply from %s (%s)\n", u->s->where, why);
 }
 
-/* Send one message and wait for its reply: GO_ON, or 0 to end. */
+/* Send one message and wait for its reply: 0 to go on, or SESSION_END. */
 static int exchange(struct udp *u, const char *msg, size_t len)
 {
         static uint8_t in[DGRAM_SIZE];
         int fd = u->s->fd;
-        long long end;
+        int64_t end;
 
         drain_stale(fd);
         while (send(fd, msg, len, 0) < 0) {
                 if (errno == EINTR)
                         continue;
                 fprintf(stderr, "pichat: cannot send to %s: %s\n", u->s->where, strerror(errno));
-                return GO_ON;
+                return 0;
         }
-        end = session_now_ms() + (long long)u->s->a->timeout_s * 1000;
+        end = clock_now_ms() + (int64_t)u->s->a->timeout_s * 1000;
         for (;;) {
                 struct pollfd pfd[2] = {
                         { .fd = fd, .events = POLLIN },
                         { .fd = u->s->sigfd, .events = POLLIN },
                 };
-                long long left = end - session_now_ms();
+                int64_t left = end - clock_now_ms();
                 int r;
 
                 if (left <= 0) {
                         no_reply(u, "timeout");
-                        return GO_ON;
+                        return 0;
                 }
                 r = poll(pfd, 2, (int)left);
                 if (r < 0 && errno != EINTR) {
                         fprintf(stderr, "pichat: poll: %s\n", strerror(errno));
-                        return 0;
+                        return SESSION_END;
                 }
                 if (r <= 0)
                         continue;
-                if (pfd[1].revents && on_signal(u) == 0)
-                        return 0;
+                if (pfd[1].revents && screen_signals(&u->sc))
+                        return SESSION_END;
                 if (pfd[0].revents) {
                         ssize_t n = recv(fd, in, sizeof(in), MSG_DONTWAIT);
                         if (n >= 0) {
                                 print_reply(u, in, (size_t)n);
-                                return GO_ON;
+                                return 0;
                         }
                         if (errno != EINTR && errno != EAGAIN) {
                                 no_reply(u, strerror(errno));
-                                return GO_ON;
+                                return 0;
                         }
                 }
         }
@@ -141,17 +126,17 @@ static int feed_lines(struct udp *u, const char *p, size_t n)
                         if (len > 0 && u->line[len - 1] == '\r')
                                 len--;
                         u->len = 0;
-                        if (exchange(u, u->line, len) == 0)
-                                return 0;
+                        if (exchange(u, u->line, len) == SESSION_END)
+                                return SESSION_END;
                         continue;
                 }
-                if (u->len == INPUT_MAX && exchange(u, u->line, u->len) == 0)
-                        return 0;
+                if (u->len == INPUT_MAX && exchange(u, u->line, u->len) == SESSION_END)
+                        return SESSION_END;
                 if (u->len == INPUT_MAX)
                         u->len = 0;
                 u->line[u->len++] = p[i];
         }
-        return GO_ON;
+        return 0;
 }
 
 static int read_stdin(struct udp *u)
@@ -161,42 +146,42 @@ static int read_stdin(struct udp *u)
 
         if (n < 0) {
                 if (errno == EINTR || errno == EAGAIN)
-                        return GO_ON;
+                        return 0;
                 n = 0;
         }
         if (n == 0) {
                 /* A last line without its line end still counts. */
                 if (!u->s->interactive && u->len > 0)
                         exchange(u, u->line, u->len);
-                return 0;
+                return SESSION_END;
         }
         if (!u->s->interactive)
                 return feed_lines(u, in, (size_t)n);
         for (ssize_t i = 0; i < n; i++) {
                 switch (screen_key(&u->sc, (uint8_t)in[i])) {
                 case LEDIT_ENTER:
-                        if (exchange(u, u->sc.ed.buf, u->sc.ed.len) == 0)
-                                return 0;
+                        if (exchange(u, u->sc.ed.buf, u->sc.ed.len) == SESSION_END)
+                                return SESSION_END;
                         ledit_clear(&u->sc.ed);
                         screen_show(&u->sc);
                         break;
                 case LEDIT_EOF:
-                        return 0;
+                        return SESSION_END;
                 }
         }
-        return GO_ON;
+        return 0;
 }
 
 int udp_run(struct session *s)
 {
         static struct udp u;
-        int r = GO_ON;
+        int r = 0;
 
         memset(&u, 0, sizeof(u));
         u.s = s;
         screen_init(&u.sc, s->interactive, "Enter message to send : ");
         screen_show(&u.sc);
-        while (r == GO_ON) {
+        while (r == 0) {
                 struct pollfd pfd[2] = {
                         { .fd = STDIN_FILENO, .events = POLLIN },
                         { .fd = s->sigfd, .events = POLLIN },
@@ -208,11 +193,9 @@ int udp_run(struct session *s)
                         fprintf(stderr, "pichat: poll: %s\n", strerror(errno));
                         break;
                 }
-                if (pfd[1].revents) {
-                        r = on_signal(&u);
-                        screen_show(&u.sc);
-                }
-                if (r == GO_ON && pfd[0].revents)
+                if (pfd[1].revents && screen_signals(&u.sc))
+                        r = SESSION_END;
+                if (r == 0 && pfd[0].revents)
                         r = read_stdin(&u);
         }
         screen_hide(&u.sc);

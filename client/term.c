@@ -15,13 +15,13 @@ static bool have_saved;         /* saved holds the settings to go back to */
 static bool is_raw;
 static int sig_fds[2] = { -1, -1 };
 
-bool term_raw(void)
+int term_raw(void)
 {
         struct termios t;
 
         if (!have_saved) {
                 if (tcgetattr(STDIN_FILENO, &saved) < 0)
-                        return false;
+                        return -errno;
                 have_saved = true;
                 atexit(term_restore);
         }
@@ -33,9 +33,9 @@ bool term_raw(void)
         t.c_cc[VMIN] = 1;
         t.c_cc[VTIME] = 0;
         if (tcsetattr(STDIN_FILENO, TCSADRAIN, &t) < 0)
-                return false;
+                return -errno;
         is_raw = true;
-        return true;
+        return 0;
 }
 
 void term_restore(void)
@@ -80,13 +80,13 @@ int sig_init(bool job_control)
         static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 
         if (sig_fds[0] < 0 && pipe2(sig_fds, O_NONBLOCK | O_CLOEXEC) < 0)
-                return -1;
+                return -errno;
         signal(SIGPIPE, SIG_IGN);
         for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
                 if (catch_signal(sigs[i]) < 0)
-                        return -1;
+                        return -errno;
         if (job_control && catch_signal(SIGTSTP) < 0)
-                return -1;
+                return -errno;
         return sig_fds[0];
 }
 
@@ -118,7 +118,7 @@ int write_all(int fd, const void *buf, size_t len)
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
-                        return -1;
+                        return -errno;
                 }
                 p += n;
                 len -= (size_t)n;

@@ -10,9 +10,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Switch stdin to key-at-a-time mode: true on success. The original
+/* Switch stdin to key-at-a-time mode: 0 or -errno. The original
  * settings are put back by term_restore(), which also runs at exit. */
-bool term_raw(void);
+int term_raw(void);
 void term_restore(void);
 
 /* Width of the terminal on stdout in columns (80 if unknown). */
@@ -20,7 +20,7 @@ unsigned term_cols(void);
 
 /* Catch SIGINT, SIGTERM, SIGHUP, SIGQUIT (and SIGTSTP when job_control)
  * into a self-pipe; ignore SIGPIPE. Returns the pipe's read end to poll,
- * or -1. */
+ * or -errno. */
 int sig_init(bool job_control);
 /* The next caught signal, or 0 if none is pending. */
 int sig_next(void);
@@ -28,5 +28,5 @@ int sig_next(void);
  * SIGCONT with key-at-a-time mode back on. */
 void term_suspend(void);
 
-/* write() all of buf, retrying short writes and EINTR: 0 or -1. */
+/* write() all of buf, retrying short writes and EINTR: 0 or -errno. */
 int write_all(int fd, const void *buf, size_t len);

@@ -23,6 +23,17 @@
 #define PICHAT_UDP_RATE_MAX         1000000
 #define PICHAT_UDP_SOURCES          4096
 
+/* Chat names. A nick is 1 to [chat] max_nick_len characters, which is at
+ * most PICHAT_NICK_MAX (the client's -n checks the same bound). Rooms
+ * listed in [chat] rooms may have names up to PICHAT_ROOM_NAME_MAX; a
+ * client creating one with /join, up to PICHAT_ROOM_NAME_NEW_MAX. */
+#define PICHAT_NICK_MAX             64
+#define PICHAT_ROOM_NAME_MAX        64
+#define PICHAT_ROOM_NAME_NEW_MAX    32
+#define PICHAT_ROOM_KEY_MAX         64
+#define PICHAT_TOPIC_MAX            400
+#define PICHAT_ROOMS_LISTED_MAX     128     /* names in [chat] rooms (a line holds fewer) */
+
 /* inih in Debian is built with a fixed line buffer of 200 bytes. */
 #define PICHAT_INI_LINE_MAX         200
 

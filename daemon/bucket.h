@@ -4,7 +4,7 @@
  * The fill is kept in thousandths of a token, so a refill over any number
  * of milliseconds is exact (rate_per_sec thousandths per millisecond) and
  * the bucket never drifts, however often it is asked. Times are a caller's
- * monotonic clock in milliseconds (conn_now_ms()); a time earlier than one
+ * monotonic clock in milliseconds (clock_now_ms()); a time earlier than one
  * already seen refills nothing.
  *
  * Not locked: a bucket belongs to one client thread. */

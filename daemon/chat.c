@@ -17,7 +17,6 @@
 #include "server.h"
 #include "text.h"
 
-#define CHAT_ROOM_NAME_MAX 32   /* longest room name a client may create */
 #define CHAT_WHO_LINE 400       /* /who output is cut into lines of about this */
 /* When a line leaves some member's queue this full (percent), its sender
  * waits before its next line: readers that are merely behind (short of CPU
@@ -223,7 +222,7 @@ static int chat_open(struct conn *c)
         }
         cc->m.q = &cc->q;
         msg_queue_set_direct(&cc->q, c->fd);
-        bucket_init(&cc->bucket, cf->chat.lines_per_sec, cf->chat.burst, conn_now_ms());
+        bucket_init(&cc->bucket, cf->chat.lines_per_sec, cf->chat.burst, clock_now_ms());
         c->priv = cc;
         /* Bound what the kernel holds for a slow reader too, so "too slow"
          * comes after max_queue_kib, not after megabytes of socket buffer. */
@@ -247,7 +246,7 @@ out:
 static int64_t chat_delay(struct conn *c)
 {
         struct chat_client *cc = c->priv;
-        int64_t now = conn_now_ms();
+        int64_t now = clock_now_ms();
         int64_t d = bucket_delay(&cc->bucket, now);
 
         if (d > 0 && !cc->told_slow) {
@@ -323,9 +322,9 @@ static void do_join(struct chat_client *cc, const char *room, const char *key, c
         char name[ROOM_NAME_MAX + 1], oldroom[ROOM_NAME_MAX + 1];
         int r;
 
-        if (text_room_name(room, name, sizeof(name), CHAT_ROOM_NAME_MAX) < 0) {
+        if (text_room_name(room, name, sizeof(name), PICHAT_ROOM_NAME_NEW_MAX) < 0) {
                 tell(cc, "bad room name %.64s: use an optional # and 1 to %d of A-Z a-z 0-9 _ -",
-                     room, CHAT_ROOM_NAME_MAX);
+                     room, PICHAT_ROOM_NAME_NEW_MAX);
                 return;
         }
         if (key && strlen(key) > ROOM_KEY_MAX) {
@@ -443,7 +442,7 @@ static void say(struct chat_client *cc, const char *text, bool action)
                 room_batch_begin();     /* ends in chat_dispatched() */
                 unsigned fullest = room_say(&chat_reg, &cc->m, m, false, true);
                 if (fullest >= CHAT_HIGH_WATER)
-                        cc->yield_until = conn_now_ms() + (fullest >= CHAT_NEAR_FULL ?
+                        cc->yield_until = clock_now_ms() + (fullest >= CHAT_NEAR_FULL ?
                                                            CHAT_NEAR_FULL_YIELD_MS : CHAT_YIELD_MS);
                 msg_unref(m);
         }
@@ -486,7 +485,7 @@ static int chat_login(struct chat_client *cc, struct conn *c, const struct cmd *
                 conn_set_reason(c, "wrong password");
                 return CONN_CLOSE;
         }
-        cc->yield_until = conn_now_ms() + PICHAT_PASS_PAUSE_MS;
+        cc->yield_until = clock_now_ms() + PICHAT_PASS_PAUSE_MS;
         left = PICHAT_PASS_TRIES - cc->wrong;
         if (cmd->type == CMD_PASS)
                 tell(cc, "* wrong password (%u more %s)", left, left == 1 ? "try" : "tries");
@@ -511,8 +510,8 @@ static int chat_line(struct conn *c, const char *raw, size_t len)
         if (cc->bucket.rate != (int64_t)cf->chat.lines_per_sec ||
             cc->bucket.cap != (int64_t)cf->chat.burst * BUCKET_MILLI)
                 bucket_set_rate(&cc->bucket, cf->chat.lines_per_sec, cf->chat.burst,
-                                conn_now_ms());
-        bucket_take(&cc->bucket, conn_now_ms());
+                                clock_now_ms());
+        bucket_take(&cc->bucket, clock_now_ms());
         text_sanitize(raw, len, line, size);
         cmd_parse(line, &cmd);
         if (!cc->logged_in && cmd.type != CMD_QUIT) {

@@ -69,7 +69,7 @@ static const struct conf_key conf_keys[] = {
         K("chat", "motd_file", CT_TEXT, chat.motd_file, 0, 0),
         K("chat", "default_room", CT_TEXT, chat.default_room, 0, 0),
         K("chat", "rooms", CT_TEXT, chat.rooms, 0, 0),
-        K("chat", "max_nick_len", CT_UINT, chat.max_nick_len, 1, 64),
+        K("chat", "max_nick_len", CT_UINT, chat.max_nick_len, 1, PICHAT_NICK_MAX),
         K("chat", "max_rooms", CT_UINT, chat.max_rooms, 1, 100000),
         K("chat", "max_room_members", CT_UINT, chat.max_room_members, 0, PICHAT_MAX_CLIENTS_MAX),
         K("chat", "history", CT_UINT, chat.history, 0, 1000),

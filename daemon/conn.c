@@ -18,13 +18,6 @@
 #include "log.h"
 #include "server.h"
 
-int64_t conn_now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void conn_set_reason(struct conn *c, const char *fmt, ...)
 {
         va_list ap;
@@ -321,7 +314,7 @@ void conn_run(struct conn *c)
         struct log_ctx ctx = { .service = c->svc->name, .peer = c->peer };
         int64_t idle_ms = (int64_t)c->conf->server.idle_timeout_s * 1000;
         int64_t line_ms = (int64_t)c->conf->server.line_timeout_s * 1000;
-        int64_t last_input = conn_now_ms();
+        int64_t last_input = clock_now_ms();
         int r;
 
         log_ctx(LOG_INFO, &ctx, "connected %s", c->peer);
@@ -338,7 +331,7 @@ void conn_run(struct conn *c)
                         break;
                 want_write = c->svc->want_write && c->svc->want_write(c);
 
-                now = conn_now_ms();
+                now = clock_now_ms();
                 /* Once all input is handled, a line begun and not ended
                  * runs the line clock; input held back by flood control
                  * is ours to finish, not the client's. */
@@ -371,7 +364,7 @@ void conn_run(struct conn *c)
                         if (r < 0)
                                 break;
                         if (r > 0)
-                                last_input = conn_now_ms();
+                                last_input = clock_now_ms();
                         r = 0;
                         if (c->rlen > 0)
                                 continue;
@@ -419,17 +412,17 @@ void conn_run(struct conn *c)
                         if ((r = conn_take(c, conn_recv(c, MSG_DONTWAIT))) < 0)
                                 break;
                         if (r > 0)
-                                last_input = conn_now_ms();
+                                last_input = clock_now_ms();
                         r = 0;
                         continue;
                 }
 timeouts:
-                if (idle_ms > 0 && conn_now_ms() - last_input >= idle_ms) {
+                if (idle_ms > 0 && clock_now_ms() - last_input >= idle_ms) {
                         conn_time_out(c, "idle timeout", c->conf->server.idle_timeout_s);
                         break;
                 }
                 if (line_ms > 0 && c->line_since && c->rlen == 0 &&
-                    conn_now_ms() - c->line_since >= line_ms) {
+                    clock_now_ms() - c->line_since >= line_ms) {
                         conn_time_out(c, "line timeout", c->conf->server.line_timeout_s);
                         break;
                 }

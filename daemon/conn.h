@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "clock.h"
 #include "conf.h"
 #include "line.h"
 #include "telnet.h"
@@ -68,7 +69,7 @@ struct conn {
         struct telnet tn;
         struct line_splitter ls;
         size_t rpos, rlen;
-        /* conn_now_ms() since which input has not ended a line (0: none):
+        /* clock_now_ms() since which input has not ended a line (0: none):
          * what [server] line_timeout_s is measured against. */
         int64_t line_since;
         uint8_t *rbuf;                  /* CONN_READ_SIZE, from the first read on */
@@ -98,6 +99,3 @@ void conn_run(struct conn *c);
 
 /* Whether svc's clients can be served by conn_run() blocking in recv(). */
 bool conn_can_block(const struct service *svc);
-
-/* Monotonic clock in milliseconds. */
-int64_t conn_now_ms(void);

@@ -13,11 +13,7 @@ size_t echo_format(char *out, const char *prefix, const char *line, size_t len)
         size_t n = strlen(prefix);
 
         memcpy(out, prefix, n);
-        for (size_t i = 0; i < len; i++) {
-                out[n++] = line[i];
-                if ((unsigned char)line[i] == TELNET_IAC)
-                        out[n++] = line[i];
-        }
+        n += telnet_escape(line, len, out + n);
         out[n++] = '\r';
         out[n++] = '\n';
         out[n] = '\0';

@@ -211,7 +211,7 @@ static bool loops_alive(int64_t now)
 static void supervisor_tick(const struct supervisor *sv)
 {
         char status[NOTIFY_STATUS_MAX];
-        int64_t now = conn_now_ms();
+        int64_t now = clock_now_ms();
 
         status_line(sv, status, sizeof(status));
         notify_tick(now, loops_alive(now), status);
@@ -230,7 +230,7 @@ static void supervisor_reload(struct supervisor *sv)
                 sv->problem[0] = '\0';
         status_line(sv, status, sizeof(status));
         /* After a failed reload the old configuration still serves. */
-        notify_ready(conn_now_ms(), status);
+        notify_ready(clock_now_ms(), status);
 }
 
 /* Wait for signals, reloading on SIGHUP, until one says stop. The timeout
@@ -302,7 +302,7 @@ int main(int argc, char **argv)
         bool check_only = false, foreground = false;
         struct conf_errors errs;
         struct listen_plan plan[PICHAT_BIND_MAX * 3 + PICHAT_BIND_MAX * 3];
-        int c, n, ready_fd = -1;
+        int c, n, r, ready_fd = -1;
 
         while ((c = getopt_long(argc, argv, "c:nfhV", opts, NULL)) != -1) {
                 switch (c) {
@@ -352,8 +352,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "pichatd: no service to run\n");
                 return EXIT_FAILURE;
         }
-        if (!foreground && daemonize(&ready_fd) < 0) {
-                fprintf(stderr, "pichatd: cannot become a daemon: %s\n", strerror(errno));
+        if (!foreground && (r = daemonize(&ready_fd)) < 0) {
+                fprintf(stderr, "pichatd: cannot become a daemon: %s\n", strerror(-r));
                 return EXIT_FAILURE;
         }
 
@@ -370,15 +370,15 @@ int main(int argc, char **argv)
 
         if (cf->chat.enabled && chat_init(cf) < 0)
                 return EXIT_FAILURE;
-        if (server_init() < 0 || start_services(cf, plan, n, sv.running) < 0) {
-                log_msg(LOG_ERR, "cannot start: %s", strerror(errno));
+        if ((r = server_init()) < 0 || (r = start_services(cf, plan, n, sv.running)) < 0) {
+                log_msg(LOG_ERR, "cannot start: %s", strerror(-r));
                 return EXIT_FAILURE;
         }
         log_msg(LOG_NOTICE, "pichatd %s started (config %s)", PICHAT_VERSION, path);
         /* Every listener is bound and listening: clients can connect now. */
         char status[NOTIFY_STATUS_MAX];
         status_line(&sv, status, sizeof(status));
-        notify_ready(conn_now_ms(), status);
+        notify_ready(clock_now_ms(), status);
         if (ready_fd >= 0) {
                 char ok = 0;
                 if (write(ready_fd, &ok, 1) < 0)

@@ -247,17 +247,6 @@ void room_batch_end(struct registry *reg)
         direct_flush();
 }
 
-/* Constant-time comparison, so key guessing learns nothing from timing. */
-static bool key_equal(const char *a, const char *b)
-{
-        size_t la = strlen(a), lb = strlen(b);
-        unsigned char d = la != lb;
-
-        for (size_t i = 0; i < la; i++)
-                d |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
-        return d == 0;
-}
-
 int room_registry_init(struct registry *reg, const char *default_room, const char *rooms,
                        const struct room_limits *lim)
 {
@@ -462,7 +451,7 @@ int room_join(struct registry *reg, struct member *m, const char *name, const ch
         } else if (r == old) {
                 ret = ROOM_SAME;
         } else if (r) {
-                if (r->key[0] && !key_equal(r->key, key ? key : ""))
+                if (r->key[0] && !text_secret_equal(key ? key : "", r->key))
                         ret = ROOM_BAD_KEY;
                 else if (reg->max_members && r->n_members >= reg->max_members &&
                          text_casecmp(r->name, reg->default_room) != 0)

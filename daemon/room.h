@@ -13,15 +13,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "bounds.h"
 #include "history.h"
 #include "msg.h"
 
-#define ROOM_NICK_MAX   64      /* [chat] max_nick_len is at most this */
-#define ROOM_NAME_MAX   64
-#define ROOM_KEY_MAX    64
-#define ROOM_TOPIC_MAX  400
+/* Sizes of the registry's names, from bounds.h. */
+#define ROOM_NICK_MAX   PICHAT_NICK_MAX
+#define ROOM_NAME_MAX   PICHAT_ROOM_NAME_MAX
+#define ROOM_KEY_MAX    PICHAT_ROOM_KEY_MAX
+#define ROOM_TOPIC_MAX  PICHAT_TOPIC_MAX
+#define ROOM_LIST_MAX   PICHAT_ROOMS_LISTED_MAX
 #define ROOM_NICK_BUCKETS 4096
-#define ROOM_LIST_MAX   128     /* names in [chat] rooms (a line holds fewer) */
 
 /* Results besides 0 and -errno. */
 enum {

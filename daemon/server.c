@@ -23,7 +23,7 @@
 struct listener {
         int fd;
         const struct service *svc;
-        /* conn_now_ms() of the accept loop's last turn, for the watchdog. */
+        /* clock_now_ms() of the accept loop's last turn, for the watchdog. */
         _Atomic int64_t beat_ms;
 };
 
@@ -121,7 +121,7 @@ int server_add_listener(int fd, const struct service *svc)
                 return -ENOSPC;
         srv.listeners[srv.n_listeners].fd = fd;
         srv.listeners[srv.n_listeners].svc = svc;
-        atomic_init(&srv.listeners[srv.n_listeners].beat_ms, conn_now_ms());
+        atomic_init(&srv.listeners[srv.n_listeners].beat_ms, clock_now_ms());
         srv.n_listeners++;
         if (!count_of(svc)) {
                 srv.counts[srv.n_counts].svc = svc;
@@ -381,7 +381,7 @@ static void *accept_thread(void *arg)
                 };
                 /* Wake up now and then even when idle, so the supervisor
                  * can tell a quiet loop from a stuck one. */
-                atomic_store(&l->beat_ms, conn_now_ms());
+                atomic_store(&l->beat_ms, clock_now_ms());
                 int k = poll(pfd, 2, PICHAT_HEARTBEAT_MS);
                 if (k <= 0)
                         continue;
@@ -401,7 +401,7 @@ static void *accept_thread(void *arg)
                 if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                         /* Out of descriptors: the pending connection stays
                          * readable, so back off rather than spin on it. */
-                        int64_t now = conn_now_ms();
+                        int64_t now = clock_now_ms();
                         if (now - last_warn > 10000) {
                                 log_msg(LOG_WARNING, "%s: accept: %s; backing off",
                                         l->svc->name, strerror(errno));

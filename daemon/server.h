@@ -35,7 +35,7 @@ unsigned server_clients(void);
 /* Clients currently connected to one service. */
 unsigned server_clients_of(const struct service *svc);
 
-/* conn_now_ms() at which the least recent accept loop last went round
+/* clock_now_ms() at which the least recent accept loop last went round
  * (INT64_MAX when there is none). A loop goes round at least every
  * PICHAT_HEARTBEAT_MS while it is healthy. */
 int64_t server_oldest_beat_ms(void);

@@ -1,4 +1,4 @@
-/* telnet: IAC parsing and option refusal for the TCP services. */
+/* telnet: IAC parsing, option refusal and escaping, for pichatd and pichat. */
 #include "telnet.h"
 
 #include <stdbool.h>
@@ -77,4 +77,18 @@ void telnet_filter(struct telnet *t, const uint8_t *in, size_t n,
         }
         *out_len = o;
         *reply_len = r;
+}
+
+size_t telnet_escape(const void *in, size_t n, void *out)
+{
+        const uint8_t *s = in;
+        uint8_t *o = out;
+        size_t k = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                o[k++] = s[i];
+                if (s[i] == TELNET_IAC)
+                        o[k++] = TELNET_IAC;
+        }
+        return k;
 }

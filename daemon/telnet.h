@@ -1,8 +1,11 @@
-/* telnet: a stateful filter that strips telnet commands from client input.
+/* telnet: the telnet rules both ends of a pichat connection follow: a
+ * stateful filter that strips telnet commands from what is read, and the
+ * escaping of data that is written.
  *
- * Handles IAC sequences split across reads. IAC IAC is a literal 0xFF.
- * Option requests (DO/WILL) are refused with WONT/DONT, once per option, so
- * a peer cannot make us amplify a flood of requests. */
+ * The filter handles IAC sequences split across reads. IAC IAC is a
+ * literal 0xFF. Option requests (DO/WILL) are refused with WONT/DONT, once
+ * per option, so a peer cannot make us amplify a flood of requests; WONT
+ * and DONT are never answered, which is how negotiation loops start. */
 #pragma once
 
 #include <stddef.h>
@@ -34,3 +37,10 @@ void telnet_init(struct telnet *t);
 void telnet_filter(struct telnet *t, const uint8_t *in, size_t n,
                    uint8_t *out, size_t *out_len,
                    uint8_t *reply, size_t *reply_len);
+
+/* Copy n bytes of data to out as telnet must send them: every 0xFF
+ * doubled, so that the peer reads it as data, not as IAC. out needs
+ * TELNET_ESCAPED_MAX(n) bytes and must not overlap in. Returns the length
+ * written. */
+#define TELNET_ESCAPED_MAX(n) (2 * (size_t)(n))
+size_t telnet_escape(const void *in, size_t n, void *out);

@@ -44,7 +44,7 @@ bool text_valid_name(const char *s, size_t max_len);
  * 0, -EINVAL (not a valid room name) or -ENOSPC (out is too small). */
 int text_room_name(const char *in, char *out, size_t outsize, size_t max_len);
 
-/* Longest secret text_secret_equal() compares ([chat] password). */
+/* Longest secret text_secret_equal() compares ([chat] password, room keys). */
 #define TEXT_SECRET_MAX 256
 
 /* true if given equals secret. Every byte of a fixed span is compared

@@ -22,7 +22,7 @@
 #define UDP_THREADS_MAX PICHAT_BIND_MAX
 
 static atomic_ulong udp_count;
-/* conn_now_ms() of each UDP loop's last turn, for the watchdog. */
+/* clock_now_ms() of each UDP loop's last turn, for the watchdog. */
 static _Atomic int64_t udp_beats[UDP_THREADS_MAX];
 static atomic_uint udp_threads;
 /* [udp] rate_per_source: one table for all UDP sockets, so a source gets
@@ -112,7 +112,7 @@ static void udp_serve_batch(struct udp_state *u, int n)
 {
         const struct conf *cf = conf_cached(&u->live);
         bool limit = cf->udp.rate_per_source > 0;
-        int64_t now = conn_now_ms();
+        int64_t now = clock_now_ms();
         unsigned nout = 0;
 
         for (int i = 0; i < n; i++) {
@@ -181,7 +181,7 @@ static void *udp_thread(void *arg)
 
         for (;;) {
                 /* Bounded sleep: an idle loop still shows it is alive. */
-                atomic_store(&udp_beats[u->index], conn_now_ms());
+                atomic_store(&udp_beats[u->index], clock_now_ms());
                 if (server_stopping())
                         break;
                 for (int i = 0; i < UDP_BATCH; i++) {
@@ -248,7 +248,7 @@ int udp_start(int fd)
         }
         /* Only the main thread starts UDP threads, before the supervisor runs. */
         u->index = atomic_load(&udp_threads);
-        atomic_store(&udp_beats[u->index], conn_now_ms());
+        atomic_store(&udp_beats[u->index], clock_now_ms());
         r = server_spawn_counted(udp_thread, u);
         if (r < 0) {
                 udp_free(u);

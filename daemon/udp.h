@@ -18,6 +18,6 @@ int udp_start(int fd);
 /* Datagrams answered so far. */
 unsigned long udp_answered(void);
 
-/* conn_now_ms() at which the least recent UDP loop last went round
+/* clock_now_ms() at which the least recent UDP loop last went round
  * (INT64_MAX when there is none); see server_oldest_beat_ms(). */
 int64_t udp_oldest_beat_ms(void);

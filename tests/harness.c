@@ -1,4 +1,5 @@
 /* harness: process and socket plumbing for the integration tests. */
+#include "clock.h"
 #include "harness.h"
 
 #include <arpa/inet.h>
@@ -64,13 +65,6 @@ static void exec_pichatd(const char *const args[])
                 argv[n++] = (char *)args[i];
         argv[n] = NULL;
         execvp(argv[0], argv);
-}
-
-static long long now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static unsigned bound_port(int fd)
@@ -390,7 +384,7 @@ long pd_proc_cpu_ticks(pid_t pid)
 
 int pd_wait_pid(pid_t pid, int timeout_ms)
 {
-        long long end = now_ms() + timeout_ms;
+        long long end = clock_now_ms() + timeout_ms;
         int status;
 
         for (;;) {
@@ -399,7 +393,7 @@ int pd_wait_pid(pid_t pid, int timeout_ms)
                         return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
                 if (r < 0)
                         return -1;
-                if (now_ms() > end) {
+                if (clock_now_ms() > end) {
                         kill(pid, SIGKILL);
                         waitpid(pid, &status, 0);
                         return -1;
@@ -468,13 +462,13 @@ int pd_log_count(struct pd *d, const char *needle)
 
 bool pd_log_wait(struct pd *d, const char *needle, int timeout_ms)
 {
-        long long end = now_ms() + timeout_ms;
+        long long end = clock_now_ms() + timeout_ms;
 
         do {
                 if (pd_log_count(d, needle) > 0)
                         return true;
                 usleep(10000);
-        } while (now_ms() < end);
+        } while (clock_now_ms() < end);
         return false;
 }
 
@@ -483,7 +477,7 @@ int pd_run(const char *const argv[], char *out, size_t outsize, int timeout_ms)
         int p[2];
         pid_t pid;
         size_t len = 0;
-        long long end = now_ms() + timeout_ms;
+        long long end = clock_now_ms() + timeout_ms;
 
         if (pipe(p) < 0)
                 return -1;
@@ -504,7 +498,7 @@ int pd_run(const char *const argv[], char *out, size_t outsize, int timeout_ms)
         close(p[1]);
         for (;;) {
                 struct pollfd pfd = { .fd = p[0], .events = POLLIN };
-                long long left = end - now_ms();
+                long long left = end - clock_now_ms();
                 if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
                         break;
                 ssize_t n = read(p[0], out + len, outsize - 1 - len);
@@ -516,7 +510,7 @@ int pd_run(const char *const argv[], char *out, size_t outsize, int timeout_ms)
         }
         out[len] = '\0';
         close(p[0]);
-        return pd_wait_pid(pid, (int)(end - now_ms() > 0 ? end - now_ms() : 1));
+        return pd_wait_pid(pid, (int)(end - clock_now_ms() > 0 ? end - clock_now_ms() : 1));
 }
 
 int pd_connect(struct pd_client *c, unsigned port, int family)
@@ -648,7 +642,7 @@ int pd_send(struct pd_client *c, const char *s)
 static int fill(struct pd_client *c, long long end)
 {
         struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
-        long long left = end - now_ms();
+        long long left = end - clock_now_ms();
 
         if (c->len == sizeof(c->buf))
                 return -2;
@@ -665,7 +659,7 @@ static int fill(struct pd_client *c, long long end)
 
 int pd_line(struct pd_client *c, char *buf, size_t size, int timeout_ms)
 {
-        long long end = now_ms() + timeout_ms;
+        long long end = clock_now_ms() + timeout_ms;
 
         for (;;) {
                 char *nl = memchr(c->buf, '\n', c->len);
@@ -690,11 +684,11 @@ int pd_line(struct pd_client *c, char *buf, size_t size, int timeout_ms)
 
 bool pd_expect(struct pd_client *c, const char *expected, int timeout_ms)
 {
-        long long end = now_ms() + timeout_ms;
+        long long end = clock_now_ms() + timeout_ms;
         char line[8192];
 
         for (;;) {
-                long long left = end - now_ms();
+                long long left = end - clock_now_ms();
                 int r = pd_line(c, line, sizeof(line), left > 0 ? (int)left : 0);
                 if (r < 0) {
                         fprintf(stderr, "expected '%s', got %s\n", expected,
@@ -725,7 +719,7 @@ bool pd_expect_next(struct pd_client *c, const char *expected, int timeout_ms)
 
 bool pd_wait_closed(struct pd_client *c, int timeout_ms)
 {
-        long long end = now_ms() + timeout_ms;
+        long long end = clock_now_ms() + timeout_ms;
 
         for (;;) {
                 c->len = 0;
@@ -740,9 +734,9 @@ bool pd_wait_closed(struct pd_client *c, int timeout_ms)
 bool pd_quiet(struct pd_client *c, int timeout_ms)
 {
         size_t before = c->len;
-        long long end = now_ms() + timeout_ms;
+        long long end = clock_now_ms() + timeout_ms;
 
-        while (now_ms() < end) {
+        while (clock_now_ms() < end) {
                 int r = fill(c, end);
                 if (r != 0 || c->len != before)
                         return false;
@@ -752,7 +746,7 @@ bool pd_quiet(struct pd_client *c, int timeout_ms)
 
 bool pd_closed_silently(struct pd_client *c, int timeout_ms)
 {
-        long long end = now_ms() + timeout_ms;
+        long long end = clock_now_ms() + timeout_ms;
         size_t before = c->len;
 
         for (;;) {
@@ -871,10 +865,10 @@ static bool has_line(const char *msg, const char *field)
 
 bool pd_notify_wait(struct pd *d, const char *field, char *buf, size_t size, int timeout_ms)
 {
-        long long end = now_ms() + timeout_ms;
+        long long end = clock_now_ms() + timeout_ms;
 
         for (;;) {
-                long long left = end - now_ms();
+                long long left = end - clock_now_ms();
                 if (left < 0 || pd_notify_next(d, buf, size, (int)left) < 0)
                         return false;
                 if (has_line(buf, field))

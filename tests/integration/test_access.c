@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "clock.h"
 #include "harness.h"
 #include "suite.h"
 
@@ -166,13 +167,6 @@ END_TEST
 #define SECRET "s3cr3t-Pa55 word"
 #define NEED_PASS "* this server needs a password: /pass SECRET"
 
-static long long now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Connect to chat and read up to the password prompt. */
 static void chat_unlogged(struct pd *d, struct pd_client *c)
 {
@@ -245,7 +239,7 @@ START_TEST(password_three_wrong_tries)
 
         ck_assert_int_eq(pd_start(&d, "[chat]\npassword = " SECRET "\n"), 0);
         chat_unlogged(&d, &c);
-        t0 = now_ms();
+        t0 = clock_now_ms();
         pd_send(&c, "/pass guess-one\n/pass s3cr3t-Pa55\n/pass " SECRET "x\n/pass " SECRET "\n");
         ck_assert(pd_expect_next(&c, "* wrong password (2 more tries)", 5000));
         ck_assert(pd_expect_next(&c, "* wrong password (1 more try)", 5000));
@@ -253,7 +247,7 @@ START_TEST(password_three_wrong_tries)
         /* the right one, sent fourth, came too late */
         ck_assert(pd_wait_closed(&c, 5000));
         /* each wrong try holds the next line back a second */
-        ck_assert_int_ge(now_ms() - t0, 2 * 1000 - 50);
+        ck_assert_int_ge(clock_now_ms() - t0, 2 * 1000 - 50);
         pd_close(&c);
         ck_assert(pd_log_wait(&d, "(wrong password)", 2000));
         ck_assert_int_eq(pd_log_count(&d, "wrong password (3 of 3 tries)"), 1);

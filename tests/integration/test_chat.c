@@ -8,17 +8,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "harness.h"
 #include "suite.h"
 
 static struct pd d;
-
-static long long ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Connect and read the greeting up to "* you are NICK, in room ...". */
 static void enter(struct pd_client *c, char nick[64])
@@ -389,7 +383,7 @@ static void collect(struct pd_client *rc, int nr, const char *sender, int count,
 
         while (done < nr) {
                 struct pollfd pfd[64];
-                ck_assert_int_lt(ms(), deadline);
+                ck_assert_int_lt(clock_now_ms(), deadline);
                 for (int i = 0; i < nr; i++) {
                         pfd[i].fd = rc[i].fd;
                         pfd[i].events = POLLIN;
@@ -418,7 +412,7 @@ static void collect(struct pd_client *rc, int nr, const char *sender, int count,
                         rc[i].len += (size_t)n;
                 }
         }
-        *last_ms = ms();
+        *last_ms = clock_now_ms();
         free(next);
 }
 
@@ -448,7 +442,7 @@ START_TEST(chat_burst_no_loss)
         }
         enter_as(&s, "sender");
         send_lines(&s, LINES);
-        collect(rc, N, "sender", LINES, ms() + 60000, &last);
+        collect(rc, N, "sender", LINES, clock_now_ms() + 60000, &last);
         for (int i = 0; i < N; i++)
                 pd_close(&rc[i]);
         pd_close(&s);
@@ -471,9 +465,9 @@ START_TEST(chat_slow_reader_dropped)
         for (int i = 0; i < N; i++)
                 enter(&rc[i], nick);
         enter_as(&s, "sender");
-        long long t0 = ms();
+        long long t0 = clock_now_ms();
         send_lines(&s, LINES);
-        collect(rc, N, "sender", LINES, ms() + 30000, &last);
+        collect(rc, N, "sender", LINES, clock_now_ms() + 30000, &last);
         /* every line of 3,000 (about 200 KiB) reached every reader quickly */
         ck_assert_int_lt(last - t0, 1000 * (LINES / 1000 + 1));
         ck_assert(pd_log_wait(&d, "slowpoke left (too slow)", 5000));
@@ -513,12 +507,12 @@ START_TEST(chat_slow_reader_others_within_a_second)
         for (int k = 0; k < 60; k++) {
                 char out[1000];
                 snprintf(out, sizeof(out), "%03d %s\r\n", k, big);
-                long long t0 = ms();
+                long long t0 = clock_now_ms();
                 pd_send(&s, out);
                 snprintf(out, sizeof(out), "<sender> %03d %s", k, big);
                 for (int i = 0; i < N; i++) {
                         for (;;) {
-                                long long left = t0 + 1000 - ms();
+                                long long left = t0 + 1000 - clock_now_ms();
                                 ck_assert_int_ge(pd_line(&rc[i], line, sizeof(line),
                                                          left > 0 ? (int)left : 0), 0);
                                 if (line[0] != '*')
@@ -544,9 +538,9 @@ START_TEST(chat_flood_control)
         start("[chat]\nlines_per_sec = 50\nburst = 5\n");
         enter_as(&b, "bob");
         enter_as(&a, "alice");
-        long long t0 = ms();
+        long long t0 = clock_now_ms();
         send_lines(&a, 30);
-        collect(&b, 1, "alice", 30, ms() + 10000, &last);
+        collect(&b, 1, "alice", 30, clock_now_ms() + 10000, &last);
         /* 5 at once, then 25 at 50/s: about 0.5 s, nothing dropped */
         ck_assert_int_ge(last - t0, 400);
         ck_assert(pd_expect(&a, "* you are sending fast: your lines are being delayed (none are lost)", 2000));

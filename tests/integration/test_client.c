@@ -21,20 +21,13 @@
 #include <unistd.h>
 #include <utmp.h>
 
+#include "clock.h"
 #include "harness.h"
 #include "suite.h"
 
 #define WELCOME "Welcome to the server. Type something and hit enter"
 #define CONNECTED "Connected to remote host. Start sending messages"
 #define DISCONNECTED "Disconnected from chat server"
-
-static long long now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const char *pichat_binary(void)
 {
@@ -163,10 +156,10 @@ static bool proc_pump(struct proc *p, int timeout_ms)
 /* true once stdout (or stderr) contains needle. */
 static bool proc_wait(struct proc *p, bool on_stderr, const char *needle, int timeout_ms)
 {
-        long long end = now_ms() + timeout_ms;
+        long long end = clock_now_ms() + timeout_ms;
 
         while (!strstr(on_stderr ? p->ebuf : p->obuf, needle)) {
-                long long left = end - now_ms();
+                long long left = end - clock_now_ms();
                 if (left <= 0 || !proc_pump(p, (int)left)) {
                         fprintf(stderr, "waited for '%s' on %s; stdout: '%s' stderr: '%s'\n",
                                 needle, on_stderr ? "stderr" : "stdout", p->obuf, p->ebuf);
@@ -180,12 +173,12 @@ static bool proc_wait(struct proc *p, bool on_stderr, const char *needle, int ti
  * had to be killed). */
 static int proc_end(struct proc *p, int timeout_ms)
 {
-        long long end = now_ms() + timeout_ms;
+        long long end = clock_now_ms() + timeout_ms;
 
         proc_close_input(p);
-        while (now_ms() < end && proc_pump(p, 50))
+        while (clock_now_ms() < end && proc_pump(p, 50))
                 ;
-        int r = pd_wait_pid(p->pid, (int)(end - now_ms() > 0 ? end - now_ms() : 1));
+        int r = pd_wait_pid(p->pid, (int)(end - clock_now_ms() > 0 ? end - clock_now_ms() : 1));
         if (p->out >= 0)
                 close(p->out);
         if (p->err >= 0)
@@ -246,12 +239,12 @@ static void accept_client(int lfd, struct pd_client *c, int timeout_ms)
 /* Exactly n bytes from fd within timeout_ms. */
 static void read_exactly(int fd, void *buf, size_t n, int timeout_ms)
 {
-        long long end = now_ms() + timeout_ms;
+        long long end = clock_now_ms() + timeout_ms;
         size_t got = 0;
 
         while (got < n) {
                 struct pollfd pfd = { .fd = fd, .events = POLLIN };
-                long long left = end - now_ms();
+                long long left = end - clock_now_ms();
                 ck_assert_msg(left > 0 && poll(&pfd, 1, (int)left) == 1,
                               "only %zu of %zu bytes arrived", got, n);
                 ssize_t r = recv(fd, (char *)buf + got, n - got, 0);
@@ -331,12 +324,12 @@ START_TEST(udp_timeout_carries_on)
         unsigned port;
         int fd = bound_socket(SOCK_DGRAM, false, &port);
         char sport[16], want[96], got[64];
-        long long start = now_ms();
+        long long start = clock_now_ms();
 
         snprintf(sport, sizeof(sport), "%u", port);
         const char *const args[] = { "-u", "-t", "1", "127.0.0.1", sport, NULL };
         ck_assert_int_eq(run(args, "x\ny\n", 15000), 0);
-        ck_assert_int_ge(now_ms() - start, 2000);
+        ck_assert_int_ge(clock_now_ms() - start, 2000);
         snprintf(want, sizeof(want), "pichat: no reply from 127.0.0.1:%u (timeout)\n", port);
         /* one per line: the first silence did not end the dialogue */
         ck_assert_ptr_nonnull(strstr(P.ebuf, want));
@@ -357,12 +350,12 @@ START_TEST(connection_refused)
         /* bound but never listening: the port is ours, and refuses */
         int fd = bound_socket(SOCK_STREAM, false, &port);
         char sport[16], want[96];
-        long long start = now_ms();
+        long long start = clock_now_ms();
 
         snprintf(sport, sizeof(sport), "%u", port);
         const char *const args[] = { "127.0.0.1", sport, NULL };
         ck_assert_int_eq(run(args, "never sent\n", 15000), 1);
-        ck_assert_int_lt(now_ms() - start, 5000);
+        ck_assert_int_lt(clock_now_ms() - start, 5000);
         snprintf(want, sizeof(want), "pichat: cannot connect to 127.0.0.1:%u: Connection refused\n",
                  port);
         ck_assert_str_eq(P.ebuf, want);
@@ -392,10 +385,10 @@ START_TEST(connect_timeout)
         usleep(200000);
         snprintf(sport, sizeof(sport), "%u", port);
         const char *const args[] = { "-t", "1", "127.0.0.1", sport, NULL };
-        start = now_ms();
+        start = clock_now_ms();
         ck_assert_int_eq(run(args, NULL, 15000), 1);
-        ck_assert_int_ge(now_ms() - start, 900);
-        ck_assert_int_lt(now_ms() - start, 8000);
+        ck_assert_int_ge(clock_now_ms() - start, 900);
+        ck_assert_int_lt(clock_now_ms() - start, 8000);
         snprintf(want, sizeof(want), "pichat: cannot connect to 127.0.0.1:%u: Connection timed out\n",
                  port);
         ck_assert_str_eq(P.ebuf, want);
@@ -638,9 +631,9 @@ START_TEST(silent_server_after_input_ends)
         ck_assert(proc_wait(&P, false, "hello, never closing\n", 10000));
         /* The server keeps the connection open: the client must still end,
          * about -t seconds after its input did. */
-        start = now_ms();
+        start = clock_now_ms();
         ck_assert_int_eq(proc_end(&P, 10000), 0);
-        ck_assert_int_lt(now_ms() - start, 5000);
+        ck_assert_int_lt(clock_now_ms() - start, 5000);
         ck_assert_str_eq(P.ebuf, "");
         pd_close(&c);
         close(lfd);
@@ -698,7 +691,7 @@ static void tty_pump(struct tty *t, int timeout_ms)
  * the next expectation starts after it. */
 static bool tty_expect(struct tty *t, const char *needle, int timeout_ms)
 {
-        long long end = now_ms() + timeout_ms;
+        long long end = clock_now_ms() + timeout_ms;
 
         for (;;) {
                 char *hit = strstr(t->buf + t->pos, needle);
@@ -706,7 +699,7 @@ static bool tty_expect(struct tty *t, const char *needle, int timeout_ms)
                         t->pos = (size_t)(hit - t->buf) + strlen(needle);
                         return true;
                 }
-                long long left = end - now_ms();
+                long long left = end - clock_now_ms();
                 if (left <= 0 || t->len == sizeof(t->buf) - 1) {
                         fprintf(stderr, "waited for '%s' on the terminal; after it had: '%s'\n",
                                 needle, t->buf + t->pos);
@@ -725,14 +718,14 @@ static void tty_type(struct tty *t, const char *keys)
 static int tty_end(struct tty *t, int timeout_ms)
 {
         struct termios now;
-        long long end = now_ms() + timeout_ms;
+        long long end = clock_now_ms() + timeout_ms;
         int status = -1;
 
         for (;;) {
                 pid_t r = waitpid(t->pid, &status, WNOHANG);
                 if (r == t->pid)
                         break;
-                if (now_ms() > end) {
+                if (clock_now_ms() > end) {
                         fprintf(stderr, "pichat did not end; terminal: '%s'\n", t->buf + t->pos);
                         kill(t->pid, SIGKILL);
                         waitpid(t->pid, &status, 0);

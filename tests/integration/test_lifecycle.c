@@ -8,15 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "harness.h"
 #include "suite.h"
-
-static long long ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void shutdown_by(int sig)
 {
@@ -28,7 +22,7 @@ static void shutdown_by(int sig)
                 ck_assert_int_eq(pd_connect(&c[i], d.echo_port, i % 2 ? AF_INET6 : AF_INET), 0);
                 ck_assert(pd_expect(&c[i], "Welcome to the server. Type something and hit enter", 5000));
         }
-        long long t0 = ms();
+        long long t0 = clock_now_ms();
         pd_signal(&d, sig);
         for (int i = 0; i < 5; i++) {
                 ck_assert(pd_expect_next(&c[i], "server shutting down", 3000));
@@ -36,7 +30,7 @@ static void shutdown_by(int sig)
                 pd_close(&c[i]);
         }
         ck_assert_int_eq(pd_stop(&d), 0);
-        ck_assert_int_lt(ms() - t0, 2000);
+        ck_assert_int_lt(clock_now_ms() - t0, 2000);
 }
 
 START_TEST(lifecycle_sigterm)
@@ -68,9 +62,9 @@ START_TEST(lifecycle_sigterm_with_stuck_reader)
                 if (send(c.fd, big, 1000, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
                         break;
         usleep(200000);
-        long long t0 = ms();
+        long long t0 = clock_now_ms();
         ck_assert_int_eq(pd_stop(&d), 0);
-        ck_assert_int_lt(ms() - t0, 2500);
+        ck_assert_int_lt(clock_now_ms() - t0, 2500);
         pd_close(&c);
 }
 END_TEST

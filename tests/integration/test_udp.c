@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "harness.h"
 #include "suite.h"
 
@@ -115,13 +116,6 @@ START_TEST(udp_many)
 }
 END_TEST
 
-static long long now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Send count datagrams from src to port as fast as they go, then collect
  * replies until 300 ms pass without one: the replies, and in *ms the time
  * the sending took. */
@@ -136,13 +130,13 @@ static int flood(const char *src, unsigned port, int count, long long *ms)
         ck_assert_int_ge(fd, 0);
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
         ck_assert_int_eq(bind(fd, (struct sockaddr *)&me, len), 0);
-        long long t0 = now_ms();
+        long long t0 = clock_now_ms();
         for (int i = 0; i < count; i++) {
                 sendto(fd, "flood", 5, 0, (struct sockaddr *)&to, tolen);
                 while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
                         replies++;
         }
-        *ms = now_ms() - t0;
+        *ms = clock_now_ms() - t0;
         struct pollfd pfd = { .fd = fd, .events = POLLIN };
         while (poll(&pfd, 1, 300) == 1 && recv(fd, buf, sizeof(buf), 0) > 0)
                 replies++;

@@ -39,10 +39,10 @@ START_TEST(slowloris)
         ck_assert_int_eq(pd_connect(&good, d.echo_port, AF_INET6), 0);
         ck_assert(pd_expect_next(&good, WELCOME, 10000));
 
-        long long t0 = tt_now_ms(), next_drip = t0, worst = 0;
+        long long t0 = clock_now_ms(), next_drip = t0, worst = 0;
         unsigned open = n, pings = 0, bytes = 0;
-        while (open > 0 && tt_now_ms() - t0 < (LINE_TIMEOUT_S + 10) * 1000) {
-                if (tt_now_ms() >= next_drip) {
+        while (open > 0 && clock_now_ms() - t0 < (LINE_TIMEOUT_S + 10) * 1000) {
+                if (clock_now_ms() >= next_drip) {
                         for (unsigned i = 0; i < n; i++)
                                 if (!closed_at[i] && send(drip[i].fd, "x", 1, MSG_NOSIGNAL) == 1)
                                         bytes++;
@@ -50,13 +50,13 @@ START_TEST(slowloris)
                 }
                 /* the well-behaved client, every 100 ms */
                 char ping[32];
-                long long p0 = tt_now_ms();
+                long long p0 = clock_now_ms();
                 snprintf(ping, sizeof(ping), "ping %u\r\n", pings);
                 pd_send(&good, ping);
                 snprintf(ping, sizeof(ping), "OK...ping %u", pings++);
                 ck_assert(pd_expect_next(&good, ping, 2000));
-                if (tt_now_ms() - p0 > worst)
-                        worst = tt_now_ms() - p0;
+                if (clock_now_ms() - p0 > worst)
+                        worst = clock_now_ms() - p0;
                 /* what the dribblers are told */
                 for (unsigned i = 0; i < n; i++) {
                         if (closed_at[i])
@@ -67,7 +67,7 @@ START_TEST(slowloris)
                                 told[i] = true;
                         }
                         if (r == -2) {
-                                closed_at[i] = tt_now_ms();
+                                closed_at[i] = clock_now_ms();
                                 open--;
                         }
                 }

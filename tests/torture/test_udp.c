@@ -48,8 +48,8 @@ static void *flood(void *arg)
                 close(fd);
                 return NULL;
         }
-        long long t0 = tt_now_ms();
-        while (tt_now_ms() - t0 < f->ms) {
+        long long t0 = clock_now_ms();
+        while (clock_now_ms() - t0 < f->ms) {
                 for (int k = 0; k < 64; k++) {
                         int n = snprintf(msg, sizeof(msg), "flood %lu", f->sent);
                         if (sendto(fd, msg, (size_t)n, 0, (struct sockaddr *)&to, tolen) == n)
@@ -58,7 +58,7 @@ static void *flood(void *arg)
                 while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
                         f->replies++;
         }
-        f->took_ms = tt_now_ms() - t0;
+        f->took_ms = clock_now_ms() - t0;
         struct pollfd pfd = { .fd = fd, .events = POLLIN };
         while (poll(&pfd, 1, 300) == 1 && recv(fd, buf, sizeof(buf), 0) > 0)
                 f->replies++;

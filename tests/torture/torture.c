@@ -1,4 +1,5 @@
 /* torture: helpers shared by the torture cases. */
+#include "clock.h"
 #include "torture.h"
 
 #include <check.h>
@@ -23,13 +24,6 @@ unsigned tt_scaled(unsigned n)
         unsigned long long v = (unsigned long long)n * tt_scale_percent() / 100;
 
         return v ? (unsigned)v : 1;
-}
-
-long long tt_now_ms(void)
-{
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 void tt_sleep_ms(int ms)
@@ -59,13 +53,13 @@ void tt_baseline(struct pd *d, struct tt_base *b)
 
 bool tt_back_to(struct pd *d, const struct tt_base *b, struct tt_base *now, int timeout_ms)
 {
-        long long end = tt_now_ms() + timeout_ms;
+        long long end = clock_now_ms() + timeout_ms;
 
         for (;;) {
                 tt_baseline(d, now);
                 if (now->threads == b->threads && now->fds == b->fds)
                         return true;
-                if (tt_now_ms() > end)
+                if (clock_now_ms() > end)
                         return false;
                 tt_sleep_ms(50);
         }

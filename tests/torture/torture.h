@@ -11,13 +11,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "clock.h"
 #include "harness.h"
 
 /* n scaled by PICHAT_TORTURE_SCALE percent (default 100), at least 1. */
 unsigned tt_scaled(unsigned n);
 unsigned tt_scale_percent(void);
 
-long long tt_now_ms(void);
 void tt_sleep_ms(int ms);
 
 /* Raise this process's open-files limit to its hard limit (pichatd,
