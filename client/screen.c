@@ -93,3 +93,21 @@ bool screen_signals(struct screen *sc)
         }
         return false;
 }
+
+bool screen_keys(struct screen *sc, const char *keys, size_t n,
+                 bool (*on_line)(void *arg, const char *line, size_t len), void *arg)
+{
+        for (size_t i = 0; i < n; i++) {
+                switch (screen_key(sc, (uint8_t)keys[i])) {
+                case LEDIT_ENTER:
+                        if (on_line(arg, sc->ed.buf, sc->ed.len))
+                                return true;
+                        ledit_clear(&sc->ed);
+                        screen_show(sc);
+                        break;
+                case LEDIT_EOF:
+                        return true;
+                }
+        }
+        return false;
+}

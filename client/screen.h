@@ -29,6 +29,11 @@ void screen_show(struct screen *sc);
  * ends the session; after Ctrl-Z the process was suspended with the
  * terminal restored, and the prompt is drawn again. */
 bool screen_signals(struct screen *sc);
+/* Handle n typed keys (screen_key()): each line finished with Enter goes
+ * to on_line, the prompt then drawn again empty. true when the session
+ * should end: Ctrl-D on an empty line, or on_line returned true. */
+bool screen_keys(struct screen *sc, const char *keys, size_t n,
+                 bool (*on_line)(void *arg, const char *line, size_t len), void *arg);
 /* Handle one key: draws what changed and returns the LEDIT_ result. On
  * LEDIT_ENTER the finished line stays on screen, the cursor moves below
  * it and the caller takes sc->ed.buf, then calls ledit_clear(). */

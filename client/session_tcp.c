@@ -200,6 +200,12 @@ static void queue_stream(struct tcp *t, const char *p, size_t n)
         }
 }
 
+static bool typed_line(void *arg, const char *line, size_t n)
+{
+        queue_line(arg, line, n);
+        return false;
+}
+
 static int read_stdin(struct tcp *t)
 {
         static char in[READ_SIZE];
@@ -225,18 +231,7 @@ static int read_stdin(struct tcp *t)
                 queue_stream(t, in, (size_t)n);
                 return 0;
         }
-        for (ssize_t i = 0; i < n; i++) {
-                switch (screen_key(&t->sc, (uint8_t)in[i])) {
-                case LEDIT_ENTER:
-                        queue_line(t, t->sc.ed.buf, t->sc.ed.len);
-                        ledit_clear(&t->sc.ed);
-                        screen_show(&t->sc);
-                        break;
-                case LEDIT_EOF:
-                        return SESSION_END;
-                }
-        }
-        return 0;
+        return screen_keys(&t->sc, in, (size_t)n, typed_line, t) ? SESSION_END : 0;
 }
 
 /* Room stdin reading needs in the queue: one read's worth, doubled (0xFF,

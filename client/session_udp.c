@@ -139,6 +139,11 @@ static int feed_lines(struct udp *u, const char *p, size_t n)
         return 0;
 }
 
+static bool typed_line(void *arg, const char *line, size_t n)
+{
+        return exchange(arg, line, n) == SESSION_END;
+}
+
 static int read_stdin(struct udp *u)
 {
         static char in[INPUT_MAX];
@@ -157,19 +162,7 @@ static int read_stdin(struct udp *u)
         }
         if (!u->s->interactive)
                 return feed_lines(u, in, (size_t)n);
-        for (ssize_t i = 0; i < n; i++) {
-                switch (screen_key(&u->sc, (uint8_t)in[i])) {
-                case LEDIT_ENTER:
-                        if (exchange(u, u->sc.ed.buf, u->sc.ed.len) == SESSION_END)
-                                return SESSION_END;
-                        ledit_clear(&u->sc.ed);
-                        screen_show(&u->sc);
-                        break;
-                case LEDIT_EOF:
-                        return SESSION_END;
-                }
-        }
-        return 0;
+        return screen_keys(&u->sc, in, (size_t)n, typed_line, u) ? SESSION_END : 0;
 }
 
 int udp_run(struct session *s)
