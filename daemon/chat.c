@@ -56,31 +56,8 @@ static struct room_limits limits_of(const struct conf *cf)
 int chat_init(const struct conf *cf)
 {
         struct room_limits lim = limits_of(cf);
-        int r = room_registry_init(&chat_reg, cf->chat.default_room, cf->chat.rooms, &lim);
 
-        if (r < 0)
-                log_msg(LOG_ERR, "chat: bad default_room or rooms in the configuration");
-        return r;
-}
-
-int chat_check(const struct conf *cf, char *err, size_t size)
-{
-        char name[ROOM_NAME_MAX + 1], copy[CONF_TEXT_SIZE];
-        char *save = NULL;
-
-        if (text_room_name(cf->chat.default_room, name, sizeof(name), ROOM_NAME_MAX) < 0) {
-                snprintf(err, size, "[chat] default_room: '%s' is not a room name",
-                         cf->chat.default_room);
-                return -EINVAL;
-        }
-        snprintf(copy, sizeof(copy), "%s", cf->chat.rooms);
-        for (char *tok = strtok_r(copy, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
-                if (text_room_name(tok, name, sizeof(name), ROOM_NAME_MAX) < 0) {
-                        snprintf(err, size, "[chat] rooms: '%s' is not a room name", tok);
-                        return -EINVAL;
-                }
-        }
-        return 0;
+        return room_registry_init(&chat_reg, cf->chat.default_room, &cf->chat.room_list, &lim);
 }
 
 void chat_reconfigure(const struct conf *cf)
@@ -88,7 +65,7 @@ void chat_reconfigure(const struct conf *cf)
         struct room_limits lim = limits_of(cf);
 
         room_set_limits(&chat_reg, &lim);
-        if (room_set_rooms(&chat_reg, cf->chat.default_room, cf->chat.rooms) < 0)
+        if (room_set_rooms(&chat_reg, cf->chat.default_room, &cf->chat.room_list) < 0)
                 log_msg(LOG_WARNING, "chat: could not apply the rooms list in full");
 }
 

@@ -13,11 +13,8 @@
 
 extern const struct service chat_service;
 
-/* Set up the room registry from cf. 0 or -errno. */
+/* Set up the room registry from cf. 0 or -ENOMEM. */
 int chat_init(const struct conf *cf);
-/* Check what chat_reconfigure() would apply (room names): 0, or -EINVAL
- * with a reason in err. */
-int chat_check(const struct conf *cf, char *err, size_t size);
 /* Apply reloadable settings (room limits, history size, default room and
  * rooms list); new texts and flood limits are read where they are used. */
 void chat_reconfigure(const struct conf *cf);

@@ -29,6 +29,8 @@ enum conf_type {
         CT_LEVEL,
         CT_ACL,
         CT_SECRET,
+        CT_ROOM,        /* a room name, kept without its '#' */
+        CT_ROOMS,       /* a list of room names, also kept parsed */
 };
 
 struct conf_key {
@@ -67,8 +69,8 @@ static const struct conf_key conf_keys[] = {
         K("chat", "port", CT_PORT, chat.port, 0, 0),
         K("chat", "motd", CT_TEXT, chat.motd, 0, 0),
         K("chat", "motd_file", CT_TEXT, chat.motd_file, 0, 0),
-        K("chat", "default_room", CT_TEXT, chat.default_room, 0, 0),
-        K("chat", "rooms", CT_TEXT, chat.rooms, 0, 0),
+        K("chat", "default_room", CT_ROOM, chat.default_room, 0, 0),
+        K("chat", "rooms", CT_ROOMS, chat.rooms, 0, 0),
         K("chat", "max_nick_len", CT_UINT, chat.max_nick_len, 1, PICHAT_NICK_MAX),
         K("chat", "max_rooms", CT_UINT, chat.max_rooms, 1, 100000),
         K("chat", "max_room_members", CT_UINT, chat.max_room_members, 0, PICHAT_MAX_CLIENTS_MAX),
@@ -114,6 +116,8 @@ void conf_defaults(struct conf *c)
         strcpy(c->chat.motd, "Be nice, and have fun.");
         strcpy(c->chat.default_room, "lobby");
         strcpy(c->chat.rooms, "lobby");
+        c->chat.room_list.n = 1;
+        strcpy(c->chat.room_list.name[0], "lobby");
         c->chat.max_nick_len = 16;
         c->chat.max_rooms = 256;
         c->chat.max_room_members = 0;
@@ -269,6 +273,43 @@ static void parse_secret(struct parse_state *ps, const char *name, const char *v
         memset(out, 0, CONF_TEXT_SIZE);
 }
 
+/* Room names are checked here, with the line they are on, so that a name
+ * the registry would refuse can never pass --check-config. */
+static void parse_room(struct parse_state *ps, const char *name, const char *value, char *out)
+{
+        char norm[PICHAT_ROOM_NAME_MAX + 1], v[CONF_TEXT_SIZE];
+        unsigned before = ps->errs->n;
+
+        parse_text(ps, name, value, v);
+        if (ps->errs->n != before)
+                return;
+        if (text_room_name(v, norm, sizeof(norm), PICHAT_ROOM_NAME_MAX) < 0) {
+                conf_error(ps, ps->line, "%s: '%s' is not a room name (an optional # and 1 to "
+                           "%d of A-Z a-z 0-9 _ -)", name, v, PICHAT_ROOM_NAME_MAX);
+                return;
+        }
+        snprintf(out, CONF_TEXT_SIZE, "%s", norm);
+}
+
+static void parse_rooms(struct parse_state *ps, const char *name, const char *value, char *out)
+{
+        char bad[CONF_TEXT_SIZE], v[CONF_TEXT_SIZE];
+        unsigned before = ps->errs->n;
+        int r;
+
+        parse_text(ps, name, value, v);
+        if (ps->errs->n != before)
+                return;
+        r = text_room_list(v, &ps->conf->chat.room_list, bad, sizeof(bad));
+        if (r == -E2BIG)
+                conf_error(ps, ps->line, "%s: more than %d rooms", name, PICHAT_ROOMS_LISTED_MAX);
+        else if (r < 0)
+                conf_error(ps, ps->line, "%s: '%s' is not a room name (an optional # and 1 to "
+                           "%d of A-Z a-z 0-9 _ -)", name, bad, PICHAT_ROOM_NAME_MAX);
+        else
+                snprintf(out, CONF_TEXT_SIZE, "%s", v);
+}
+
 static int conf_handler(void *user, const char *section, const char *name, const char *value)
 {
         struct parse_state *ps = user;
@@ -324,6 +365,12 @@ static int conf_handler(void *user, const char *section, const char *name, const
                 break;
         case CT_SECRET:
                 parse_secret(ps, name, value, field);
+                break;
+        case CT_ROOM:
+                parse_room(ps, name, value, field);
+                break;
+        case CT_ROOMS:
+                parse_rooms(ps, name, value, field);
                 break;
         case CT_BIND:
                 parse_bind(ps, value);

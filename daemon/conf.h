@@ -11,6 +11,7 @@
 
 #include "acl.h"
 #include "bounds.h"
+#include "text.h"
 
 #define CONF_TEXT_SIZE  256     /* any INI value fits: lines are < 200 bytes */
 #define CONF_ERRORS_MAX 32
@@ -48,8 +49,9 @@ struct conf {
                 unsigned port;
                 char motd[CONF_TEXT_SIZE];
                 char motd_file[CONF_TEXT_SIZE];
-                char default_room[CONF_TEXT_SIZE];
-                char rooms[CONF_TEXT_SIZE];
+                char default_room[CONF_TEXT_SIZE];      /* checked, without '#' */
+                char rooms[CONF_TEXT_SIZE];             /* as written */
+                struct text_room_list room_list;        /* rooms, checked */
                 unsigned max_nick_len;
                 unsigned max_rooms;
                 unsigned max_room_members;      /* 0 = unlimited */

@@ -368,8 +368,10 @@ int main(int argc, char **argv)
         sigaddset(&set, SIGUSR2);
         pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-        if (cf->chat.enabled && chat_init(cf) < 0)
+        if (cf->chat.enabled && (r = chat_init(cf)) < 0) {
+                log_msg(LOG_ERR, "cannot start: %s", strerror(-r));
                 return EXIT_FAILURE;
+        }
         if ((r = server_init()) < 0 || (r = start_services(cf, plan, n, sv.running)) < 0) {
                 log_msg(LOG_ERR, "cannot start: %s", strerror(-r));
                 return EXIT_FAILURE;

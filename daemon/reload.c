@@ -79,14 +79,6 @@ int reload_config(const char *path, bool chat, char *problem, size_t size)
                 snprintf(problem, size, "%s", errs.n ? errs.msg[0] : "cannot load the configuration");
                 return -EINVAL;
         }
-        char err[CONF_TEXT_SIZE + 64];
-        if (chat && chat_check(next, err, sizeof(err)) < 0) {
-                log_msg(LOG_ERR, "reload: %s: %s", path, err);
-                log_msg(LOG_ERR, "reload failed, keeping the configuration in force");
-                snprintf(problem, size, "%s: %s", path, err);
-                conf_unref(next);
-                return -EINVAL;
-        }
         cur = conf_current();
         reload_keep_restart_only(cur, next);
         /* Who may connect is worth a line of its own in the log. */

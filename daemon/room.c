@@ -247,38 +247,20 @@ void room_batch_end(struct registry *reg)
         direct_flush();
 }
 
-int room_registry_init(struct registry *reg, const char *default_room, const char *rooms,
-                       const struct room_limits *lim)
+int room_registry_init(struct registry *reg, const char *default_room,
+                       const struct text_room_list *rooms, const struct room_limits *lim)
 {
-        char copy[1024], name[ROOM_NAME_MAX + 1];
-        char *save = NULL;
-        int ret = -EINVAL;
-
         memset(reg, 0, sizeof(*reg));
         pthread_mutex_init(&reg->lock, NULL);
         reg->history = lim->history;
         reg->max_rooms = lim->max_rooms;
         reg->max_members = lim->max_members;
-        if (text_room_name(default_room, name, sizeof(name), ROOM_NAME_MAX) < 0)
-                goto fail;
-        snprintf(reg->default_room, sizeof(reg->default_room), "%s", name);
-        if (!room_create(reg, name, NULL, true))
-                goto fail_nomem;
-        snprintf(copy, sizeof(copy), "%s", rooms ? rooms : "");
-        for (char *tok = strtok_r(copy, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
-                if (text_room_name(tok, name, sizeof(name), ROOM_NAME_MAX) < 0)
-                        goto fail;
-                if (!room_find(reg, name) && !room_create(reg, name, NULL, true))
-                        goto fail_nomem;
+        if (room_set_rooms(reg, default_room, rooms) < 0) {
+                /* Rooms made before ENOMEM would leak otherwise. */
+                room_registry_free(reg);
+                return -ENOMEM;
         }
         return 0;
-
-fail_nomem:
-        ret = -ENOMEM;
-fail:
-        /* Rooms made before a bad name or ENOMEM would leak otherwise. */
-        room_registry_free(reg);
-        return ret;
 }
 
 void room_registry_free(struct registry *reg)
@@ -301,31 +283,17 @@ void room_set_limits(struct registry *reg, const struct room_limits *lim)
         pthread_mutex_unlock(&reg->lock);
 }
 
-int room_set_rooms(struct registry *reg, const char *default_room, const char *rooms)
+int room_set_rooms(struct registry *reg, const char *default_room,
+                   const struct text_room_list *rooms)
 {
-        char copy[1024], dflt[ROOM_NAME_MAX + 1];
-        char names[ROOM_LIST_MAX][ROOM_NAME_MAX + 1];
-        char *save = NULL;
-        size_t n = 0;
         int r = 0;
 
-        /* Check every name first: a bad list changes nothing. */
-        if (text_room_name(default_room, dflt, sizeof(dflt), ROOM_NAME_MAX) < 0)
-                return -EINVAL;
-        snprintf(copy, sizeof(copy), "%s", rooms ? rooms : "");
-        for (char *tok = strtok_r(copy, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
-                if (n == ROOM_LIST_MAX ||
-                    text_room_name(tok, names[n], sizeof(names[n]), ROOM_NAME_MAX) < 0)
-                        return -EINVAL;
-                n++;
-        }
-
         pthread_mutex_lock(&reg->lock);
-        snprintf(reg->default_room, sizeof(reg->default_room), "%s", dflt);
+        snprintf(reg->default_room, sizeof(reg->default_room), "%s", default_room);
         for (struct room *rm = reg->rooms; rm; rm = rm->next)
                 rm->persistent = false;
-        for (size_t i = 0; i <= n; i++) {
-                const char *name = i < n ? names[i] : dflt;
+        for (size_t i = 0; i <= rooms->n; i++) {
+                const char *name = i < rooms->n ? rooms->name[i] : default_room;
                 struct room *rm = room_find(reg, name);
 
                 if (!rm && !(rm = room_create(reg, name, NULL, true)))

@@ -16,6 +16,7 @@
 #include "bounds.h"
 #include "history.h"
 #include "msg.h"
+#include "text.h"
 
 /* Sizes of the registry's names, from bounds.h. */
 #define ROOM_NICK_MAX   PICHAT_NICK_MAX
@@ -80,20 +81,20 @@ struct room_limits {
         size_t max_members;
 };
 
-/* rooms: names separated by spaces or commas (normalised already or with
- * '#'); default_room is always created. 0 or -errno (then nothing is left
- * to free). */
-int room_registry_init(struct registry *reg, const char *default_room, const char *rooms,
-                       const struct room_limits *lim);
+/* The rooms of [chat] rooms and default_room, which is always created;
+ * the names are checked already (conf.c). 0 or -ENOMEM (then nothing is
+ * left to free). */
+int room_registry_init(struct registry *reg, const char *default_room,
+                       const struct text_room_list *rooms, const struct room_limits *lim);
 void room_registry_free(struct registry *reg);
 /* New limits (config reload); rooms already over them are left alone. */
 void room_set_limits(struct registry *reg, const struct room_limits *lim);
 
 /* New default room and [chat] rooms list (config reload): listed rooms
  * are created and kept, rooms no longer listed go once they are empty.
- * 0, -EINVAL (a bad name: nothing changed) or -ENOMEM (some room could
- * not be created). */
-int room_set_rooms(struct registry *reg, const char *default_room, const char *rooms);
+ * 0 or -ENOMEM (some room could not be created). */
+int room_set_rooms(struct registry *reg, const char *default_room,
+                   const struct text_room_list *rooms);
 
 /* Lines made under the lock when m enters room r: entered goes to the
  * room's other members, joined to m itself (before the room's history). */

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Length of the sequence a lead byte starts (0: never valid as a lead) and
@@ -130,6 +131,47 @@ int text_room_name(const char *in, char *out, size_t outsize, size_t max_len)
                 return -ENOSPC;
         memcpy(out, in, n + 1);
         return 0;
+}
+
+static bool name_sep(char c)
+{
+        return c == ' ' || c == '\t' || c == ',';
+}
+
+int text_room_list(const char *text, struct text_room_list *out, char *bad, size_t badsize)
+{
+        /* Cleared whole: two lists of the same names compare equal. */
+        memset(out, 0, sizeof(*out));
+        for (;;) {
+                char word[PICHAT_ROOM_NAME_MAX + 2], name[PICHAT_ROOM_NAME_MAX + 1];
+                size_t len = 0;
+                bool seen = false;
+
+                while (name_sep(*text))
+                        text++;
+                if (!*text)
+                        return 0;
+                while (text[len] && !name_sep(text[len]))
+                        len++;
+                /* A word too long for the buffer cannot be a name. */
+                snprintf(word, sizeof(word), "%.*s", (int)len, text);
+                if (len >= sizeof(word) ||
+                    text_room_name(word, name, sizeof(name), PICHAT_ROOM_NAME_MAX) < 0) {
+                        snprintf(bad, badsize, "%.*s", (int)len, text);
+                        memset(out, 0, sizeof(*out));
+                        return -EINVAL;
+                }
+                text += len;
+                for (size_t i = 0; i < out->n && !seen; i++)
+                        seen = text_casecmp(out->name[i], name) == 0;
+                if (seen)
+                        continue;
+                if (out->n == PICHAT_ROOMS_LISTED_MAX) {
+                        memset(out, 0, sizeof(*out));
+                        return -E2BIG;
+                }
+                strcpy(out->name[out->n++], name);
+        }
 }
 
 static int ascii_lower(unsigned char c)

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "bounds.h"
+
 /* U+FFFD REPLACEMENT CHARACTER, what invalid UTF-8 turns into. */
 #define TEXT_REPLACEMENT "\xEF\xBF\xBD"
 
@@ -43,6 +45,19 @@ bool text_valid_name(const char *s, size_t max_len);
  * max_len characters of [A-Za-z0-9_-]. out gets the name without '#'.
  * 0, -EINVAL (not a valid room name) or -ENOSPC (out is too small). */
 int text_room_name(const char *in, char *out, size_t outsize, size_t max_len);
+
+/* Room names as [chat] rooms lists them: each checked and normalised as
+ * text_room_name() does, at most PICHAT_ROOM_NAME_MAX long, without
+ * repeats (compared ignoring case). */
+struct text_room_list {
+        size_t n;
+        char name[PICHAT_ROOMS_LISTED_MAX][PICHAT_ROOM_NAME_MAX + 1];
+};
+
+/* Parse names separated by spaces, TABs or commas into *out. 0; -EINVAL
+ * with the bad name (cut to fit) in bad; or -E2BIG for more than
+ * PICHAT_ROOMS_LISTED_MAX. *out is then empty. */
+int text_room_list(const char *text, struct text_room_list *out, char *bad, size_t badsize);
 
 /* Longest secret text_secret_equal() compares ([chat] password, room keys). */
 #define TEXT_SECRET_MAX 256

@@ -11,8 +11,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "harness.h"
 #include "suite.h"
 
@@ -340,6 +342,154 @@ START_TEST(bad_config_opens_no_socket)
 }
 END_TEST
 
+/* ---- --check-config and a real start agree -------------------------- */
+
+/* Lines a generated configuration is made of: good values, and bad ones,
+ * among them what only a later check could refuse (room names, ports
+ * shared, no service left). Ports are 0 or bad, so that a start never depends on
+ * which ports this machine has free; addresses are on loopback, so that
+ * it never depends on its network either. What --check-config cannot
+ * know is the machine, and none of that is varied here. */
+static const char *const gen_good[] = {
+        "[server]\nmax_clients = 1\n", "[server]\nmax_clients_per_ip = 0\n",
+        "[server]\nthread_stack_kib = 16\n", "[server]\nidle_timeout_s = 0\n",
+        "[server]\nline_timeout_s = 5\n", "[server]\nmax_line_bytes = 16\n",
+        "[server]\nbind = 127.0.0.1, 127.0.0.2\n", "[echo]\nenabled = no\n",
+        "[echo]\nprefix = \">> \"\n", "[udp]\nenabled = no\n", "[udp]\nrate_per_source = 0\n",
+        "[udp]\nprefix = ok:\n", "[chat]\nenabled = no\n",
+        "[chat]\nmotd_file = /nonexistent/motd\n", "[chat]\ndefault_room = #main\n",
+        "[chat]\nrooms = lobby games, music\n", "[chat]\nrooms = ,,x,,\n",
+        "[chat]\nmax_nick_len = 64\n", "[chat]\nhistory = 1000\n",
+        "[chat]\nmax_queue_kib = 4\n", "[chat]\npassword = secret\n",
+        "[access]\nallow = 127.0.0.0/8\n", "[log]\nlevel = error\n",
+};
+
+static const char *const gen_bad[] = {
+        "[server]\nmax_clients = 0\n", "[server]\nmax_clients = 1000001\n",
+        "[server]\nmax_clients = 12abc\n", "[server]\nmax_clients_per_ip = -1\n",
+        "[server]\nthread_stack_kib = 15\n", "[server]\nthread_stack_kib = 8193\n",
+        "[server]\nidle_timeout_s = 604801\n", "[server]\nmax_line_bytes = 15\n",
+        "[server]\nmax_line_bytes = 65537\n", "[server]\nbind = not-an-address\n",
+        "[server]\nbind =\n", "[echo]\nenabled = maybe\n", "[echo]\nport = 65536\n",
+        "[echo]\nport = x\n", "[echo]\nwelcome = \x01\n", "[udp]\nrate_per_source = 1000001\n",
+        "[chat]\ndefault_room = bad room\n", "[chat]\ndefault_room = #\n",
+        "[chat]\nrooms = lobby b@d\n", "[chat]\nrooms = caf\xc3\xa9\n",
+        "[chat]\ndefault_room = aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+        "[chat]\nmax_nick_len = 65\n", "[chat]\nmax_rooms = 0\n", "[chat]\nhistory = 1001\n",
+        "[chat]\nmax_queue_kib = 3\n", "[chat]\nlines_per_sec = 0\n", "[chat]\nburst = 0\n",
+        "[chat]\npassword = \" lead\"\n", "[chat]\npassword = caf\xff\n",
+        "[access]\nallow = 10.0.0.1/8\n", "[access]\ndeny = garbage\n", "[log]\nlevel = loud\n",
+        "[nosuch]\n", "[chat]\nnosuch = 1\n", "[chat]\nno equals sign\n",
+        "[echo]\nport = 7777\n[chat]\nport = 7777\n",
+        "[echo]\nenabled = no\n[udp]\nenabled = no\n[chat]\nenabled = no\n",
+};
+
+/* xorshift32: the same configurations on every run and machine. */
+static uint32_t gen_next(uint32_t *s)
+{
+        *s ^= *s << 13;
+        *s ^= *s >> 17;
+        *s ^= *s << 5;
+        return *s;
+}
+
+/* The first "pichatd: FILE..." line of text, in first (empty if none). */
+static void first_error(const char *text, char *first, size_t size)
+{
+        const char *p = strstr(text, "pichatd: /");
+
+        first[0] = '\0';
+        if (p)
+                snprintf(first, size, "%.*s", (int)strcspn(p, "\n"), p);
+}
+
+#define N_GOOD (sizeof(gen_good) / sizeof(gen_good[0]))
+#define N_BAD (sizeof(gen_bad) / sizeof(gen_bad[0]))
+#define GEN_PER_CASE 25
+
+/* Each case: GEN_PER_CASE configurations of one to three generated lines
+ * after ports 0 on loopback. pichatd --check-config and pichatd started
+ * as the service manager would (until READY=1 or its exit) must agree:
+ * both accept, or both refuse with the same first FILE:LINE error. */
+START_TEST(check_agrees_with_start)
+{
+        uint32_t seed = 0x9e3779b9u ^ (uint32_t)(_i + 1) * 2654435761u;
+        unsigned accepted = 0, refused = 0;
+
+        for (int k = 0; k < GEN_PER_CASE; k++) {
+                char ini[1024], status[64], start_err[512], check_err[512];
+                char *log = NULL;
+                size_t n = (size_t)snprintf(ini, sizeof(ini),
+                                            "[server]\nbind = 127.0.0.1\n[echo]\nport = 0\n"
+                                            "[chat]\nport = 0\n[udp]\nport = 0\n");
+                unsigned lines = 1 + gen_next(&seed) % 3;
+                struct pd d;
+                struct pd_opts o = { .notify = true, .no_wait = true };
+
+                /* A bad line one time in four: about half the files are good. */
+                for (unsigned j = 0; j < lines; j++) {
+                        uint32_t r = gen_next(&seed);
+                        const char *line = r % 4 ? gen_good[(r >> 2) % N_GOOD] :
+                                                   gen_bad[(r >> 2) % N_BAD];
+                        n += (size_t)snprintf(ini + n, sizeof(ini) - n, "%s", line);
+                }
+                ck_assert_int_eq(pd_start_opts(&d, ini, &o), 0);
+
+                /* The start: READY=1, or an exit. */
+                bool ready = false;
+                int st = -1;
+                long long end = clock_now_ms() + 20000;
+                while (clock_now_ms() < end) {
+                        int wst;
+                        if (pd_notify_next(&d, status, sizeof(status), 50) > 0 &&
+                            strstr(status, "READY=1")) {
+                                ready = true;
+                                break;
+                        }
+                        if (waitpid(d.pid, &wst, WNOHANG) == d.pid) {
+                                st = WIFEXITED(wst) ? WEXITSTATUS(wst) : -1;
+                                d.pid = 0;
+                                break;
+                        }
+                }
+                ck_assert_msg(ready || d.pid == 0, "pichatd neither ready nor gone:\n%s", ini);
+                FILE *f = fopen(d.log_path, "r");
+                if (f) {
+                        size_t cap = 0;
+                        if (getdelim(&log, &cap, '\0', f) < 0) {
+                                free(log);
+                                log = NULL;
+                        }
+                        fclose(f);
+                }
+                first_error(log ? log : "", start_err, sizeof(start_err));
+                free(log);
+
+                int chk = check_config(d.conf_path);
+                first_error(out, check_err, sizeof(check_err));
+                if (ready) {
+                        ck_assert_msg(chk == 0, "started, but --check-config says %d:\n%s%s", chk,
+                                      ini, out);
+                        ck_assert_int_eq(pd_stop(&d), 0);
+                        accepted++;
+                        continue;
+                }
+                ck_assert_msg(chk == 1 && st == 1,
+                              "--check-config %d, start %d, for:\n%s\ncheck: %s\nstart: %s", chk,
+                              st, ini, check_err, start_err);
+                ck_assert_msg(check_err[0] && strcmp(check_err, start_err) == 0,
+                              "different first errors for:\n%s\ncheck: %s\nstart: %s", ini,
+                              check_err, start_err);
+                d.log_path[0] = '\0';   /* its log was read above */
+                pd_stop(&d);
+                refused++;
+        }
+        printf("agreement %d: %u accepted, %u refused by both\n", _i, accepted, refused);
+        ck_assert_uint_gt(refused, 0);
+        ck_assert_uint_gt(accepted, 0);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
         Suite *s = suite_create("integration-config");
@@ -357,5 +507,10 @@ Suite *test_suite(void)
         tcase_add_test(tc, options);
         tcase_add_test(tc, bad_config_opens_no_socket);
         suite_add_tcase(s, tc);
+
+        TCase *ta = tcase_create("agreement");
+        tcase_set_timeout(ta, 120);
+        tcase_add_loop_test(ta, check_agrees_with_start, 0, 4);
+        suite_add_tcase(s, ta);
         return s;
 }

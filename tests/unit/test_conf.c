@@ -301,8 +301,6 @@ static const struct {
         { "udp", "prefix", offsetof(struct conf, udp.prefix) },
         { "chat", "motd", offsetof(struct conf, chat.motd) },
         { "chat", "motd_file", offsetof(struct conf, chat.motd_file) },
-        { "chat", "default_room", offsetof(struct conf, chat.default_room) },
-        { "chat", "rooms", offsetof(struct conf, chat.rooms) },
 };
 
 /* ---- defaults --------------------------------------------------------- */
@@ -709,6 +707,50 @@ START_TEST(text_longest_value)
         /* One byte more is an error, never a value missing its end. */
         snprintf(text, sizeof(text), "[%s]\n%s = %sZ\n", sec, key, value);
         expect_error(text, 2, "line too long (max 197 bytes)");
+}
+END_TEST
+
+/* Room names are checked where they are written, so --check-config
+ * refuses every name the room registry would. */
+START_TEST(room_names)
+{
+        char long_name[PICHAT_ROOM_NAME_MAX + 2], text[256];
+        struct conf *c;
+
+        c = load_ok("[chat]\ndefault_room = #Main\nrooms = lobby, #games,music  LOBBY Games\n");
+        ck_assert_str_eq(c->chat.default_room, "Main");
+        ck_assert_str_eq(c->chat.rooms, "lobby, #games,music  LOBBY Games");
+        ck_assert_uint_eq(c->chat.room_list.n, 3);
+        ck_assert_str_eq(c->chat.room_list.name[0], "lobby");
+        ck_assert_str_eq(c->chat.room_list.name[1], "games");
+        ck_assert_str_eq(c->chat.room_list.name[2], "music");
+        conf_unref(c);
+        c = load_ok("[chat]\nrooms = \" , \"\n");
+        ck_assert_uint_eq(c->chat.room_list.n, 0);
+        conf_unref(c);
+
+        memset(long_name, 'a', sizeof(long_name) - 1);
+        long_name[sizeof(long_name) - 1] = '\0';
+        expect_error("[chat]\ndefault_room = bad room\n", 2,
+                     "default_room: 'bad room' is not a room name");
+        expect_error("[chat]\ndefault_room = #\n", 2, "default_room: '#' is not a room name");
+        expect_error("[chat]\ndefault_room = l\xc3\xb6" "bby\n", 2, "is not a room name");
+        snprintf(text, sizeof(text), "[chat]\ndefault_room = %s\n", long_name);
+        expect_error(text, 2, "is not a room name (an optional # and 1 to 64 of");
+        expect_error("[chat]\n\nrooms = games, b@d\n", 3, "rooms: 'b@d' is not a room name");
+        expect_error("[chat]\nrooms = games ##x\n", 2, "rooms: '##x' is not a room name");
+        expect_error("[chat]\nrooms = lobby no/slash\n", 2, "rooms: 'no/slash' is not a room name");
+        snprintf(text, sizeof(text), "[chat]\nrooms = lobby %s\n", long_name);
+        expect_error(text, 2, "is not a room name");
+
+        /* The longest name is fine. */
+        long_name[PICHAT_ROOM_NAME_MAX] = '\0';
+        snprintf(text, sizeof(text), "[chat]\nrooms = %s\ndefault_room = %s\n", long_name,
+                 long_name);
+        c = load_ok(text);
+        ck_assert_str_eq(c->chat.room_list.name[0], long_name);
+        ck_assert_str_eq(c->chat.default_room, long_name);
+        conf_unref(c);
 }
 END_TEST
 
@@ -1572,6 +1614,7 @@ Suite *test_suite(void)
                             (int)(sizeof(text_keys) / sizeof(text_keys[0])));
         tcase_add_loop_test(tc, text_longest_value, 0,
                             (int)(sizeof(text_keys) / sizeof(text_keys[0])));
+        tcase_add_test(tc, room_names);
         tcase_add_test(tc, bind_lists);
         tcase_add_test(tc, bind_bad);
         tcase_add_test(tc, password_values);

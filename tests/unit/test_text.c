@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "text.h"
@@ -420,6 +421,62 @@ START_TEST(casecmp)
 }
 END_TEST
 
+START_TEST(room_lists)
+{
+        static struct text_room_list l;
+        char bad[32];
+
+        ck_assert_int_eq(text_room_list("lobby, #games,music  LOBBY\tGames", &l, bad, sizeof(bad)),
+                         0);
+        ck_assert_uint_eq(l.n, 3);
+        ck_assert_str_eq(l.name[0], "lobby");
+        ck_assert_str_eq(l.name[1], "games");
+        ck_assert_str_eq(l.name[2], "music");
+        ck_assert_int_eq(text_room_list("", &l, bad, sizeof(bad)), 0);
+        ck_assert_uint_eq(l.n, 0);
+        ck_assert_int_eq(text_room_list(" ,\t, ", &l, bad, sizeof(bad)), 0);
+        ck_assert_uint_eq(l.n, 0);
+
+        /* A bad name is named, and leaves the list empty. */
+        ck_assert_int_eq(text_room_list("games, b@d x", &l, bad, sizeof(bad)), -EINVAL);
+        ck_assert_str_eq(bad, "b@d");
+        ck_assert_uint_eq(l.n, 0);
+        ck_assert_int_eq(text_room_list("games ##x", &l, bad, sizeof(bad)), -EINVAL);
+        ck_assert_str_eq(bad, "##x");
+        ck_assert_int_eq(text_room_list("#", &l, bad, sizeof(bad)), -EINVAL);
+
+        /* Too long by one; a name far too long is cut in the message. */
+        char name[PICHAT_ROOM_NAME_MAX + 2], huge[200];
+        memset(name, 'n', sizeof(name) - 1);
+        name[sizeof(name) - 1] = '\0';
+        ck_assert_int_eq(text_room_list(name, &l, bad, sizeof(bad)), -EINVAL);
+        name[PICHAT_ROOM_NAME_MAX] = '\0';
+        ck_assert_int_eq(text_room_list(name, &l, bad, sizeof(bad)), 0);
+        ck_assert_str_eq(l.name[0], name);
+        memset(huge, 'h', sizeof(huge) - 1);
+        huge[sizeof(huge) - 1] = '\0';
+        ck_assert_int_eq(text_room_list(huge, &l, bad, sizeof(bad)), -EINVAL);
+        ck_assert_uint_eq(strlen(bad), sizeof(bad) - 1);
+}
+END_TEST
+
+START_TEST(room_list_bound)
+{
+        static struct text_room_list l;
+        char text[PICHAT_ROOMS_LISTED_MAX * 6 + 8], bad[16];
+        size_t n = 0;
+
+        for (int i = 0; i < PICHAT_ROOMS_LISTED_MAX; i++)
+                n += (size_t)snprintf(text + n, sizeof(text) - n, "r%d ", i);
+        ck_assert_int_eq(text_room_list(text, &l, bad, sizeof(bad)), 0);
+        ck_assert_uint_eq(l.n, PICHAT_ROOMS_LISTED_MAX);
+        /* Repeats cost nothing; one name more is too many. */
+        snprintf(text + n, sizeof(text) - n, "R0 r1 extra");
+        ck_assert_int_eq(text_room_list(text, &l, bad, sizeof(bad)), -E2BIG);
+        ck_assert_uint_eq(l.n, 0);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
         Suite *s = suite_create("text");
@@ -449,6 +506,8 @@ Suite *test_suite(void)
         tcase_add_test(tc, room_names);
         tcase_add_test(tc, room_names_invalid);
         tcase_add_test(tc, room_names_out_size);
+        tcase_add_test(tc, room_lists);
+        tcase_add_test(tc, room_list_bound);
         tcase_add_test(tc, casecmp);
         tcase_add_test(tc, secret_equal);
         suite_add_tcase(s, tc);
