@@ -34,6 +34,13 @@
 #define PICHAT_TOPIC_MAX            400
 #define PICHAT_ROOMS_LISTED_MAX     128     /* names in [chat] rooms (a line holds fewer) */
 
+/* [chat] limits. */
+#define PICHAT_ROOMS_MAX            100000  /* max_rooms */
+#define PICHAT_HISTORY_MAX          1000    /* history, lines kept per room */
+#define PICHAT_QUEUE_KIB_MIN        4       /* max_queue_kib */
+#define PICHAT_QUEUE_KIB_MAX        65536
+#define PICHAT_LINES_PER_SEC_MAX    100000  /* lines_per_sec and burst */
+
 /* inih in Debian is built with a fixed line buffer of 200 bytes. */
 #define PICHAT_INI_LINE_MAX         200
 

@@ -6,15 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <sys/socket.h>
 
 #include "bucket.h"
 #include "cmd.h"
+#include "conn.h"
 #include "log.h"
 #include "msg.h"
-#include "room.h"
-#include "server.h"
 #include "text.h"
 
 #define CHAT_WHO_LINE 400       /* /who output is cut into lines of about this */
@@ -32,7 +29,7 @@
 
 struct chat_client {
         struct member m;
-        struct msg_queue q;
+        struct chat *chat;
         struct bucket bucket;
         bool told_slow;
         bool logged_in;                 /* gave [chat] password, or none is set */
@@ -40,8 +37,6 @@ struct chat_client {
         int64_t yield_until;            /* see CHAT_HIGH_WATER, PICHAT_PASS_PAUSE_MS */
         struct conn *conn;
 };
-
-static struct registry chat_reg;
 
 static struct room_limits limits_of(const struct conf *cf)
 {
@@ -53,35 +48,35 @@ static struct room_limits limits_of(const struct conf *cf)
         return lim;
 }
 
-int chat_init(const struct conf *cf)
+int chat_init(struct chat *ch, const struct conf *cf)
 {
         struct room_limits lim = limits_of(cf);
 
-        return room_registry_init(&chat_reg, cf->chat.default_room, &cf->chat.room_list, &lim);
+        return room_registry_init(&ch->reg, cf->chat.default_room, &cf->chat.room_list, &lim);
 }
 
-void chat_reconfigure(const struct conf *cf)
+void chat_reconfigure(struct chat *ch, const struct conf *cf)
 {
         struct room_limits lim = limits_of(cf);
 
-        room_set_limits(&chat_reg, &lim);
-        if (room_set_rooms(&chat_reg, cf->chat.default_room, &cf->chat.room_list) < 0)
+        room_set_limits(&ch->reg, &lim);
+        if (room_set_rooms(&ch->reg, cf->chat.default_room, &cf->chat.room_list) < 0)
                 log_msg(LOG_WARNING, "chat: could not apply the rooms list in full");
 }
 
-void chat_shutdown(void)
+void chat_destroy(struct chat *ch)
 {
-        room_registry_free(&chat_reg);
+        room_registry_free(&ch->reg);
 }
 
-size_t chat_clients(void)
+size_t chat_clients(struct chat *ch)
 {
-        return room_members_total(&chat_reg);
+        return room_members_total(&ch->reg);
 }
 
-size_t chat_rooms(void)
+size_t chat_rooms(struct chat *ch)
 {
-        return room_count(&chat_reg);
+        return room_count(&ch->reg);
 }
 
 /* Queue a line for the client itself (all its output goes through its
@@ -97,7 +92,7 @@ static void tell(struct chat_client *cc, const char *fmt, ...)
         va_end(ap);
         struct msg *m = msg_new("%s", buf);
         if (m) {
-                msg_queue_push(&cc->q, m);
+                msg_queue_push(conn_queue(cc->conn), m, NULL);
                 msg_unref(m);
         }
 }
@@ -169,7 +164,7 @@ static int chat_enter(struct chat_client *cc, const struct conf *cf)
         motd_line(cf, motd, sizeof(motd));
         if (motd[0])
                 tell(cc, "* %s", motd);
-        r = room_add(&chat_reg, &cc->m, &chat_notes);
+        r = room_add(&cc->chat->reg, &cc->m, &chat_notes);
         if (r == 0) {
                 struct log_ctx ctx = chat_log_ctx(cc);
                 log_ctx(LOG_INFO, &ctx, "%s joined as %s", cc->conn->peer, cc->m.nick);
@@ -179,45 +174,28 @@ static int chat_enter(struct chat_client *cc, const struct conf *cf)
 
 static int chat_open(struct conn *c)
 {
-        struct conf *cf = conf_current();
         struct chat_client *cc = calloc(1, sizeof(*cc));
-        int r = -ENOMEM;
 
         if (!cc)
-                goto out;
+                return -ENOMEM;
         cc->conn = c;
-        c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (c->wake_fd < 0) {
-                r = -errno;
-                free(cc);
-                goto out;
-        }
-        r = msg_queue_init(&cc->q, (size_t)cf->chat.max_queue_kib * 1024, c->wake_fd);
-        if (r < 0) {
-                free(cc);
-                goto out;
-        }
-        cc->m.q = &cc->q;
-        msg_queue_set_direct(&cc->q, c->fd);
-        bucket_init(&cc->bucket, cf->chat.lines_per_sec, cf->chat.burst, clock_now_ms());
+        cc->chat = c->svc_ctx;
+        cc->m.q = conn_queue(c);
         c->priv = cc;
-        /* Bound what the kernel holds for a slow reader too, so "too slow"
-         * comes after max_queue_kib, not after megabytes of socket buffer. */
-        int sndbuf = (int)cf->chat.max_queue_kib * 1024;
-        setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+        /* The queue is sized when the client comes in; flood limits
+         * follow the configuration in force. */
+        conn_limit_output(c, (size_t)c->conf->chat.max_queue_kib * 1024);
+        bucket_init(&cc->bucket, conn_conf(c)->chat.lines_per_sec, conn_conf(c)->chat.burst,
+                    clock_now_ms());
 
         tell(cc, "* Welcome to pichat chat. Type /help for commands.");
         /* Until the password is given the client is in no room, has no
          * nick, and sees and is seen by nobody. */
         if (c->conf->chat.password[0]) {
                 tell(cc, "* this server needs a password: /pass SECRET");
-                r = 0;
-                goto out;
+                return 0;
         }
-        r = chat_enter(cc, cf);
-out:
-        conf_unref(cf);
-        return r;
+        return chat_enter(cc, conn_conf(c));
 }
 
 static int64_t chat_delay(struct conn *c)
@@ -235,32 +213,9 @@ static int64_t chat_delay(struct conn *c)
         return d;
 }
 
-static bool chat_want_write(struct conn *c)
-{
-        struct chat_client *cc = c->priv;
-        return msg_queue_pending(&cc->q);
-}
-
-static int chat_writable(struct conn *c)
-{
-        struct chat_client *cc = c->priv;
-        return msg_queue_write(&cc->q, c->fd);
-}
-
-static int chat_wake(struct conn *c)
-{
-        struct chat_client *cc = c->priv;
-
-        if (msg_queue_overflowed(&cc->q)) {
-                conn_set_reason(c, "too slow");
-                return -ENOBUFS;
-        }
-        return 0;
-}
-
 static int chat_too_long(struct conn *c)
 {
-        tell(c->priv, "line too long (max %zu bytes)", c->ls.max);
+        tell(c->priv, "line too long (max %u bytes)", c->conf->server.max_line_bytes);
         return 0;
 }
 
@@ -285,7 +240,7 @@ static void do_nick(struct chat_client *cc, const struct conf *cf, const char *n
                 return;
         }
         snprintf(old, sizeof(old), "%s", cc->m.nick);
-        if (room_set_nick(&chat_reg, &cc->m, nick, note_renamed) == ROOM_NICK_TAKEN) {
+        if (room_set_nick(&cc->chat->reg, &cc->m, nick, note_renamed) == ROOM_NICK_TAKEN) {
                 tell(cc, "nick %s is taken", nick);
                 return;
         }
@@ -310,7 +265,7 @@ static void do_join(struct chat_client *cc, const char *room, const char *key, c
         }
         snprintf(oldroom, sizeof(oldroom), "%s", cc->m.room ? cc->m.room->name : "");
         struct msg *left = msg_new("* %s left room %s (%s)", cc->m.nick, oldroom, why);
-        r = room_join(&chat_reg, &cc->m, name, key, left, &chat_notes);
+        r = room_join(&cc->chat->reg, &cc->m, name, key, left, &chat_notes);
         msg_unref(left);
         switch (r) {
         case 0: {
@@ -367,7 +322,7 @@ static void do_who(struct chat_client *cc)
 {
         struct who w = { .cc = cc };
 
-        room_each_member(&chat_reg, &cc->m, each_member, &w);
+        room_each_member(&cc->chat->reg, &cc->m, each_member, &w);
         if (w.len)
                 tell(cc, "*   %s", w.line);
         tell(cc, "* %zu member%s", w.count, w.count == 1 ? "" : "s");
@@ -380,7 +335,7 @@ static void do_msg(struct chat_client *cc, const char *nick, const char *text)
 
         if (!m)
                 return;
-        if (room_privmsg(&chat_reg, nick, m, to) == ROOM_NO_SUCH_NICK)
+        if (room_privmsg(&cc->chat->reg, nick, m, to) == ROOM_NO_SUCH_NICK)
                 tell(cc, "no such nick %.64s", nick);
         else
                 tell(cc, "-> *%s* %s", to, text);
@@ -399,7 +354,7 @@ static void do_topic(struct chat_client *cc, const char *text)
         if (text)
                 announce = msg_new("* %s set the topic of %s: %s", cc->m.nick,
                                    cc->m.room ? cc->m.room->name : "", text);
-        room_topic(&chat_reg, &cc->m, text, announce, name, topic);
+        room_topic(&cc->chat->reg, &cc->m, text, announce, name, topic);
         msg_unref(announce);
         if (!text) {
                 if (topic[0])
@@ -416,8 +371,11 @@ static void say(struct chat_client *cc, const char *text, bool action)
                                  msg_new("<%s> %s", cc->m.nick, text);
 
         if (m) {
-                room_batch_begin();     /* ends in chat_dispatched() */
-                unsigned fullest = room_say(&chat_reg, &cc->m, m, false, true);
+                /* The connection ends the batch once the lines of this
+                 * read are handled. */
+                msg_batch_begin(conn_batch(cc->conn));
+                unsigned fullest = room_say(&cc->chat->reg, &cc->m, m, false, true,
+                                            conn_batch(cc->conn));
                 if (fullest >= CHAT_HIGH_WATER)
                         cc->yield_until = clock_now_ms() + (fullest >= CHAT_NEAR_FULL ?
                                                            CHAT_NEAR_FULL_YIELD_MS : CHAT_YIELD_MS);
@@ -426,7 +384,7 @@ static void say(struct chat_client *cc, const char *text, bool action)
 }
 
 /* A line from a client that has not given the password yet. The secret
- * and what was tried are never logged. 0, CONN_CLOSE or -errno. */
+ * and what was tried are never logged. 0, SERVICE_CLOSE or -errno. */
 static int chat_login(struct chat_client *cc, struct conn *c, const struct cmd *cmd)
 {
         struct log_ctx ctx = { .service = "chat", .peer = c->peer };
@@ -440,14 +398,9 @@ static int chat_login(struct chat_client *cc, struct conn *c, const struct cmd *
                 return 0;
         case CMD_PASS:
                 if (text_secret_equal(cmd->text, c->conf->chat.password)) {
-                        struct conf *cf = conf_current();
-                        int r;
-
                         log_ctx(LOG_INFO, &ctx, "%s gave the password", c->peer);
                         tell(cc, "* password accepted");
-                        r = chat_enter(cc, cf);
-                        conf_unref(cf);
-                        return r;
+                        return chat_enter(cc, conn_conf(c));
                 }
                 break;
         default:
@@ -460,7 +413,7 @@ static int chat_login(struct chat_client *cc, struct conn *c, const struct cmd *
         if (cc->wrong >= PICHAT_PASS_TRIES) {
                 tell(cc, "* wrong password, closing connection");
                 conn_set_reason(c, "wrong password");
-                return CONN_CLOSE;
+                return SERVICE_CLOSE;
         }
         cc->yield_until = clock_now_ms() + PICHAT_PASS_PAUSE_MS;
         left = PICHAT_PASS_TRIES - cc->wrong;
@@ -482,7 +435,7 @@ static int chat_line(struct conn *c, const char *raw, size_t len)
 
         if (!line)
                 return -ENOMEM;
-        cf = conf_cached(&c->live);
+        cf = conn_conf(c);
         /* A reload may have changed the flood limits of clients already here. */
         if (cc->bucket.rate != (int64_t)cf->chat.lines_per_sec ||
             cc->bucket.cap != (int64_t)cf->chat.burst * BUCKET_MILLI)
@@ -515,7 +468,7 @@ static int chat_line(struct conn *c, const char *raw, size_t len)
                 break;
         case CMD_ROOMS:
                 tell(cc, "* rooms:");
-                room_each_room(&chat_reg, each_room, cc);
+                room_each_room(&cc->chat->reg, each_room, cc);
                 break;
         case CMD_WHO:
                 do_who(cc);
@@ -532,7 +485,7 @@ static int chat_line(struct conn *c, const char *raw, size_t len)
                 else
                         conn_set_reason(c, "quit");
                 tell(cc, "* bye");
-                r = CONN_CLOSE;
+                r = SERVICE_CLOSE;
                 break;
         case CMD_HELP:
                 do_help(cc);
@@ -555,62 +508,29 @@ out:
         return r;
 }
 
-/* The lines of one read have been said: wake the members they reached. */
-static void chat_dispatched(struct conn *c)
-{
-        (void)c;
-        room_batch_end(&chat_reg);
-}
-
 static void chat_close(struct conn *c, const char *reason)
 {
         struct chat_client *cc = c->priv;
         struct msg *left = NULL;
 
-        room_batch_end(&chat_reg);
         if (!cc)
                 return;
         if (cc->m.room) {
                 struct log_ctx ctx = chat_log_ctx(cc);
                 log_ctx(LOG_INFO, &ctx, "%s left (%s)", cc->m.nick, reason);
                 /* At shutdown everyone is leaving: spare them the notices. */
-                if (!server_stopping())
+                if (!conn_stopping(c))
                         left = msg_new("* %s left room %s (%s)", cc->m.nick, cc->m.room->name,
                                        reason);
-                room_remove(&chat_reg, &cc->m, left);
+                room_remove(&cc->chat->reg, &cc->m, left);
                 msg_unref(left);
         }
-        /* Out of the room, so no sender starts a write to our socket;
-         * wait for one that has begun, before the socket is closed. */
-        msg_queue_close(&cc->q);
-        /* Last words (e.g. "* bye") if the socket takes them now. */
-        if (!msg_queue_overflowed(&cc->q))
-                msg_queue_write(&cc->q, c->fd);
-        msg_queue_destroy(&cc->q);
         free(cc);
         c->priv = NULL;
 }
 
-/* Telnet replies and goodbyes go straight to the socket, which senders
- * write to as well (msg_queue_offer): keep them to the queue meanwhile. */
-static void chat_hold(struct conn *c, bool on)
-{
-        struct chat_client *cc = c->priv;
-
-        if (cc)
-                msg_queue_hold(&cc->q, on);
-}
-
 const struct service chat_service = {
-        .name = "chat",
-        .open = chat_open,
-        .line = chat_line,
-        .too_long = chat_too_long,
-        .wake = chat_wake,
-        .want_write = chat_want_write,
-        .writable = chat_writable,
-        .delay_ms = chat_delay,
-        .dispatched = chat_dispatched,
-        .close = chat_close,
-        .hold = chat_hold,
+        .name = "chat", .shared = true,
+        .open = chat_open, .message = chat_line, .too_long = chat_too_long,
+        .delay_ms = chat_delay, .close = chat_close,
 };

@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <ini.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,12 +71,13 @@ static const struct conf_key conf_keys[] = {
         K("chat", "default_room", CT_ROOM, chat.default_room, 0, 0),
         K("chat", "rooms", CT_ROOMS, chat.rooms, 0, 0),
         K("chat", "max_nick_len", CT_UINT, chat.max_nick_len, 1, PICHAT_NICK_MAX),
-        K("chat", "max_rooms", CT_UINT, chat.max_rooms, 1, 100000),
+        K("chat", "max_rooms", CT_UINT, chat.max_rooms, 1, PICHAT_ROOMS_MAX),
         K("chat", "max_room_members", CT_UINT, chat.max_room_members, 0, PICHAT_MAX_CLIENTS_MAX),
-        K("chat", "history", CT_UINT, chat.history, 0, 1000),
-        K("chat", "max_queue_kib", CT_UINT, chat.max_queue_kib, 4, 65536),
-        K("chat", "lines_per_sec", CT_UINT, chat.lines_per_sec, 1, 100000),
-        K("chat", "burst", CT_UINT, chat.burst, 1, 100000),
+        K("chat", "history", CT_UINT, chat.history, 0, PICHAT_HISTORY_MAX),
+        K("chat", "max_queue_kib", CT_UINT, chat.max_queue_kib, PICHAT_QUEUE_KIB_MIN,
+          PICHAT_QUEUE_KIB_MAX),
+        K("chat", "lines_per_sec", CT_UINT, chat.lines_per_sec, 1, PICHAT_LINES_PER_SEC_MAX),
+        K("chat", "burst", CT_UINT, chat.burst, 1, PICHAT_LINES_PER_SEC_MAX),
         K("chat", "password", CT_SECRET, chat.password, 0, 0),
 
         K("access", "allow", CT_ACL, access.allow, 0, 0),
@@ -310,13 +310,93 @@ static void parse_rooms(struct parse_state *ps, const char *name, const char *va
                 snprintf(out, CONF_TEXT_SIZE, "%s", v);
 }
 
+/* ---- one parser for each type of key --------------------------------- */
+
+static void key_bool(struct parse_state *ps, const struct conf_key *k, const char *v, char *field)
+{
+        if (parse_bool(v, (bool *)field) < 0)
+                conf_error(ps, ps->line, "%s: '%s' is not a boolean (use yes or no)", k->name, v);
+}
+
+static void key_uint(struct parse_state *ps, const struct conf_key *k, const char *v, char *field)
+{
+        unsigned lo = k->type == CT_PORT ? 0 : k->min;
+        unsigned hi = k->type == CT_PORT ? 65535 : k->max;
+        unsigned long n;
+        int r = parse_uint(v, &n);
+
+        if (r == -ERANGE && *v == '-')
+                conf_error(ps, ps->line, "%s: must not be negative (got '%s')", k->name, v);
+        else if (r < 0 && r != -ERANGE)
+                conf_error(ps, ps->line, "%s: '%s' is not a number", k->name, v);
+        else if (r < 0 || n < lo || n > hi)
+                conf_error(ps, ps->line, "%s: %s is out of range (%u-%u%s)", k->name, v, lo, hi,
+                           k->type == CT_PORT ? ", 0 = any free port" : "");
+        else
+                *(unsigned *)field = (unsigned)n;
+}
+
+static void key_text(struct parse_state *ps, const struct conf_key *k, const char *v, char *field)
+{
+        parse_text(ps, k->name, v, field);
+}
+
+static void key_secret(struct parse_state *ps, const struct conf_key *k, const char *v,
+                       char *field)
+{
+        parse_secret(ps, k->name, v, field);
+}
+
+static void key_room(struct parse_state *ps, const struct conf_key *k, const char *v, char *field)
+{
+        parse_room(ps, k->name, v, field);
+}
+
+static void key_rooms(struct parse_state *ps, const struct conf_key *k, const char *v, char *field)
+{
+        parse_rooms(ps, k->name, v, field);
+}
+
+static void key_bind(struct parse_state *ps, const struct conf_key *k, const char *v, char *field)
+{
+        (void)k;
+        (void)field;
+        parse_bind(ps, v);
+}
+
+/* Lines add up: one line holds only a few IPv6 prefixes. */
+static void key_acl(struct parse_state *ps, const struct conf_key *k, const char *v, char *field)
+{
+        char err[CONF_TEXT_SIZE];
+
+        if (acl_parse_list((struct acl *)field, v, err, sizeof(err)) < 0)
+                conf_error(ps, ps->line, "%s: %s", k->name, err);
+}
+
+static void key_level(struct parse_state *ps, const struct conf_key *k, const char *v, char *field)
+{
+        int r = log_level_parse(v);
+
+        if (r < 0)
+                conf_error(ps, ps->line,
+                           "%s: '%s' is not a log level (debug, info, notice, warning, error)",
+                           k->name, v);
+        else
+                *(int *)field = r;
+}
+
+static void (*const conf_parsers[])(struct parse_state *ps, const struct conf_key *k,
+                                    const char *value, char *field) = {
+        [CT_BOOL] = key_bool, [CT_UINT] = key_uint, [CT_PORT] = key_uint, [CT_TEXT] = key_text,
+        [CT_BIND] = key_bind, [CT_LEVEL] = key_level, [CT_ACL] = key_acl,
+        [CT_SECRET] = key_secret, [CT_ROOM] = key_room, [CT_ROOMS] = key_rooms,
+};
+
 static int conf_handler(void *user, const char *section, const char *name, const char *value)
 {
         struct parse_state *ps = user;
         const struct conf_key *k = NULL;
         char *field;
-        unsigned long n;
-        int r;
 
         if (!ps->section_known)
                 return 1;       /* already reported at the section header */
@@ -336,62 +416,7 @@ static int conf_handler(void *user, const char *section, const char *name, const
                 return 1;
         }
         field = (char *)ps->conf + k->offset;
-
-        switch (k->type) {
-        case CT_BOOL:
-                if (parse_bool(value, (bool *)field) < 0)
-                        conf_error(ps, ps->line, "%s: '%s' is not a boolean (use yes or no)",
-                                   name, value);
-                break;
-        case CT_UINT:
-        case CT_PORT: {
-                unsigned lo = k->type == CT_PORT ? 0 : k->min;
-                unsigned hi = k->type == CT_PORT ? 65535 : k->max;
-
-                r = parse_uint(value, &n);
-                if (r == -ERANGE && *value == '-')
-                        conf_error(ps, ps->line, "%s: must not be negative (got '%s')", name, value);
-                else if (r < 0 && r != -ERANGE)
-                        conf_error(ps, ps->line, "%s: '%s' is not a number", name, value);
-                else if (r < 0 || n < lo || n > hi)
-                        conf_error(ps, ps->line, "%s: %s is out of range (%u-%u%s)", name, value,
-                                   lo, hi, k->type == CT_PORT ? ", 0 = any free port" : "");
-                else
-                        *(unsigned *)field = (unsigned)n;
-                break;
-        }
-        case CT_TEXT:
-                parse_text(ps, name, value, field);
-                break;
-        case CT_SECRET:
-                parse_secret(ps, name, value, field);
-                break;
-        case CT_ROOM:
-                parse_room(ps, name, value, field);
-                break;
-        case CT_ROOMS:
-                parse_rooms(ps, name, value, field);
-                break;
-        case CT_BIND:
-                parse_bind(ps, value);
-                break;
-        case CT_ACL: {
-                /* Lines add up: one line holds only a few IPv6 prefixes. */
-                char err[CONF_TEXT_SIZE];
-                if (acl_parse_list((struct acl *)field, value, err, sizeof(err)) < 0)
-                        conf_error(ps, ps->line, "%s: %s", name, err);
-                break;
-        }
-        case CT_LEVEL:
-                r = log_level_parse(value);
-                if (r < 0)
-                        conf_error(ps, ps->line,
-                                   "%s: '%s' is not a log level (debug, info, notice, warning, error)",
-                                   name, value);
-                else
-                        *(int *)field = r;
-                break;
-        }
+        conf_parsers[k->type](ps, k, value, field);
         return 1;
 }
 
@@ -597,45 +622,52 @@ void conf_unref(struct conf *c)
                 free(c);
 }
 
-static pthread_mutex_t conf_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct conf *conf_in_force;
-/* Bumped by every conf_set_current(): lets a holder of a reference see
- * that it is stale with one shared read, which costs nothing while no
- * reload happens (no lock, no cache line written). */
-static atomic_uint conf_gen = 1;
+void conf_store_init(struct conf_store *s, struct conf *c)
+{
+        pthread_mutex_init(&s->lock, NULL);
+        s->cur = c;
+        atomic_init(&s->gen, 1);
+}
 
-struct conf *conf_current(void)
+void conf_store_destroy(struct conf_store *s)
+{
+        conf_unref(s->cur);
+        s->cur = NULL;
+        pthread_mutex_destroy(&s->lock);
+}
+
+struct conf *conf_current(struct conf_store *s)
 {
         struct conf *c;
 
-        pthread_mutex_lock(&conf_lock);
-        c = conf_ref(conf_in_force);
-        pthread_mutex_unlock(&conf_lock);
+        pthread_mutex_lock(&s->lock);
+        c = conf_ref(s->cur);
+        pthread_mutex_unlock(&s->lock);
         return c;
 }
 
-void conf_set_current(struct conf *c)
+void conf_set_current(struct conf_store *s, struct conf *c)
 {
         struct conf *old;
 
-        pthread_mutex_lock(&conf_lock);
-        old = conf_in_force;
-        conf_in_force = c;
-        atomic_fetch_add_explicit(&conf_gen, 1, memory_order_release);
-        pthread_mutex_unlock(&conf_lock);
+        pthread_mutex_lock(&s->lock);
+        old = s->cur;
+        s->cur = c;
+        atomic_fetch_add_explicit(&s->gen, 1, memory_order_release);
+        pthread_mutex_unlock(&s->lock);
         conf_unref(old);
 }
 
-struct conf *conf_cached(struct conf_cache *cc)
+struct conf *conf_cached(struct conf_store *s, struct conf_cache *cc)
 {
-        unsigned gen = atomic_load_explicit(&conf_gen, memory_order_acquire);
+        unsigned gen = atomic_load_explicit(&s->gen, memory_order_acquire);
 
         /* Read before taking the config: a reload in between leaves an
          * older number with the newer config, so the next call only takes
          * it again, never keeps a stale one. */
         if (!cc->conf || cc->gen != gen) {
                 conf_unref(cc->conf);
-                cc->conf = conf_current();
+                cc->conf = conf_current(s);
                 cc->gen = gen;
         }
         return cc->conf;

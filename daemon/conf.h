@@ -5,6 +5,7 @@
  * one they hold. */
 #pragma once
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -92,9 +93,23 @@ struct conf *conf_load_string(const char *name, const char *text,
 struct conf *conf_ref(struct conf *c);
 void conf_unref(struct conf *c);
 
-/* The configuration in force; conf_current() returns a new reference. */
-struct conf *conf_current(void);
-void conf_set_current(struct conf *c);  /* takes over the caller's reference */
+/* The configuration in force: one per daemon (made in main), swapped by
+ * a reload. */
+struct conf_store {
+        pthread_mutex_t lock;
+        struct conf *cur;
+        /* Bumped by every conf_set_current(): lets a holder of a reference
+         * see that it is stale with one shared read, which costs nothing
+         * while no reload happens (no lock, no cache line written). */
+        atomic_uint gen;
+};
+
+/* A store holding c (its reference is taken over; NULL: none yet). */
+void conf_store_init(struct conf_store *s, struct conf *c);
+void conf_store_destroy(struct conf_store *s);
+/* The configuration in force, as a new reference. */
+struct conf *conf_current(struct conf_store *s);
+void conf_set_current(struct conf_store *s, struct conf *c);    /* takes c's reference */
 
 /* A thread's own reference to the configuration in force. Threads that
  * look at the config for every line (echo, chat) use this rather than
@@ -104,7 +119,8 @@ struct conf_cache {
         struct conf *conf;
         unsigned gen;
 };
-/* The configuration in force, refreshed after a reload; the reference
- * belongs to cc (valid until the next call or conf_cache_drop()). */
-struct conf *conf_cached(struct conf_cache *cc);
+/* The configuration in force in s, refreshed after a reload; the
+ * reference belongs to cc (valid until the next call or
+ * conf_cache_drop()). */
+struct conf *conf_cached(struct conf_store *s, struct conf_cache *cc);
 void conf_cache_drop(struct conf_cache *cc);

@@ -1,7 +1,9 @@
-/* conn: the per-client read/dispatch loop and its single teardown path. */
+/* conn: a connection's life, its read/dispatch loop and its one teardown. */
 #include "conn.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -10,13 +12,64 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
-#include "server.h"
+
+struct conn *conn_new(int fd, const struct sockaddr *sa, const struct service *svc, void *ctx,
+                      struct conf_store *store, const struct conn_halt *halt)
+{
+        struct conn *c = calloc(1, sizeof(*c));
+
+        if (!c) {
+                close(fd);
+                return NULL;
+        }
+        /* From here on every exit is conn_free(), which copes with each
+         * field as far as it got. */
+        transport_plain(&c->t, fd);
+        c->wake_fd = -1;
+        c->svc = svc;
+        c->svc_ctx = ctx;
+        c->halt = halt;
+        c->store = store;
+        c->conf = conf_current(store);
+        c->fr = &framing_telnet;
+        c->blocking = !svc->shared;
+        addr_key_from(sa, &c->key);
+        addr_format(sa, c->peer, sizeof(c->peer));
+        if (msg_queue_init(&c->out, SIZE_MAX, -1, c->fr) < 0 ||
+            c->fr->init(&c->fs, c->conf->server.max_line_bytes) < 0) {
+                conn_free(c);
+                return NULL;
+        }
+        return c;
+}
+
+void conn_free(struct conn *c)
+{
+        if (!c)
+                return;
+        c->t.ops->close(&c->t);
+        if (c->wake_fd >= 0)
+                close(c->wake_fd);
+        c->fr->free(&c->fs);
+        msg_queue_destroy(&c->out);
+        free(c->rbuf);
+        conf_cache_drop(&c->live);
+        conf_unref(c->conf);
+        free(c);
+}
+
+struct conf *conn_conf(struct conn *c)
+{
+        return conf_cached(c->store, &c->live);
+}
+
+bool conn_stopping(const struct conn *c)
+{
+        return atomic_load(&c->halt->stopping);
+}
 
 void conn_set_reason(struct conn *c, const char *fmt, ...)
 {
@@ -29,146 +82,133 @@ void conn_set_reason(struct conn *c, const char *fmt, ...)
         va_end(ap);
 }
 
+void conn_limit_output(struct conn *c, size_t bytes)
+{
+        int sndbuf = bytes > INT32_MAX ? INT32_MAX : (int)bytes;
+
+        msg_queue_set_limit(&c->out, bytes);
+        setsockopt(c->t.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+}
+
+void conn_wake(struct conn *c)
+{
+        if (c->blocking)
+                c->t.ops->wake(&c->t);
+}
+
+/* The client's own thread writes to its transport outside its queue
+ * (telnet replies, greetings of echo, goodbyes): others' batches must
+ * not write meanwhile. Its own batch ends first: a thread never waits
+ * with claims of its own (msg.h). */
 static void conn_hold(struct conn *c, bool on)
 {
-        if (c->svc->hold)
-                c->svc->hold(c, on);
+        if (!c->svc->shared)
+                return;
+        if (on)
+                msg_batch_end(&c->batch);
+        msg_queue_hold(&c->out, on);
 }
 
-static int conn_send_all(struct conn *c, const void *buf, size_t len)
+static int conn_write(struct conn *c, const void *buf, size_t len)
 {
-        const char *p = buf;
-        int64_t stall_ms = c->conf->server.idle_timeout_s ?
-                           (int64_t)c->conf->server.idle_timeout_s * 1000 : -1;
+        struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+        int64_t stall = c->conf->server.idle_timeout_s ?
+                        (int64_t)c->conf->server.idle_timeout_s * 1000 : -1;
 
-        while (len > 0) {
-                ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-                if (n > 0) {
-                        p += n;
-                        len -= (size_t)n;
-                        continue;
-                }
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-                        return -errno;
-                /* The client is not reading: wait for it, but not past
-                 * shutdown and not forever. */
-                struct pollfd pfd[2] = {
-                        { .fd = c->fd, .events = POLLOUT },
-                        { .fd = server_stop_fd(), .events = POLLIN },
-                };
-                int r = poll(pfd, 2, stall_ms > INT32_MAX ? INT32_MAX : (int)stall_ms);
-                if (r < 0 && errno != EINTR)
-                        return -errno;
-                if (r == 0)
-                        return -ETIMEDOUT;
-                if (pfd[1].revents)
-                        return -ESHUTDOWN;
-        }
-        return 0;
-}
-
-int conn_write(struct conn *c, const void *buf, size_t len)
-{
         conn_hold(c, true);
-        int r = conn_send_all(c, buf, len);
+        int r = transport_send_all(&c->t, &iov, 1, stall, c->halt->fd);
         conn_hold(c, false);
         return r;
 }
 
-int conn_write_line(struct conn *c, const char *text)
+int conn_sayv(struct conn *c, const struct iovec *parts, int n)
 {
-        size_t n = strlen(text);
-        char buf[CONF_TEXT_SIZE + 64];
+        size_t len = 0;
 
-        if (n + 2 > sizeof(buf)) {
-                int r = conn_write(c, text, n);
-                return r < 0 ? r : conn_write(c, "\r\n", 2);
+        for (int i = 0; i < n; i++)
+                len += parts[i].iov_len;
+        size_t size = c->fr->encoded_max(len);
+        char stackbuf[1024];
+        char *buf = size <= sizeof(stackbuf) ? stackbuf : malloc(size);
+        int r = -ENOMEM;
+
+        if (buf) {
+                r = conn_write(c, buf, c->fr->encode(parts, n, buf));
+                if (buf != stackbuf)
+                        free(buf);
         }
-        memcpy(buf, text, n);
-        memcpy(buf + n, "\r\n", 2);
-        return conn_write(c, buf, n + 2);
+        return r;
 }
 
-/* Best effort, never blocking: for goodbyes to clients that may be gone. */
+int conn_say(struct conn *c, const char *text, size_t len)
+{
+        struct iovec part = { .iov_base = (void *)text, .iov_len = len };
+
+        return conn_sayv(c, &part, 1);
+}
+
+/* Best effort, never waiting: for goodbyes to clients that may be gone. */
 static void conn_say_nowait(struct conn *c, const char *text)
 {
-        char buf[CONN_REASON_SIZE + 8];
-        int n = snprintf(buf, sizeof(buf), "%s\r\n", text);
+        char buf[CONN_REASON_SIZE * 2 + 8];
+        struct iovec iov = { .iov_base = buf };
+
+        struct iovec part = { .iov_base = (void *)text, .iov_len = strlen(text) };
+
+        if (c->fr->encoded_max(part.iov_len) > sizeof(buf))
+                return;
+        iov.iov_len = c->fr->encode(&part, 1, buf);
         conn_hold(c, true);
-        ssize_t w = send(c->fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        transport_sendv(&c->t, &iov, 1);
         conn_hold(c, false);
-        (void)w;
 }
 
-static void conn_say_stopping(struct conn *c)
+void conn_refuse(struct conn *c, const char *why)
+{
+        struct log_ctx ctx = { .service = c->svc->name, .peer = c->peer };
+
+        conn_say_nowait(c, "server full, try again later");
+        log_ctx(LOG_NOTICE, &ctx, "refused %s: %s", c->peer, why);
+}
+
+static int conn_stop(struct conn *c)
 {
         conn_set_reason(c, "server shutting down");
         conn_say_nowait(c, "server shutting down");
+        return SERVICE_CLOSE;
 }
 
 /* The session ends for a timeout: the reason for the log, and a last
  * line telling the client. */
-static void conn_time_out(struct conn *c, const char *what, unsigned secs)
+static int conn_time_out(struct conn *c, const char *what, unsigned secs)
 {
         char msg[CONN_REASON_SIZE];
 
         snprintf(msg, sizeof(msg), "%s (%u s), closing connection", what, secs);
         conn_set_reason(c, "%s", what);
         conn_say_nowait(c, msg);
+        return SERVICE_CLOSE;
 }
 
-bool conn_can_block(const struct service *svc)
-{
-        return !svc->wake && !svc->want_write && !svc->writable && !svc->delay_ms;
-}
-
-static void conn_teardown(struct conn *c)
-{
-        struct log_ctx ctx = { .service = c->svc->name, .peer = c->peer };
-
-        if (c->svc->close)
-                c->svc->close(c, c->reason[0] ? c->reason : "closed");
-        log_ctx(LOG_INFO, &ctx, "disconnected %s (%s)", c->peer,
-                c->reason[0] ? c->reason : "closed");
-        /* Let a pending goodbye reach the peer rather than being reset. */
-        shutdown(c->fd, SHUT_WR);
-        /* Off the server's list before the descriptor number can be reused. */
-        server_sleeper_del(&c->sleeper);
-        close(c->fd);
-        if (c->wake_fd >= 0)
-                close(c->wake_fd);
-        line_free(&c->ls);
-        free(c->rbuf);
-        conf_cache_drop(&c->live);
-        server_conn_done(c);
-        conf_unref(c->conf);
-        free(c);
-}
-
-/* Hand buffered input to the service, line by line, while flood control
- * allows. Returns 0, CONN_CLOSE or -errno; *delay set when paused. */
+/* Hand buffered input to the service, message by message, while flood
+ * control allows. 0, SERVICE_CLOSE or -errno; *delay set when paused. */
 static int conn_dispatch(struct conn *c, int64_t *delay)
 {
         *delay = 0;
         while (c->rlen > 0) {
-                const char *data = (const char *)c->rbuf + c->rpos, *line;
+                const char *data = (const char *)c->rbuf + c->rpos, *msg;
                 size_t n = c->rlen, len;
                 int r;
 
-                if (c->svc->delay_ms) {
-                        *delay = c->svc->delay_ms(c);
-                        if (*delay > 0)
-                                return 0;
-                }
-                r = line_next(&c->ls, &data, &n, &line, &len);
+                if (c->svc->delay_ms && (*delay = c->svc->delay_ms(c)) > 0)
+                        return 0;
+                r = c->fr->next(&c->fs, &data, &n, &msg, &len);
                 c->rpos += c->rlen - n;
                 c->rlen = n;
-                if (r == LINE_OK) {
+                if (r == FRAMING_MSG) {
                         c->line_since = 0;
-                        r = c->svc->line(c, line, len);
-                } else if (r == LINE_TOOLONG) {
+                        r = c->svc->message(c, msg, len);
+                } else if (r == FRAMING_TOOLONG) {
                         r = c->svc->too_long(c);
                 }
                 if (r != 0)
@@ -177,71 +217,58 @@ static int conn_dispatch(struct conn *c, int64_t *delay)
         return 0;
 }
 
-/* recv() with EINTR retried: bytes, 0 when none came (EAGAIN, or
- * SO_RCVTIMEO ran out), or -errno (-ECONNRESET at end of stream). */
-static ssize_t conn_recv_raw(int fd, void *buf, size_t len, int flags)
+/* The framing takes n bytes just read: what is its own it answers, the
+ * data stays for dispatch. 1 if data came (telnet commands alone are not
+ * activity: a peer must not keep a session alive with them), 0, or
+ * -errno. Never inlined: its reply buffer must not deepen the frame a
+ * thread sleeps in (see conn_read). */
+__attribute__((noinline))
+static int conn_take(struct conn *c, ssize_t n)
 {
-        ssize_t n;
+        uint8_t reply[FRAMING_REPLY_MAX(CONN_READ_SIZE)];
+        size_t kept, nreply;
 
-        do
-                n = recv(fd, buf, len, flags);
-        while (n < 0 && errno == EINTR);
-        if (n == 0)
-                return -ECONNRESET;
-        if (n < 0)
-                return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
-        return n;
+        if (n <= 0)
+                return (int)n;
+        c->fr->take(&c->fs, c->rbuf, (size_t)n, &kept, reply, &nreply);
+        c->rpos = 0;
+        c->rlen = kept;
+        if (nreply > 0) {
+                int r = conn_write(c, reply, nreply);
+                if (r < 0)
+                        return r;
+        }
+        if (kept > 0)
+                c->last_input = clock_now_ms();
+        return kept > 0;
 }
 
-/* Receive into the read buffer, as conn_recv_raw(). The buffer is
- * allocated when the client first sends: an idle client keeps none, so
- * thousands of them fit in less memory. Small frame on purpose: a
- * blocking client thread sleeps here, and every stack page it has
+/* Read into the read buffer: bytes, TRANSPORT_NONE or -errno. The
+ * buffer is allocated when the client first sends: an idle client keeps
+ * none, so thousands of them fit in less memory. Small frame on purpose:
+ * a blocking client thread sleeps here, and every stack page it has
  * touched stays resident. */
-static ssize_t conn_recv(struct conn *c, int flags)
+static ssize_t conn_read(struct conn *c, bool wait)
 {
         if (!c->rbuf) {
                 char peek;
                 ssize_t n = 1;
 
                 /* Sleep until the first byte without a buffer. */
-                if (!(flags & MSG_DONTWAIT))
-                        n = conn_recv_raw(c->fd, &peek, 1, flags | MSG_PEEK);
+                if (wait)
+                        n = transport_recv(&c->t, &peek, 1, true, true);
                 if (n <= 0)
                         return n;
                 if (!(c->rbuf = malloc(CONN_READ_SIZE)))
                         return -ENOMEM;
         }
-        return conn_recv_raw(c->fd, c->rbuf, CONN_READ_SIZE, flags);
+        return transport_recv(&c->t, c->rbuf, CONN_READ_SIZE, wait, false);
 }
 
-/* Strip telnet commands from n received bytes, answer negotiation, keep
- * the text. 1 if text came (telnet commands alone are not activity: a
- * peer must not keep a session alive with them), 0, or -errno. Never
- * inlined: its reply buffer must not deepen the frame a thread sleeps
- * in (see conn_recv). */
-__attribute__((noinline))
-static int conn_take(struct conn *c, ssize_t n)
-{
-        uint8_t reply[CONN_READ_SIZE + 2];
-        size_t out, nreply;
-
-        if (n <= 0)
-                return (int)n;
-        telnet_filter(&c->tn, c->rbuf, (size_t)n, c->rbuf, &out, reply, &nreply);
-        c->rpos = 0;
-        c->rlen = out;
-        if (nreply > 0) {
-                int r = conn_write(c, reply, nreply);
-                if (r < 0)
-                        return r;
-        }
-        return out > 0;
-}
-
-/* SO_RCVTIMEO in ms, 0 for none, as struct conn keeps it. A value a
+/* A read timeout in ms (0 for none), as the transport keeps it. A value a
  * little shorter than wanted only wakes the thread early to look again;
- * one longer would let a timeout pass late. */
+ * one longer would let a timeout pass late, so it is set again only when
+ * it moved by more than an eighth. */
 static bool conn_rcvtimeo_stale(int64_t set, int64_t want)
 {
         if (want == 0)
@@ -249,25 +276,121 @@ static bool conn_rcvtimeo_stale(int64_t set, int64_t want)
         return set == 0 || set > want || set < want - want / 8;
 }
 
-/* Blocking mode: sleep in recv() until input, the timeout (ms, -1 for
- * none) or server_stop() shutting the read side. As conn_take(). */
-static int conn_recv_wait(struct conn *c, int64_t timeout)
+/* The nearest deadline (idle, or a message begun and not ended) as a
+ * poll timeout from now: ms, or -1 for none; no later than delay when
+ * that is set. */
+static int64_t conn_timeout(struct conn *c, int64_t delay)
 {
-        int64_t want = timeout < 0 ? 0 : timeout;
-        int flags = 0;
+        int64_t idle_ms = (int64_t)c->conf->server.idle_timeout_s * 1000;
+        int64_t line_ms = (int64_t)c->conf->server.line_timeout_s * 1000;
+        int64_t now = clock_now_ms(), timeout = -1;
+        int64_t deadline = idle_ms > 0 ? c->last_input + idle_ms : INT64_MAX;
 
-        if (timeout == 0) {
-                flags = MSG_DONTWAIT;
-        } else if (conn_rcvtimeo_stale(c->rcvtimeo_ms, want)) {
-                struct timeval tv = {
-                        .tv_sec = (time_t)(want / 1000),
-                        .tv_usec = (suseconds_t)(want % 1000) * 1000,
-                };
-                if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
-                        return -errno;
-                c->rcvtimeo_ms = want;
+        /* Once all input is handled, a message begun and not ended runs
+         * the line clock; input held back by flood control is ours to
+         * finish, not the client's. */
+        if (c->rlen == 0) {
+                if (!c->fr->mid_message(&c->fs))
+                        c->line_since = 0;
+                else if (c->line_since == 0)
+                        c->line_since = now;
         }
-        return conn_take(c, conn_recv(c, flags));
+        if (line_ms > 0 && c->line_since && c->rlen == 0 && c->line_since + line_ms < deadline)
+                deadline = c->line_since + line_ms;
+        if (deadline != INT64_MAX)
+                timeout = deadline > now ? deadline - now : 0;
+        if (delay > 0 && (timeout < 0 || delay < timeout))
+                timeout = delay;
+        return timeout;
+}
+
+/* SERVICE_CLOSE if a timeout has run out, else 0. */
+static int conn_timed_out(struct conn *c)
+{
+        unsigned idle_s = c->conf->server.idle_timeout_s, line_s = c->conf->server.line_timeout_s;
+        int64_t now = clock_now_ms();
+
+        if (idle_s && now - c->last_input >= (int64_t)idle_s * 1000)
+                return conn_time_out(c, "idle timeout", idle_s);
+        if (line_s && c->line_since && c->rlen == 0 && now - c->line_since >= (int64_t)line_s * 1000)
+                return conn_time_out(c, "line timeout", line_s);
+        return 0;
+}
+
+/* One turn of a client that only answers messages: sleep in the read
+ * itself, one system call a message fewer than poll() and read(). */
+static int conn_turn_blocking(struct conn *c)
+{
+        int64_t delay, timeout;
+        int r = conn_dispatch(c, &delay);
+
+        if (r != 0)
+                return r;
+        if (conn_stopping(c))
+                return conn_stop(c);
+        timeout = conn_timeout(c, 0);
+        if (timeout != 0 && conn_rcvtimeo_stale(c->rcvtimeo_ms, timeout < 0 ? 0 : timeout)) {
+                if ((r = c->t.ops->set_timeout(&c->t, timeout < 0 ? 0 : timeout)) < 0)
+                        return r;
+                c->rcvtimeo_ms = timeout < 0 ? 0 : timeout;
+        }
+        r = conn_take(c, conn_read(c, timeout != 0));
+        /* A read woken by conn_wake() looks like the client's end of
+         * stream: ask first. */
+        if (conn_stopping(c))
+                return conn_stop(c);
+        if (r < 0)
+                return r;
+        return c->rlen > 0 ? 0 : conn_timed_out(c);
+}
+
+/* One turn of a shared service's client: wait for input, room to write
+ * its queue, a wake-up from other threads, or shutdown. */
+static int conn_turn_polling(struct conn *c)
+{
+        int64_t delay, timeout;
+        int r = conn_dispatch(c, &delay);
+
+        /* The messages at hand are handled (or held back): what they
+         * said to others goes out now, before this thread waits. */
+        msg_batch_end(&c->batch);
+        if (r != 0)
+                return r;
+        bool want_write = msg_queue_pending(&c->out);
+        timeout = conn_timeout(c, delay);
+        struct pollfd pfd[3] = {
+                { .fd = c->t.fd,
+                  .events = (short)((c->rlen == 0 ? POLLIN : 0) | (want_write ? POLLOUT : 0)) },
+                { .fd = c->halt->fd, .events = POLLIN },
+                { .fd = c->wake_fd, .events = POLLIN },
+        };
+        /* While input is held back, a hang-up must not spin us. */
+        if (pfd[0].events == 0)
+                pfd[0].fd = -1;
+        if (poll(pfd, 3, timeout > INT32_MAX ? INT32_MAX : (int)timeout) < 0)
+                return errno == EINTR ? 0 : -errno;
+        if (pfd[1].revents || conn_stopping(c))
+                return conn_stop(c);
+        if (pfd[2].revents & POLLIN) {
+                uint64_t v;
+                ssize_t w = read(c->wake_fd, &v, sizeof(v));
+                (void)w;
+                if (msg_queue_overflowed(&c->out)) {
+                        conn_set_reason(c, "too slow");
+                        return -ENOBUFS;
+                }
+                /* Woken for output: write it now rather than poll again
+                 * first (the socket almost always has room; if not, the
+                 * next poll waits for it). */
+                pfd[0].revents |= POLLOUT;
+        }
+        if ((pfd[0].revents & POLLOUT) && (r = msg_queue_write(&c->out, &c->t)) < 0)
+                return r;
+        if (c->rlen == 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+                r = conn_take(c, conn_read(c, false));
+                return r < 0 ? r : 0;
+        }
+        return conn_timed_out(c);
 }
 
 static void conn_reason_from(struct conn *c, int r)
@@ -280,6 +403,8 @@ static void conn_reason_from(struct conn *c, int r)
                 conn_set_reason(c, "client stopped reading");
         else if (r < 0)
                 conn_set_reason(c, "%s", strerror(-r));
+        else
+                conn_set_reason(c, "closed");
 }
 
 /* Give back the stack pages below the current frame. Greeting a client
@@ -309,124 +434,59 @@ static void conn_trim_stack(void)
                 madvise((void *)start, end - start, MADV_DONTNEED);
 }
 
+/* What a connection needs once it is let in: every line is written whole,
+ * often a single one, and Nagle's algorithm would hold one back behind an
+ * unacknowledged one for up to the peer's delayed-ACK time (40 ms); a
+ * shared service's client is woken by an eventfd. */
+static int conn_start(struct conn *c)
+{
+        int one = 1;
+
+        setsockopt(c->t.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        c->last_input = clock_now_ms();
+        if (!c->svc->shared)
+                return 0;
+        c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (c->wake_fd < 0)
+                return -errno;
+        c->out.wake_fd = c->wake_fd;
+        msg_queue_set_direct(&c->out, &c->t);
+        return 0;
+}
+
+/* The one way a session ends, whatever ended it: the service lets go
+ * (leaves its rooms), nobody writes to the transport any more, last words
+ * go out if they can, and the peer is told no more is coming. */
+static void conn_finish(struct conn *c, int r)
+{
+        struct log_ctx ctx = { .service = c->svc->name, .peer = c->peer };
+
+        conn_reason_from(c, r);
+        msg_batch_end(&c->batch);
+        if (c->svc->close)
+                c->svc->close(c, c->reason);
+        if (c->svc->shared) {
+                /* Out of every room, so no batch claims the queue again;
+                 * wait for one that has, before the socket is closed. */
+                msg_queue_close(&c->out);
+                if (!msg_queue_overflowed(&c->out))
+                        msg_queue_write(&c->out, &c->t);
+        }
+        log_ctx(LOG_INFO, &ctx, "disconnected %s (%s)", c->peer, c->reason);
+        c->t.ops->finish(&c->t);
+}
+
 void conn_run(struct conn *c)
 {
         struct log_ctx ctx = { .service = c->svc->name, .peer = c->peer };
-        int64_t idle_ms = (int64_t)c->conf->server.idle_timeout_s * 1000;
-        int64_t line_ms = (int64_t)c->conf->server.line_timeout_s * 1000;
-        int64_t last_input = clock_now_ms();
         int r;
 
         log_ctx(LOG_INFO, &ctx, "connected %s", c->peer);
-        r = c->svc->open(c);
+        r = conn_start(c);
+        if (r == 0)
+                r = c->svc->open(c);
         conn_trim_stack();
-        while (r == 0) {
-                int64_t delay = 0, now, timeout = -1;
-                bool want_write;
-
-                r = conn_dispatch(c, &delay);
-                if (c->svc->dispatched)
-                        c->svc->dispatched(c);
-                if (r != 0)
-                        break;
-                want_write = c->svc->want_write && c->svc->want_write(c);
-
-                now = clock_now_ms();
-                /* Once all input is handled, a line begun and not ended
-                 * runs the line clock; input held back by flood control
-                 * is ours to finish, not the client's. */
-                if (c->rlen == 0) {
-                        if (!c->ls.mid_line)
-                                c->line_since = 0;
-                        else if (c->line_since == 0)
-                                c->line_since = now;
-                }
-                int64_t deadline = idle_ms > 0 ? last_input + idle_ms : INT64_MAX;
-                if (line_ms > 0 && c->line_since && c->rlen == 0 &&
-                    c->line_since + line_ms < deadline)
-                        deadline = c->line_since + line_ms;
-                if (deadline != INT64_MAX)
-                        timeout = deadline > now ? deadline - now : 0;
-                if (delay > 0 && (timeout < 0 || delay < timeout))
-                        timeout = delay;
-                if (c->blocking) {
-                        if (server_stopping()) {
-                                conn_say_stopping(c);
-                                break;
-                        }
-                        r = conn_recv_wait(c, timeout);
-                        /* A read side shut by server_stop() looks like
-                         * the client's end of stream: ask first. */
-                        if (server_stopping()) {
-                                conn_say_stopping(c);
-                                break;
-                        }
-                        if (r < 0)
-                                break;
-                        if (r > 0)
-                                last_input = clock_now_ms();
-                        r = 0;
-                        if (c->rlen > 0)
-                                continue;
-                        goto timeouts;
-                }
-                struct pollfd pfd[3] = {
-                        { .fd = c->fd,
-                          .events = (short)((c->rlen == 0 ? POLLIN : 0) |
-                                            (want_write ? POLLOUT : 0)) },
-                        { .fd = server_stop_fd(), .events = POLLIN },
-                        { .fd = c->wake_fd, .events = POLLIN },
-                };
-                /* While input is held back, a hang-up must not spin us. */
-                if (pfd[0].events == 0)
-                        pfd[0].fd = -1;
-                if (poll(pfd, c->wake_fd >= 0 ? 3 : 2,
-                         timeout > INT32_MAX ? INT32_MAX : (int)timeout) < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = -errno;
-                        break;
-                }
-                if (pfd[1].revents || server_stopping()) {
-                        conn_say_stopping(c);
-                        break;
-                }
-                if (c->wake_fd >= 0 && (pfd[2].revents & POLLIN)) {
-                        uint64_t v;
-                        ssize_t w = read(c->wake_fd, &v, sizeof(v));
-                        (void)w;
-                        if (c->svc->wake && (r = c->svc->wake(c)) != 0)
-                                break;
-                        /* Woken for output: write it now rather than poll
-                         * again first (the socket almost always has room;
-                         * if not, the next poll waits for it). */
-                        if (c->svc->want_write && c->svc->writable &&
-                            !(pfd[0].revents & POLLOUT) && c->svc->want_write(c) &&
-                            (r = c->svc->writable(c)) != 0)
-                                break;
-                }
-                if ((pfd[0].revents & POLLOUT) && c->svc->writable &&
-                    (r = c->svc->writable(c)) != 0)
-                        break;
-                if (c->rlen == 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
-                        if ((r = conn_take(c, conn_recv(c, MSG_DONTWAIT))) < 0)
-                                break;
-                        if (r > 0)
-                                last_input = clock_now_ms();
-                        r = 0;
-                        continue;
-                }
-timeouts:
-                if (idle_ms > 0 && clock_now_ms() - last_input >= idle_ms) {
-                        conn_time_out(c, "idle timeout", c->conf->server.idle_timeout_s);
-                        break;
-                }
-                if (line_ms > 0 && c->line_since && c->rlen == 0 &&
-                    clock_now_ms() - c->line_since >= line_ms) {
-                        conn_time_out(c, "line timeout", c->conf->server.line_timeout_s);
-                        break;
-                }
-        }
-        conn_reason_from(c, r);
-        conn_teardown(c);
+        while (r == 0)
+                r = c->blocking ? conn_turn_blocking(c) : conn_turn_polling(c);
+        conn_finish(c, r);
 }

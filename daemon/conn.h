@@ -1,101 +1,138 @@
-/* conn: one TCP client and the thread that serves it.
+/* conn: one client connection, from accept to close, and the thread
+ * body that serves it.
  *
- * conn_run() is the body of every client thread: it reads, strips telnet
- * commands, splits lines, hands them to the service, enforces the idle
- * and line timeouts, and always ends in the same teardown path (conn_teardown). A
- * service only supplies callbacks. */
+ * A connection is three layers (see daemon/README.md): a transport that
+ * moves bytes (transport.h), a framing that turns them into messages and
+ * back (framing.h), and a service that gives the messages a meaning
+ * (service.h). conn ties them together: it reads, hands whole messages
+ * to the service, writes its output queue, enforces the idle and line
+ * timeouts, and ends every session the same way.
+ *
+ * Life: conn_new() makes one around an accepted socket; conn_run() serves
+ * it to its end on its own thread; conn_free() releases whatever it holds,
+ * at any stage (refused, never started, served). The server owns the
+ * list of connections and calls these; a connection never calls back
+ * into the server.
+ *
+ * Which configuration a connection sees: c->conf, the one it was let in
+ * under, for everything that sizes or times it (line length, queue size,
+ * timeouts, the password) — a reload changes those for new connections
+ * only; and conn_conf(c), the one in force now, for what it says (texts,
+ * prefixes, the MOTD) and the flood limits, which a reload changes for
+ * everyone at once. */
 #pragma once
 
-#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "addr.h"
 #include "clock.h"
 #include "conf.h"
-#include "line.h"
-#include "telnet.h"
-
-/* A thread that sleeps reading a socket; see server_sleeper_add(). */
-struct server_sleeper {
-        bool listed;
-        int fd;                 /* its read side is shut to wake the thread, */
-        pthread_t thread;       /* or, with fd -1, this thread is signalled */
-        struct server_sleeper *prev, *next;
-};
-
-/* Results of service callbacks besides 0 (carry on) and negative errno. */
-enum {
-        CONN_CLOSE = 1,         /* the service ended the session (e.g. /quit) */
-};
+#include "framing.h"
+#include "list.h"
+#include "msg.h"
+#include "service.h"
+#include "transport.h"
 
 #define CONN_READ_SIZE   2048
 #define CONN_REASON_SIZE 96
 
-struct conn;
-
-struct service {
-        const char *name;
-        /* Greets the client; may set conn->wake_fd and conn->priv. */
-        int (*open)(struct conn *c);
-        int (*line)(struct conn *c, const char *line, size_t len);
-        int (*too_long)(struct conn *c);
-        /* Optional: wake_fd became readable. */
-        int (*wake)(struct conn *c);
-        /* Optional: output is queued (poll for POLLOUT) / the socket can take more. */
-        bool (*want_write)(struct conn *c);
-        int (*writable)(struct conn *c);
-        /* Optional: milliseconds before the next line may be handled (flood control). */
-        int64_t (*delay_ms)(struct conn *c);
-        /* Optional: the lines at hand have been handled (or are held back);
-         * the end of a batch of line() calls. */
-        void (*dispatched)(struct conn *c);
-        /* Optional: send any farewell, leave rooms. reason is for people. */
-        void (*close)(struct conn *c, const char *reason);
-        /* Optional: the client's own thread is about to write to its
-         * socket directly (on: telnet replies, goodbyes) or is done (off),
-         * for a service whose sockets other threads write to too. */
-        void (*hold)(struct conn *c, bool on);
+/* Shutdown as a connection sees it; its owner (the server) sets it once. */
+struct conn_halt {
+        atomic_bool stopping;
+        int fd;                 /* readable once stopping: poll it, never read it */
 };
 
 struct conn {
-        int fd;
-        int wake_fd;                    /* -1 unless the service sets one */
+        /* The server's: its list of connections, its slot count, itself. */
+        struct list link;
+        bool slot_held;
+        void *owner;
+
         const struct service *svc;
-        struct conf *conf;              /* config at connect time */
+        void *svc_ctx;                  /* the service's shared state */
+        void *priv;                     /* the service's state for this client */
+        const struct conn_halt *halt;
+        struct conf_store *store;
+        struct conf *conf;              /* let in under: limits (see above) */
+        struct conf_cache live;         /* in force: texts, flood limits */
         struct addr_key key;
         char peer[ADDR_STR_MAX];
-        struct telnet tn;
-        struct line_splitter ls;
+
+        struct transport t;
+        const struct framing *fr;
+        struct framing_state fs;
+        struct msg_queue out;           /* its output, for a shared service */
+        struct msg_batch batch;         /* what its thread says to others */
+        int wake_fd;                    /* eventfd its queue is woken by, or -1 */
+
+        uint8_t *rbuf;                  /* CONN_READ_SIZE, from the first byte on */
         size_t rpos, rlen;
-        /* clock_now_ms() since which input has not ended a line (0: none):
-         * what [server] line_timeout_s is measured against. */
+        int64_t last_input;             /* clock_now_ms() of the last text */
+        /* clock_now_ms() since which input has not ended a message (0:
+         * none): what [server] line_timeout_s is measured against. */
         int64_t line_since;
-        uint8_t *rbuf;                  /* CONN_READ_SIZE, from the first read on */
-        /* The service only answers lines (no wake-ups, no output of its
-         * own, no flood control): the thread sleeps in recv() itself, and
-         * server_stop() wakes it by shutting the socket's read side. */
+        /* Not shared: the thread sleeps in its read itself, and the
+         * server wakes it with conn_wake(). */
         bool blocking;
-        int64_t rcvtimeo_ms;            /* SO_RCVTIMEO set on fd (-1: none) */
-        struct conf_cache live;         /* the config in force, for each line */
-        struct server_sleeper sleeper;  /* listed while blocking */
+        int64_t rcvtimeo_ms;            /* the read timeout set (0: none) */
         char reason[CONN_REASON_SIZE];  /* why the session ends */
-        void *priv;                     /* service state */
 };
+
+/* A connection around socket fd (accepted, blocking) from sa, for svc
+ * with its shared state ctx, under the configuration now in store. It
+ * takes fd whatever happens: NULL (ENOMEM) means fd is closed. */
+struct conn *conn_new(int fd, const struct sockaddr *sa, const struct service *svc, void *ctx,
+                      struct conf_store *store, const struct conn_halt *halt);
+/* Release everything c holds, at whatever stage it is. */
+void conn_free(struct conn *c);
+
+/* Tell a client that is not let in why (one line, if its socket takes it
+ * now) and log it. */
+void conn_refuse(struct conn *c, const char *why);
+
+/* Serve c to its end: greet, read, dispatch, write, time out, and say
+ * goodbye. Runs on c's own thread; c is still to be freed afterwards. */
+void conn_run(struct conn *c);
+
+/* Wake c's thread from a sleeping read (shutdown); from any thread, while
+ * c is not yet freed. */
+void conn_wake(struct conn *c);
+
+/* ---- for services ------------------------------------------------------- */
+
+/* The configuration in force (the reference is c's, valid until its next
+ * call here). */
+struct conf *conn_conf(struct conn *c);
+bool conn_stopping(const struct conn *c);
 
 /* Set a reason for the coming close, unless one is set already. */
 void conn_set_reason(struct conn *c, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 
-/* Write all of buf, waiting for the socket while the server runs.
- * 0, or -ESHUTDOWN (server stopping), -ETIMEDOUT, or another -errno. */
-int conn_write(struct conn *c, const void *buf, size_t len);
-/* Write a line of text with CR LF appended. */
-int conn_write_line(struct conn *c, const char *text);
+/* Send one message of text to the client now, from its own thread,
+ * waiting while it does not read (but not past [server] idle_timeout_s
+ * nor shutdown). 0, -ETIMEDOUT, -ESHUTDOWN or another -errno. */
+int conn_say(struct conn *c, const char *text, size_t len);
+/* The same for one message made of n parts (prefix and line, say). */
+int conn_sayv(struct conn *c, const struct iovec *parts, int n);
 
-/* The client thread's body; takes ownership of c. */
-void conn_run(struct conn *c);
+/* A shared service's client: its output queue, which its thread writes,
+ * and its thread's batch for what it says to others (msg.h). */
+static inline struct msg_queue *conn_queue(struct conn *c)
+{
+        return &c->out;
+}
 
-/* Whether svc's clients can be served by conn_run() blocking in recv(). */
-bool conn_can_block(const struct service *svc);
+static inline struct msg_batch *conn_batch(struct conn *c)
+{
+        return &c->batch;
+}
+
+/* Bound what is held for a slow reader: the queue's bytes, and what the
+ * kernel keeps for the socket, so that "too slow" comes after bytes, not
+ * after megabytes of socket buffer. From open(). */
+void conn_limit_output(struct conn *c, size_t bytes);

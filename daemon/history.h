@@ -10,7 +10,9 @@
 
 #include <stddef.h>
 
-#define HISTORY_MAX 1000        /* largest capacity; [chat] history is bounded by it */
+#include "bounds.h"
+
+#define HISTORY_MAX PICHAT_HISTORY_MAX  /* largest capacity, [chat] history's bound */
 
 struct history_line {
         char *text;

@@ -117,9 +117,21 @@ static bool role_enabled(const struct conf *cf, enum sock_role role)
         }
 }
 
-/* running[role] is set for every service that got a listener. */
-static int start_services(const struct conf *cf, const struct listen_plan *plan, int n,
-                          bool running[4])
+/* The daemon: one of it, made in main() and handed down; every module's
+ * state hangs off it. */
+struct pichatd {
+        const char *config_path;
+        struct conf_store conf;
+        struct server srv;
+        struct chat chat;
+        struct udp udp;
+        bool running[4];                        /* by enum sock_role */
+        char problem[CONF_TEXT_SIZE + 160];     /* "reload failed: ...", or "" */
+};
+
+/* pd->running[role] is set for every service that got a listener. */
+static int start_services(struct pichatd *pd, const struct conf *cf,
+                          const struct listen_plan *plan, int n)
 {
         for (int i = 0; i < n; i++) {
                 char what[96];
@@ -137,13 +149,13 @@ static int start_services(const struct conf *cf, const struct listen_plan *plan,
                 }
                 switch (plan[i].role) {
                 case SOCK_ROLE_ECHO:
-                        r = server_add_listener(plan[i].fd, &echo_service);
+                        r = server_add_listener(&pd->srv, plan[i].fd, &echo_service, NULL);
                         break;
                 case SOCK_ROLE_CHAT:
-                        r = server_add_listener(plan[i].fd, &chat_service);
+                        r = server_add_listener(&pd->srv, plan[i].fd, &chat_service, &pd->chat);
                         break;
                 case SOCK_ROLE_UDP:
-                        r = udp_start(plan[i].fd);
+                        r = udp_start(&pd->udp, plan[i].fd);
                         break;
                 default:
                         log_msg(LOG_NOTICE, "%s: no such service in this build, closing %s",
@@ -156,10 +168,10 @@ static int start_services(const struct conf *cf, const struct listen_plan *plan,
                                 sock_role_name(plan[i].role), what, strerror(-r));
                         return r;
                 }
-                running[plan[i].role] = true;
+                pd->running[plan[i].role] = true;
                 log_msg(LOG_INFO, "%s: listening on %s", sock_role_name(plan[i].role), what);
         }
-        return server_start();
+        return server_start(&pd->srv);
 }
 
 /* Each chat client holds a socket and an eventfd: make room for
@@ -179,63 +191,51 @@ static void raise_fd_limit(const struct conf *cf)
                         cf->server.max_clients, (unsigned long long)need);
 }
 
-struct supervisor {
-        const char *config_path;
-        bool running[4];                        /* by enum sock_role */
-        char problem[CONF_TEXT_SIZE + 160];     /* "reload failed: ...", or "" */
-};
-
-static void status_line(const struct supervisor *sv, char *buf, size_t size)
+static void status_line(struct pichatd *pd, char *buf, size_t size)
 {
         struct notify_counts c = {
-                .echo = sv->running[SOCK_ROLE_ECHO],
-                .chat = sv->running[SOCK_ROLE_CHAT],
-                .udp = sv->running[SOCK_ROLE_UDP],
-                .echo_clients = server_clients_of(&echo_service),
-                .chat_clients = server_clients_of(&chat_service),
-                .chat_rooms = sv->running[SOCK_ROLE_CHAT] ? chat_rooms() : 0,
-                .udp_datagrams = udp_answered(),
+                .echo = pd->running[SOCK_ROLE_ECHO],
+                .chat = pd->running[SOCK_ROLE_CHAT],
+                .udp = pd->running[SOCK_ROLE_UDP],
+                .echo_clients = server_clients_of(&pd->srv, &echo_service),
+                .chat_clients = server_clients_of(&pd->srv, &chat_service),
+                .chat_rooms = pd->running[SOCK_ROLE_CHAT] ? chat_rooms(&pd->chat) : 0,
+                .udp_datagrams = udp_answered(&pd->udp),
         };
-        notify_status_format(buf, size, &c, sv->problem);
+        notify_status_format(buf, size, &c, pd->problem);
 }
 
-/* The service loops are alive if each went round recently. */
-static bool loops_alive(int64_t now)
-{
-        int64_t a = server_oldest_beat_ms(), b = udp_oldest_beat_ms();
-        int64_t oldest = a < b ? a : b;
-
-        return oldest == INT64_MAX || now - oldest < PICHAT_HEARTBEAT_STALE_MS;
-}
-
-static void supervisor_tick(const struct supervisor *sv)
+static void supervisor_tick(struct pichatd *pd)
 {
         char status[NOTIFY_STATUS_MAX];
-        int64_t now = clock_now_ms();
+        int64_t now = clock_now_ms(), oldest = server_oldest_beat_ms(&pd->srv);
+        /* The service loops are alive if each went round recently. */
+        bool alive = oldest == INT64_MAX || now - oldest < PICHAT_HEARTBEAT_STALE_MS;
 
-        status_line(sv, status, sizeof(status));
-        notify_tick(now, loops_alive(now), status);
+        status_line(pd, status, sizeof(status));
+        notify_tick(now, alive, status);
 }
 
-static void supervisor_reload(struct supervisor *sv)
+static void supervisor_reload(struct pichatd *pd)
 {
         char problem[CONF_TEXT_SIZE + 128], status[NOTIFY_STATUS_MAX];
 
-        log_msg(LOG_NOTICE, "SIGHUP: reloading %s", sv->config_path);
+        log_msg(LOG_NOTICE, "SIGHUP: reloading %s", pd->config_path);
         notify_reloading();
-        if (reload_config(sv->config_path, sv->running[SOCK_ROLE_CHAT], problem,
+        if (reload_config(&pd->conf, pd->config_path,
+                          pd->running[SOCK_ROLE_CHAT] ? &pd->chat : NULL, problem,
                           sizeof(problem)) < 0)
-                snprintf(sv->problem, sizeof(sv->problem), "reload failed: %s", problem);
+                snprintf(pd->problem, sizeof(pd->problem), "reload failed: %s", problem);
         else
-                sv->problem[0] = '\0';
-        status_line(sv, status, sizeof(status));
+                pd->problem[0] = '\0';
+        status_line(pd, status, sizeof(status));
         /* After a failed reload the old configuration still serves. */
         notify_ready(clock_now_ms(), status);
 }
 
 /* Wait for signals, reloading on SIGHUP, until one says stop. The timeout
  * is the supervisor's tick: status updates and the watchdog. */
-static void supervise(struct supervisor *sv, const sigset_t *set)
+static void supervise(struct pichatd *pd, const sigset_t *set)
 {
         const struct timespec tick = { 0, SUPERVISOR_TICK_MS * 1000000L };
 
@@ -248,8 +248,8 @@ static void supervise(struct supervisor *sv, const sigset_t *set)
                         return;
                 }
                 if (sig == SIGHUP)
-                        supervisor_reload(sv);
-                supervisor_tick(sv);
+                        supervisor_reload(pd);
+                supervisor_tick(pd);
         }
 }
 
@@ -298,7 +298,7 @@ int main(int argc, char **argv)
         };
         const char *path = PICHAT_DEFAULT_CONFIG;
         char abspath[PATH_MAX];
-        struct supervisor sv = { .config_path = NULL };
+        static struct pichatd pd;
         bool check_only = false, foreground = false;
         struct conf_errors errs;
         struct listen_plan plan[PICHAT_BIND_MAX * 3 + PICHAT_BIND_MAX * 3];
@@ -331,13 +331,13 @@ int main(int argc, char **argv)
                 return 0;
         }
         /* A reload reads the file again after a daemon changed to "/". */
-        sv.config_path = realpath(path, abspath) ? abspath : path;
+        pd.config_path = realpath(path, abspath) ? abspath : path;
         log_set_level(cf->log.level);
         if (foreground)
                 log_to_journal_if_stream();
         /* main keeps its own reference: cf stays valid after a reload
          * swaps another configuration in. */
-        conf_set_current(conf_ref(cf));
+        conf_store_init(&pd.conf, conf_ref(cf));
         notify_init();
         raise_fd_limit(cf);
 
@@ -368,18 +368,17 @@ int main(int argc, char **argv)
         sigaddset(&set, SIGUSR2);
         pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-        if (cf->chat.enabled && (r = chat_init(cf)) < 0) {
-                log_msg(LOG_ERR, "cannot start: %s", strerror(-r));
-                return EXIT_FAILURE;
-        }
-        if ((r = server_init()) < 0 || (r = start_services(cf, plan, n, sv.running)) < 0) {
+        if ((r = server_init(&pd.srv, &pd.conf)) < 0 ||
+            (cf->udp.enabled && (r = udp_init(&pd.udp, &pd.srv, &pd.conf)) < 0) ||
+            (cf->chat.enabled && (r = chat_init(&pd.chat, cf)) < 0) ||
+            (r = start_services(&pd, cf, plan, n)) < 0) {
                 log_msg(LOG_ERR, "cannot start: %s", strerror(-r));
                 return EXIT_FAILURE;
         }
         log_msg(LOG_NOTICE, "pichatd %s started (config %s)", PICHAT_VERSION, path);
         /* Every listener is bound and listening: clients can connect now. */
         char status[NOTIFY_STATUS_MAX];
-        status_line(&sv, status, sizeof(status));
+        status_line(&pd, status, sizeof(status));
         notify_ready(clock_now_ms(), status);
         if (ready_fd >= 0) {
                 char ok = 0;
@@ -395,10 +394,16 @@ int main(int argc, char **argv)
                 }
         }
 
-        supervise(&sv, &set);
-        server_stop();
-        if (cf->chat.enabled && server_clients() == 0)
-                chat_shutdown();
+        supervise(&pd, &set);
+        /* What a thread still closing uses is left to the exit. */
+        if (server_stop(&pd.srv) == 0) {
+                if (cf->chat.enabled)
+                        chat_destroy(&pd.chat);
+                if (cf->udp.enabled)
+                        udp_destroy(&pd.udp);
+                server_destroy(&pd.srv);
+                conf_store_destroy(&pd.conf);
+        }
         log_msg(LOG_NOTICE, "stopped");
         conf_unref(cf);
         return 0;

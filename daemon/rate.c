@@ -12,10 +12,8 @@ int rate_init(struct rate_table *t, size_t size)
         while (n < size)
                 n *= 2;
         t->e = calloc(n, sizeof(*t->e));
-        if (!t->e)
-                return -ENOMEM;
-        t->size = n;
-        return 0;
+        t->size = t->e ? n : 0;
+        return t->e ? 0 : -ENOMEM;
 }
 
 void rate_free(struct rate_table *t)

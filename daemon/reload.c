@@ -66,7 +66,8 @@ unsigned reload_keep_restart_only(const struct conf *cur, struct conf *next)
         return changed;
 }
 
-int reload_config(const char *path, bool chat, char *problem, size_t size)
+int reload_config(struct conf_store *store, const char *path, struct chat *chat, char *problem,
+                  size_t size)
 {
         struct conf_errors errs;
         struct conf *next = conf_load(path, &errs);
@@ -79,7 +80,7 @@ int reload_config(const char *path, bool chat, char *problem, size_t size)
                 snprintf(problem, size, "%s", errs.n ? errs.msg[0] : "cannot load the configuration");
                 return -EINVAL;
         }
-        cur = conf_current();
+        cur = conf_current(store);
         reload_keep_restart_only(cur, next);
         /* Who may connect is worth a line of its own in the log. */
         bool access = memcmp(&cur->access, &next->access, sizeof(cur->access)) != 0;
@@ -88,10 +89,10 @@ int reload_config(const char *path, bool chat, char *problem, size_t size)
         /* From here on every new use of the configuration sees next;
          * clients keep the one they hold until they are done with it. */
         int level = next->log.level;
-        conf_set_current(conf_ref(next));
+        conf_set_current(store, conf_ref(next));
         log_set_level(level);
         if (chat)
-                chat_reconfigure(next);
+                chat_reconfigure(chat, next);
         if (access)
                 log_msg(LOG_NOTICE, "reload: [access] now has %u allow and %u deny prefixes "
                         "(for new connections and datagrams)", next->access.allow.n,

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "chat.h"
 #include "conf.h"
 
 /* Keep in next what only a restart can change (listen addresses, ports,
@@ -12,10 +13,11 @@
  * differed is logged as a warning. Returns how many differed. */
 unsigned reload_keep_restart_only(const struct conf *cur, struct conf *next);
 
-/* Load path, validate it, and make it the configuration in force: texts,
- * prefixes, limits, MOTD, rooms and the log level apply at once. chat is
- * whether the chat service runs (its rooms are then reconfigured).
+/* Load path, validate it, and make it the configuration in force in
+ * store: texts, prefixes, limits, MOTD, rooms and the log level apply at
+ * once. chat, when the chat service runs, gets its rooms reconfigured.
  * 0, or -errno with the reason in problem (the first error, as
  * "FILE:LINE: reason"); then the configuration in force is unchanged and
  * every error has been logged. */
-int reload_config(const char *path, bool chat, char *problem, size_t size);
+int reload_config(struct conf_store *store, const char *path, struct chat *chat, char *problem,
+                  size_t size);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "locked.h"
 #include "text.h"
 
 static unsigned nick_hash(const char *nick)
@@ -120,131 +121,25 @@ static void room_detach(struct registry *reg, struct member *m)
                 room_destroy(reg, r);
 }
 
-/* Whether this thread is inside room_batch_begin() .. room_batch_end(). */
-static _Thread_local bool in_batch;
-
-/* Wake every member owed a wake-up. Under the registry lock, so none of
- * them can leave (and free its queue) in the meantime. */
-static void pay_wakes(struct registry *reg)
-{
-        while (reg->wakes) {
-                struct member *m = reg->wakes;
-                reg->wakes = m->wake_next;
-                m->wake_next = NULL;
-                m->wake_owed = false;
-                msg_queue_kick(m->q);
-        }
-}
-
-/* A thread's batch of lines written straight to members' sockets: the
- * lines, in order, and a claim per member whose socket it owns, with the
- * lines that member gets (bit i: lines[i]). On the heap while a batch
- * writes directly: thread-local storage is paid by every thread. */
-struct direct_batch {
-        struct msg *lines[MSG_DIRECT_MAX];
-        size_t n_lines;
-        struct direct_claim {
-                struct msg_queue *q;
-                uint64_t lines;
-        } *claims;
-        size_t n_claims, cap_claims;
-};
-static _Thread_local struct direct_batch *direct;
-
-/* Room for a claim on each of n members; false without memory. */
-static bool direct_reserve(size_t n)
-{
-        if (!direct && !(direct = calloc(1, sizeof(*direct))))
-                return false;
-        if (direct->cap_claims - direct->n_claims >= n)
-                return true;
-        size_t cap = direct->n_claims + n;
-        struct direct_claim *c = realloc(direct->claims, cap * sizeof(*c));
-        if (!c)
-                return false;
-        direct->claims = c;
-        direct->cap_claims = cap;
-        return true;
-}
-
-/* Send every claimed member its lines and give its socket back; with no
- * lock held (members leaving wait for it in msg_queue_close()). */
-static void direct_flush(void)
-{
-        struct msg *mine[MSG_DIRECT_MAX];
-
-        if (!direct)
-                return;
-        for (size_t i = 0; i < direct->n_claims; i++) {
-                struct direct_claim *c = &direct->claims[i];
-                size_t n = 0;
-                for (size_t j = 0; j < direct->n_lines; j++)
-                        if (c->lines & (UINT64_C(1) << j))
-                                mine[n++] = direct->lines[j];
-                msg_queue_write_direct(c->q, mine, n);
-        }
-        for (size_t j = 0; j < direct->n_lines; j++)
-                msg_unref(direct->lines[j]);
-        free(direct->claims);
-        free(direct);
-        direct = NULL;
-}
-
-/* Queue msg for every member of r except skip; returns the highest queue
- * fill in percent. Wake-ups wait for the end of this thread's batch.
- * With line >= 0 (msg is direct->lines[line]), members whose queues are
- * empty and idle are claimed for a direct write instead. */
-static unsigned fan_out(struct registry *reg, struct room *r, struct member *skip,
-                        struct msg *msg, int line)
+/* Give msg to every member of r except skip; returns the highest queue
+ * fill in percent. With batch and line >= 0 (msg is that line of it),
+ * members may be written by the batch (msg_queue_offer). */
+static unsigned fan_out(struct room *r, struct member *skip, struct msg *msg,
+                        struct msg_batch *batch, int line)
 {
         unsigned fullest = 0, pct;
-        bool wake;
 
         if (!msg)
                 return 0;
         for (size_t i = 0; i < r->n_members; i++) {
                 struct member *m = r->members[i];
-                if (m == skip)
-                        continue;
                 /* An overflowing queue does not count (that client is
-                 * dropped), but its owner must be woken to see it. */
-                int q = msg_queue_offer(m->q, msg, line >= 0 ? direct : NULL, &pct, &wake);
-                if (q == MSG_QUEUE_DIRECT) {
-                        m->direct_slot = direct->n_claims++;
-                        direct->claims[m->direct_slot] = (struct direct_claim){ m->q, 0 };
-                }
-                if (q == MSG_QUEUE_DIRECT || q == MSG_QUEUE_MINE) {
-                        direct->claims[m->direct_slot].lines |= UINT64_C(1) << line;
-                        continue;
-                }
-                if (q == 0 && pct > fullest)
+                 * dropped): its owner was woken to see it. */
+                if (m != skip && msg_queue_offer(m->q, msg, batch, line, &pct) == 0 &&
+                    pct > fullest)
                         fullest = pct;
-                if (q >= 0 && wake && !m->wake_owed) {
-                        m->wake_owed = true;
-                        m->wake_next = reg->wakes;
-                        reg->wakes = m;
-                }
         }
-        if (!in_batch)
-                pay_wakes(reg);
         return fullest;
-}
-
-void room_batch_begin(void)
-{
-        in_batch = true;
-}
-
-void room_batch_end(struct registry *reg)
-{
-        if (!in_batch)
-                return;
-        in_batch = false;
-        /* Queued readers first: they run on other cores while we write. */
-        pthread_mutex_lock(&reg->lock);
-        pay_wakes(reg);
-        pthread_mutex_unlock(&reg->lock);
-        direct_flush();
 }
 
 int room_registry_init(struct registry *reg, const char *default_room,
@@ -314,17 +209,17 @@ int room_set_rooms(struct registry *reg, const char *default_room,
 static int replay_line(const char *line, size_t len, void *arg);
 
 /* m has just entered r: tell the others, tell m, replay the history. */
-static void room_entered(struct registry *reg, struct room *r, struct member *m,
+static void room_entered(struct room *r, struct member *m,
                          const struct room_notes *notes)
 {
         struct msg *msg;
 
         if (notes && notes->entered && (msg = notes->entered(m, r))) {
-                fan_out(reg, r, m, msg, -1);
+                fan_out(r, m, msg, NULL, -1);
                 msg_unref(msg);
         }
         if (notes && notes->joined && (msg = notes->joined(m, r))) {
-                msg_queue_push(m->q, msg);
+                msg_queue_push(m->q, msg, NULL);
                 msg_unref(msg);
         }
         history_foreach(&r->history, replay_line, m);
@@ -344,7 +239,7 @@ int room_add(struct registry *reg, struct member *m, const struct room_notes *no
         if (ret == 0) {
                 nick_link(reg, m);
                 reg->n_members++;
-                room_entered(reg, r, m, notes);
+                room_entered(r, m, notes);
         }
         pthread_mutex_unlock(&reg->lock);
         return ret;
@@ -353,10 +248,8 @@ int room_add(struct registry *reg, struct member *m, const struct room_notes *no
 void room_remove(struct registry *reg, struct member *m, struct msg *left)
 {
         pthread_mutex_lock(&reg->lock);
-        /* m may be owed a wake-up: its queue goes once it has left. */
-        pay_wakes(reg);
         if (m->room) {
-                fan_out(reg, m->room, m, left, -1);
+                fan_out(m->room, m, left, NULL, -1);
                 room_detach(reg, m);
                 nick_unlink(reg, m);
                 reg->n_members--;
@@ -386,7 +279,7 @@ int room_set_nick(struct registry *reg, struct member *m, const char *nick,
         nick_link(reg, m);
         if (m->room && announce) {
                 struct msg *msg = announce(old, nick);
-                fan_out(reg, m->room, m, msg, -1);
+                fan_out(m->room, m, msg, NULL, -1);
                 msg_unref(msg);
         }
         pthread_mutex_unlock(&reg->lock);
@@ -399,7 +292,7 @@ static int replay_line(const char *line, size_t len, void *arg)
         struct msg *msg = msg_new("[history] %.*s", (int)len, line);
 
         if (msg) {
-                msg_queue_push(m->q, msg);
+                msg_queue_push(m->q, msg, NULL);
                 msg_unref(msg);
         }
         return 0;
@@ -445,34 +338,29 @@ int room_join(struct registry *reg, struct member *m, const char *name, const ch
         }
         if (ret == 0) {
                 if (old) {
-                        fan_out(reg, old, m, left, -1);
+                        fan_out(old, m, left, NULL, -1);
                         room_detach(reg, m);
                 }
                 room_attach(r, m);
-                room_entered(reg, r, m, notes);
+                room_entered(r, m, notes);
         }
         pthread_mutex_unlock(&reg->lock);
         return ret;
 }
 
 unsigned room_say(struct registry *reg, struct member *m, struct msg *msg, bool to_self,
-                  bool keep)
+                  bool keep, struct msg_batch *batch)
 {
         unsigned fullest = 0;
 
-        if (direct && direct->n_lines == MSG_DIRECT_MAX)
-                direct_flush();
+        msg_batch_reserve(batch);
         pthread_mutex_lock(&reg->lock);
         if (m->room) {
-                int line = -1;
-                /* Without memory for the claims, every member's copy is
-                 * queued; the members this batch owns get it after what
-                 * the batch writes them, so order holds either way. */
-                if (in_batch && direct_reserve(m->room->n_members)) {
-                        line = (int)direct->n_lines;
-                        direct->lines[direct->n_lines++] = msg_ref(msg);
-                }
-                fullest = fan_out(reg, m->room, to_self ? NULL : m, msg, line);
+                /* Without memory for the batch, every member's copy is
+                 * queued; the members it writes get it after what it
+                 * writes them, so order holds either way. */
+                int line = msg_batch_line(batch, msg, m->room->n_members);
+                fullest = fan_out(m->room, to_self ? NULL : m, msg, batch, line);
                 if (keep)       /* without the CR LF */
                         history_push(&m->room->history, msg->data, msg->len - 2);
         }
@@ -489,7 +377,7 @@ int room_privmsg(struct registry *reg, const char *nick, struct msg *msg,
         pthread_mutex_lock(&reg->lock);
         t = nick_find(reg, nick);
         if (t) {
-                msg_queue_push(t->q, msg);
+                msg_queue_push(t->q, msg, NULL);
                 snprintf(to, ROOM_NICK_MAX + 1, "%s", t->nick);
                 ret = 0;
         }
@@ -505,7 +393,7 @@ void room_topic(struct registry *reg, struct member *m, const char *topic, struc
         if (m->room) {
                 if (topic) {
                         snprintf(m->room->topic, sizeof(m->room->topic), "%s", topic);
-                        fan_out(reg, m->room, NULL, announce, -1);
+                        fan_out(m->room, NULL, announce, NULL, -1);
                 }
                 snprintf(name, ROOM_NAME_MAX + 1, "%s", m->room->name);
                 snprintf(out, ROOM_TOPIC_MAX + 1, "%s", m->room->topic);
@@ -535,16 +423,10 @@ void room_each_member(struct registry *reg, struct member *m,
 
 size_t room_count(struct registry *reg)
 {
-        pthread_mutex_lock(&reg->lock);
-        size_t n = reg->n_rooms;
-        pthread_mutex_unlock(&reg->lock);
-        return n;
+        return LOCKED_READ(&reg->lock, reg->n_rooms);
 }
 
 size_t room_members_total(struct registry *reg)
 {
-        pthread_mutex_lock(&reg->lock);
-        size_t n = reg->n_members;
-        pthread_mutex_unlock(&reg->lock);
-        return n;
+        return LOCKED_READ(&reg->lock, reg->n_members);
 }

@@ -2,11 +2,14 @@
  *
  * One lock guards the whole registry. Everything that must be atomic for
  * the users (claiming a nick, moving between rooms, a line reaching every
- * member in the same order) happens under it, and it only ever queues
- * messages (msg_queue_push), never touches a socket. Lock order: the
- * registry, then a member's queue.
+ * member in the same order) happens under it. Under it lines are only
+ * given to members' queues (msg_queue_offer): a transport is written by
+ * a sender's batch after the lock is dropped (the direct-write protocol,
+ * msg.h). Lock order: the registry, then a member's queue.
  *
- * Messages are formatted by the caller; the registry decides who gets them. */
+ * A member is anything with a queue: a local connection today, and the
+ * same for what forwards lines elsewhere. Messages are formatted by the
+ * caller; the registry decides who gets them. */
 #pragma once
 
 #include <pthread.h>
@@ -45,9 +48,6 @@ struct member {
         size_t slot;                    /* index in room->members */
         struct member *nick_next;       /* nick hash chain */
         struct msg_queue *q;            /* where lines for this member go */
-        struct member *wake_next;       /* in registry.wakes while a wake-up is owed */
-        bool wake_owed;
-        size_t direct_slot;             /* its claim in the batch owning its socket */
 };
 
 struct room {
@@ -72,7 +72,6 @@ struct registry {
         size_t history;                 /* lines kept per room */
         size_t max_rooms;
         size_t max_members;             /* per room, 0 = unlimited */
-        struct member *wakes;           /* members to wake when a batch ends */
 };
 
 struct room_limits {
@@ -124,26 +123,14 @@ int room_join(struct registry *reg, struct member *m, const char *name, const ch
               struct msg *left, const struct room_notes *notes);
 
 /* msg to every member of m's room but m (or including m when to_self);
- * kept in the room's history when keep. Returns how full (percent) the
- * fullest receiving queue now is, so a fast sender can let readers catch up. */
+ * kept in the room's history when keep. With batch (the sender's, open),
+ * members are reached as the direct-write protocol allows (msg.h):
+ * written by the batch when it ends, or queued with their wake-up owed
+ * to it; without, queued and woken now. Returns how full (percent) the
+ * fullest receiving queue now is, so a fast sender can let readers catch
+ * up. */
 unsigned room_say(struct registry *reg, struct member *m, struct msg *msg, bool to_self,
-                  bool keep);
-
-/* A batch: between room_batch_begin() and room_batch_end(), what this
- * thread says is queued at once, in order, but the members it reaches are
- * woken only at room_batch_end(), once each. A sender with many lines at
- * hand (one read) then wakes every reader once, not once a line, and the
- * readers write them in one go. Outside a batch every call wakes whoever
- * is owed a wake-up, and room_remove() always does. Batches are per
- * thread; room_batch_end() without a batch does nothing.
- *
- * In a batch, room_say() writes to members whose queues are empty itself
- * (see msg.h): it takes over their sockets as it meets them and, at
- * room_batch_end() (or after MSG_DIRECT_MAX lines), sends each of them
- * the lines of the batch it got with one non-blocking system call. Lines
- * others say meanwhile queue up behind. */
-void room_batch_begin(void);
-void room_batch_end(struct registry *reg);
+                  bool keep, struct msg_batch *batch);
 
 /* msg to the member called nick. 0 or ROOM_NO_SUCH_NICK; *to gets the
  * nick as its owner spells it. */

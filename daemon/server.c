@@ -1,53 +1,19 @@
-/* server: accept threads, client thread creation, limits and shutdown. */
+/* server: accept threads, the list of connections, limits and shutdown. */
 #include "server.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "acl.h"
+#include "clock.h"
 #include "log.h"
-
-#define SERVER_LISTENERS_MAX 32
-
-struct listener {
-        int fd;
-        const struct service *svc;
-        /* clock_now_ms() of the accept loop's last turn, for the watchdog. */
-        _Atomic int64_t beat_ms;
-};
-
-/* Clients per service, for the status line. */
-struct svc_count {
-        const struct service *svc;
-        atomic_uint clients;
-};
-
-static struct {
-        struct slots slots;
-        int stop_pipe[2];
-        atomic_bool stopping;
-        struct listener listeners[SERVER_LISTENERS_MAX];
-        unsigned n_listeners;
-        struct svc_count counts[SERVER_LISTENERS_MAX];
-        unsigned n_counts;
-        /* Threads still running (clients, accept, UDP), for the shutdown
-         * wait, and the sockets threads sleep reading (server_sleeper_add). */
-        pthread_mutex_t lock;
-        pthread_cond_t done;
-        unsigned running;
-        struct server_sleeper *sleepers;
-} srv = { .stop_pipe = { -1, -1 } };
 
 /* Only interrupts: SERVER_WAKE_SIGNAL exists to end a blocking read. */
 static void server_wake_handler(int sig)
@@ -66,86 +32,119 @@ static void server_wake_mask(int how)
         pthread_sigmask(how, &wake, NULL);
 }
 
-int server_init(void)
+int server_init(struct server *srv, struct conf_store *conf)
 {
         struct sigaction sa = { .sa_handler = server_wake_handler };
 
+        memset(srv, 0, sizeof(*srv));
+        srv->conf = conf;
+        srv->halt_pipe[0] = srv->halt_pipe[1] = -1;
+        srv->halt.fd = -1;
+        slots_init(&srv->slots);
+        pthread_mutex_init(&srv->lock, NULL);
+        pthread_cond_init(&srv->done, NULL);
+        list_init(&srv->conns);
+        list_init(&srv->sleepers);
         /* Blocked here, so in every thread started from now on but those
-         * that list themselves with server_sleeper_add_self(). No
-         * SA_RESTART: the read must return. */
+         * that list themselves with server_sleeper_add(). No SA_RESTART:
+         * the read must return. */
         sigemptyset(&sa.sa_mask);
         if (sigaction(SERVER_WAKE_SIGNAL, &sa, NULL) < 0)
                 return -errno;
         server_wake_mask(SIG_BLOCK);
-        slots_init(&srv.slots);
-        pthread_mutex_init(&srv.lock, NULL);
-        pthread_cond_init(&srv.done, NULL);
-        if (pipe2(srv.stop_pipe, O_CLOEXEC) < 0)
+        if (pipe2(srv->halt_pipe, O_CLOEXEC) < 0)
                 return -errno;
+        srv->halt.fd = srv->halt_pipe[0];
         return 0;
 }
 
-int server_stop_fd(void)
+void server_destroy(struct server *srv)
 {
-        return srv.stop_pipe[0];
+        for (int i = 0; i < 2; i++)
+                if (srv->halt_pipe[i] >= 0)
+                        close(srv->halt_pipe[i]);
+        slots_destroy(&srv->slots);
+        pthread_cond_destroy(&srv->done);
+        pthread_mutex_destroy(&srv->lock);
 }
 
-bool server_stopping(void)
+bool server_stopping(const struct server *srv)
 {
-        return atomic_load(&srv.stopping);
+        return atomic_load(&srv->halt.stopping);
 }
 
-unsigned server_clients(void)
+unsigned server_clients(struct server *srv)
 {
-        return slots_total(&srv.slots);
+        return slots_total(&srv->slots);
 }
 
 /* The table is filled before any thread starts and never changes after. */
-static struct svc_count *count_of(const struct service *svc)
+static atomic_uint *count_of(struct server *srv, const struct service *svc)
 {
-        for (unsigned i = 0; i < srv.n_counts; i++)
-                if (srv.counts[i].svc == svc)
-                        return &srv.counts[i];
+        for (unsigned i = 0; i < srv->n_counts; i++)
+                if (srv->counts[i].svc == svc)
+                        return &srv->counts[i].clients;
         return NULL;
 }
 
-unsigned server_clients_of(const struct service *svc)
+unsigned server_clients_of(struct server *srv, const struct service *svc)
 {
-        struct svc_count *sc = count_of(svc);
-        return sc ? atomic_load(&sc->clients) : 0;
+        atomic_uint *n = count_of(srv, svc);
+        return n ? atomic_load(n) : 0;
 }
 
-int server_add_listener(int fd, const struct service *svc)
+int server_loop_add(struct server *srv)
 {
-        if (srv.n_listeners == SERVER_LISTENERS_MAX)
+        unsigned i = atomic_load(&srv->n_loops);
+
+        /* Only the main thread adds loops, before the supervisor runs. */
+        if (i == SERVER_LOOPS_MAX)
                 return -ENOSPC;
-        srv.listeners[srv.n_listeners].fd = fd;
-        srv.listeners[srv.n_listeners].svc = svc;
-        atomic_init(&srv.listeners[srv.n_listeners].beat_ms, clock_now_ms());
-        srv.n_listeners++;
-        if (!count_of(svc)) {
-                srv.counts[srv.n_counts].svc = svc;
-                atomic_init(&srv.counts[srv.n_counts].clients, 0);
-                srv.n_counts++;
-        }
-        return 0;
+        atomic_store(&srv->beats[i], clock_now_ms());
+        atomic_store(&srv->n_loops, i + 1);
+        return (int)i;
 }
 
-int64_t server_oldest_beat_ms(void)
+void server_beat(struct server *srv, unsigned loop)
 {
+        atomic_store(&srv->beats[loop], clock_now_ms());
+}
+
+int64_t server_oldest_beat_ms(struct server *srv)
+{
+        unsigned n = atomic_load(&srv->n_loops);
         int64_t oldest = INT64_MAX;
 
-        for (unsigned i = 0; i < srv.n_listeners; i++) {
-                int64_t b = atomic_load(&srv.listeners[i].beat_ms);
+        for (unsigned i = 0; i < n; i++) {
+                int64_t b = atomic_load(&srv->beats[i]);
                 if (b < oldest)
                         oldest = b;
         }
         return oldest;
 }
 
-static size_t server_stack_size(void)
+int server_add_listener(struct server *srv, int fd, const struct service *svc, void *ctx)
 {
-        struct conf *c = conf_current();
+        struct server_listener *l = &srv->listeners[srv->n_listeners];
+        int loop;
+
+        if (srv->n_listeners == SERVER_LISTENERS_MAX || (loop = server_loop_add(srv)) < 0) {
+                close(fd);
+                return -ENOSPC;
+        }
+        *l = (struct server_listener){ srv, fd, svc, ctx, (unsigned)loop };
+        srv->n_listeners++;
+        if (!count_of(srv, svc)) {
+                srv->counts[srv->n_counts].svc = svc;
+                atomic_init(&srv->counts[srv->n_counts].clients, 0);
+                srv->n_counts++;
+        }
+        return 0;
+}
+
+static size_t server_stack_size(struct server *srv)
+{
+        struct conf *c = conf_current(srv->conf);
         size_t size = (c ? c->server.thread_stack_kib : 64) * 1024;
         long min = sysconf(_SC_THREAD_STACK_MIN);
         static atomic_bool told;
@@ -169,7 +168,7 @@ static size_t server_stack_size(void)
         return size;
 }
 
-int server_spawn(void *(*fn)(void *), void *arg)
+int server_spawn(struct server *srv, void *(*fn)(void *), void *arg)
 {
         pthread_attr_t attr;
         pthread_t t;
@@ -178,99 +177,79 @@ int server_spawn(void *(*fn)(void *), void *arg)
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         /* No guard page beyond the one glibc adds: the stack is the budget. */
-        r = pthread_attr_setstacksize(&attr, server_stack_size());
+        r = pthread_attr_setstacksize(&attr, server_stack_size(srv));
         if (r == 0)
                 r = pthread_create(&t, &attr, fn, arg);
         pthread_attr_destroy(&attr);
         return -r;
 }
 
-int server_spawn_counted(void *(*fn)(void *), void *arg)
+int server_spawn_counted(struct server *srv, void *(*fn)(void *), void *arg)
 {
-        pthread_mutex_lock(&srv.lock);
-        srv.running++;
-        pthread_mutex_unlock(&srv.lock);
-        int r = server_spawn(fn, arg);
+        pthread_mutex_lock(&srv->lock);
+        srv->running++;
+        pthread_mutex_unlock(&srv->lock);
+        int r = server_spawn(srv, fn, arg);
         if (r < 0)
-                server_thread_done();
+                server_thread_done(srv);
         return r;
 }
 
-void server_thread_done(void)
+void server_thread_done(struct server *srv)
 {
-        pthread_mutex_lock(&srv.lock);
-        srv.running--;
-        pthread_cond_broadcast(&srv.done);
-        pthread_mutex_unlock(&srv.lock);
+        pthread_mutex_lock(&srv->lock);
+        srv->running--;
+        pthread_cond_broadcast(&srv->done);
+        pthread_mutex_unlock(&srv->lock);
+}
+
+void server_sleeper_add(struct server *srv, struct server_sleeper *s)
+{
+        server_wake_mask(SIG_UNBLOCK);
+        pthread_mutex_lock(&srv->lock);
+        s->thread = pthread_self();
+        list_add(&srv->sleepers, &s->link);
+        pthread_mutex_unlock(&srv->lock);
+}
+
+void server_sleeper_del(struct server *srv, struct server_sleeper *s)
+{
+        pthread_mutex_lock(&srv->lock);
+        if (list_linked(&s->link))
+                list_del(&s->link);
+        pthread_mutex_unlock(&srv->lock);
+}
+
+/* The one end of every connection, whatever stage it reached: refused
+ * (why says why, for the client and the log), never started, or served.
+ * Off the list before its descriptor number can be reused. */
+static void server_close_conn(struct server *srv, struct conn *c, const char *why)
+{
+        if (why)
+                conn_refuse(c, why);
+        /* The links are written by neighbours coming and going too:
+         * read under the lock. */
+        pthread_mutex_lock(&srv->lock);
+        bool listed = list_linked(&c->link);
+        if (listed)
+                list_del(&c->link);
+        pthread_mutex_unlock(&srv->lock);
+        if (listed)
+                atomic_fetch_sub(count_of(srv, c->svc), 1);
+        if (c->slot_held)
+                slots_release(&srv->slots, &c->key);
+        conn_free(c);
 }
 
 static void *client_thread(void *arg)
 {
-        conn_run(arg);
+        struct conn *c = arg;
+        struct server *srv = c->owner;
+
+        conn_run(c);
+        server_close_conn(srv, c, NULL);
+        server_thread_done(srv);
         return NULL;
-}
-
-static void sleeper_link(struct server_sleeper *s)
-{
-        pthread_mutex_lock(&srv.lock);
-        s->listed = true;
-        s->prev = NULL;
-        s->next = srv.sleepers;
-        if (srv.sleepers)
-                srv.sleepers->prev = s;
-        srv.sleepers = s;
-        pthread_mutex_unlock(&srv.lock);
-}
-
-void server_sleeper_add(struct server_sleeper *s, int fd)
-{
-        s->fd = fd;
-        sleeper_link(s);
-}
-
-void server_sleeper_add_self(struct server_sleeper *s)
-{
-        server_wake_mask(SIG_UNBLOCK);
-        s->fd = -1;
-        s->thread = pthread_self();
-        sleeper_link(s);
-}
-
-void server_sleeper_del(struct server_sleeper *s)
-{
-        pthread_mutex_lock(&srv.lock);
-        if (s->listed) {
-                if (s->prev)
-                        s->prev->next = s->next;
-                else
-                        srv.sleepers = s->next;
-                if (s->next)
-                        s->next->prev = s->prev;
-                s->prev = s->next = NULL;
-                s->listed = false;
-        }
-        pthread_mutex_unlock(&srv.lock);
-}
-
-void server_conn_done(struct conn *c)
-{
-        struct svc_count *sc = count_of(c->svc);
-
-        if (sc)
-                atomic_fetch_sub(&sc->clients, 1);
-        slots_release(&srv.slots, &c->key);
-        server_thread_done();
-}
-
-static void refuse(int fd, const char *peer, const struct service *svc, const char *why)
-{
-        static const char full[] = "server full, try again later\r\n";
-        struct log_ctx ctx = { .service = svc->name, .peer = peer };
-        ssize_t w = send(fd, full, sizeof(full) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-        (void)w;
-        log_ctx(LOG_NOTICE, &ctx, "refused %s: %s", peer, why);
-        close(fd);
 }
 
 bool server_access(const struct conf *cf, const char *service, const struct sockaddr *sa,
@@ -294,79 +273,46 @@ bool server_access(const struct conf *cf, const char *service, const struct sock
         return r == ACL_ALLOWED;
 }
 
-static void accept_one(struct listener *l, int fd, const struct sockaddr *sa)
+static void accept_one(struct server_listener *l, int fd, const struct sockaddr *sa)
 {
-        struct conf *cf = conf_current();
-        struct conn *c;
+        struct server *srv = l->srv;
+        struct conn *c = conn_new(fd, sa, l->svc, l->svc_ctx, srv->conf, &srv->halt);
         int r;
 
-        /* Before anything is spent on it: no thread, no slot, no reply. */
-        if (!server_access(cf, l->svc->name, sa, true)) {
-                conf_unref(cf);
-                close(fd);
-                return;
-        }
-        c = calloc(1, sizeof(*c));
         if (!c) {
-                conf_unref(cf);
-                close(fd);
+                log_msg(LOG_WARNING, "%s: out of memory for a client", l->svc->name);
                 return;
         }
-        c->fd = fd;
-        c->wake_fd = -1;
-        c->svc = l->svc;
-        c->conf = cf;
-        addr_key_from(sa, &c->key);
-        addr_format(sa, c->peer, sizeof(c->peer));
-        telnet_init(&c->tn);
-
-        r = slots_acquire(&srv.slots, &c->key, cf->server.max_clients,
-                          cf->server.max_clients_per_ip);
+        c->owner = srv;
+        /* Before anything is spent on it: no thread, no slot, no reply. */
+        if (!server_access(c->conf, l->svc->name, sa, true)) {
+                server_close_conn(srv, c, NULL);
+                return;
+        }
+        r = slots_acquire(&srv->slots, &c->key, c->conf->server.max_clients,
+                          c->conf->server.max_clients_per_ip);
         if (r != SLOTS_OK) {
-                refuse(fd, c->peer, l->svc,
-                       r == SLOTS_FULL ? "max_clients reached" :
-                       r == SLOTS_ADDR_FULL ? "max_clients_per_ip reached" : "out of memory");
-                conf_unref(cf);
-                free(c);
+                server_close_conn(srv, c, r == SLOTS_FULL ? "max_clients reached" :
+                                  r == SLOTS_ADDR_FULL ? "max_clients_per_ip reached" :
+                                  "out of memory");
                 return;
         }
-        if (line_init(&c->ls, cf->server.max_line_bytes) < 0) {
-                slots_release(&srv.slots, &c->key);
-                refuse(fd, c->peer, l->svc, "out of memory");
-                conf_unref(cf);
-                free(c);
-                return;
-        }
-        /* Every write is whole lines, often a single one: Nagle's
-         * algorithm would hold one back behind an unacknowledged one,
-         * for up to the peer's delayed-ACK time (40 ms). */
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        struct svc_count *sc = count_of(l->svc);
-        if (sc)
-                atomic_fetch_add(&sc->clients, 1);
+        c->slot_held = true;
         /* Listed before its thread runs: server_stop() sets stopping
          * before it walks the list, so a client either is on it or sees
          * stopping when its thread starts. */
-        c->blocking = conn_can_block(l->svc);
-        if (c->blocking)
-                server_sleeper_add(&c->sleeper, fd);
-        r = server_spawn_counted(client_thread, c);
-        if (r < 0) {
-                server_sleeper_del(&c->sleeper);
-                if (sc)
-                        atomic_fetch_sub(&sc->clients, 1);
-                slots_release(&srv.slots, &c->key);
-                refuse(fd, c->peer, l->svc, strerror(-r));
-                line_free(&c->ls);
-                conf_unref(cf);
-                free(c);
-        }
+        pthread_mutex_lock(&srv->lock);
+        list_add(&srv->conns, &c->link);
+        pthread_mutex_unlock(&srv->lock);
+        atomic_fetch_add(count_of(srv, l->svc), 1);
+        if ((r = server_spawn_counted(srv, client_thread, c)) < 0)
+                server_close_conn(srv, c, strerror(-r));
 }
 
 static void *accept_thread(void *arg)
 {
-        struct listener *l = arg;
+        struct server_listener *l = arg;
+        struct server *srv = l->srv;
         int64_t last_warn = 0;
         char name[16];
 
@@ -374,14 +320,14 @@ static void *accept_thread(void *arg)
         snprintf(name, sizeof(name), "accept-%s", l->svc->name);
         pthread_setname_np(pthread_self(), name);
 
-        while (!server_stopping()) {
+        while (!server_stopping(srv)) {
                 struct pollfd pfd[2] = {
                         { .fd = l->fd, .events = POLLIN },
-                        { .fd = srv.stop_pipe[0], .events = POLLIN },
+                        { .fd = srv->halt.fd, .events = POLLIN },
                 };
                 /* Wake up now and then even when idle, so the supervisor
                  * can tell a quiet loop from a stuck one. */
-                atomic_store(&l->beat_ms, clock_now_ms());
+                server_beat(srv, l->loop);
                 int k = poll(pfd, 2, PICHAT_HEARTBEAT_MS);
                 if (k <= 0)
                         continue;
@@ -391,8 +337,8 @@ static void *accept_thread(void *arg)
                 struct sockaddr_storage ss;
                 socklen_t len = sizeof(ss);
                 /* A blocking socket: every write and the poll-driven
-                 * reads pass MSG_DONTWAIT, and blocking clients sleep in
-                 * recv() itself, one system call a line fewer. */
+                 * reads are non-blocking anyway, and blocking clients
+                 * sleep in recv() itself, one system call a line fewer. */
                 int fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
                 if (fd >= 0) {
                         accept_one(l, fd, (struct sockaddr *)&ss);
@@ -412,41 +358,38 @@ static void *accept_thread(void *arg)
                 /* EAGAIN, ECONNABORTED, EINTR, ...: try again */
         }
         close(l->fd);
-        server_thread_done();
+        server_thread_done(srv);
         return NULL;
 }
 
-int server_start(void)
+int server_start(struct server *srv)
 {
-        for (unsigned i = 0; i < srv.n_listeners; i++) {
-                int r = server_spawn_counted(accept_thread, &srv.listeners[i]);
+        for (unsigned i = 0; i < srv->n_listeners; i++) {
+                int r = server_spawn_counted(srv, accept_thread, &srv->listeners[i]);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
-void server_stop(void)
+int server_stop(struct server *srv)
 {
         struct timespec deadline;
         char b = 1;
 
-        atomic_store(&srv.stopping, true);
-        if (write(srv.stop_pipe[1], &b, 1) < 0)
+        atomic_store(&srv->halt.stopping, true);
+        if (write(srv->halt_pipe[1], &b, 1) < 0)
                 log_msg(LOG_ERR, "cannot signal shutdown: %s", strerror(errno));
         /* Wakes a thread sleeping in a read, which then sees stopping;
          * writes still work, so a client can be told goodbye. Never
-         * blocks. */
-        pthread_mutex_lock(&srv.lock);
-        for (struct server_sleeper *s = srv.sleepers; s; s = s->next) {
-                /* A listed thread is alive: it unlists itself (under
-                 * this lock) before it ends. */
-                if (s->fd >= 0)
-                        shutdown(s->fd, SHUT_RD);
-                else
-                        pthread_kill(s->thread, SERVER_WAKE_SIGNAL);
-        }
-        pthread_mutex_unlock(&srv.lock);
+         * blocks. A listed connection or sleeper is not freed yet: each
+         * is unlisted under this lock first. */
+        pthread_mutex_lock(&srv->lock);
+        list_each(l, &srv->conns)
+                conn_wake(list_entry(l, struct conn, link));
+        list_each(l, &srv->sleepers)
+                pthread_kill(list_entry(l, struct server_sleeper, link)->thread, SERVER_WAKE_SIGNAL);
+        pthread_mutex_unlock(&srv->lock);
 
         /* Seconds and nanoseconds apart: with a 32-bit long (armhf),
          * tv_nsec plus the grace in nanoseconds would overflow, and the
@@ -458,11 +401,13 @@ void server_stop(void)
                 deadline.tv_sec++;
                 deadline.tv_nsec -= 1000000000L;
         }
-        pthread_mutex_lock(&srv.lock);
-        while (srv.running > 0)
-                if (pthread_cond_timedwait(&srv.done, &srv.lock, &deadline) != 0)
+        pthread_mutex_lock(&srv->lock);
+        while (srv->running > 0)
+                if (pthread_cond_timedwait(&srv->done, &srv->lock, &deadline) != 0)
                         break;
-        if (srv.running > 0)
-                log_msg(LOG_WARNING, "%u threads still closing at exit", srv.running);
-        pthread_mutex_unlock(&srv.lock);
+        unsigned left = srv->running;
+        pthread_mutex_unlock(&srv->lock);
+        if (left > 0)
+                log_msg(LOG_WARNING, "%u threads still closing at exit", left);
+        return left > 0 ? -EBUSY : 0;
 }

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "locked.h"
+
 struct slots_entry {
         struct slots_entry *next;
         struct addr_key key;
@@ -93,17 +95,12 @@ void slots_release(struct slots *s, const struct addr_key *k)
 
 unsigned slots_total(struct slots *s)
 {
-        pthread_mutex_lock(&s->lock);
-        unsigned n = s->total;
-        pthread_mutex_unlock(&s->lock);
-        return n;
+        return LOCKED_READ(&s->lock, s->total);
 }
 
 unsigned slots_of(struct slots *s, const struct addr_key *k)
 {
-        pthread_mutex_lock(&s->lock);
-        struct slots_entry **p = slots_find(s, k);
-        unsigned n = *p ? (*p)->count : 0;
-        pthread_mutex_unlock(&s->lock);
-        return n;
+        struct slots_entry **p;
+
+        return LOCKED_READ(&s->lock, (p = slots_find(s, k), *p ? (*p)->count : 0));
 }

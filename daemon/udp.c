@@ -1,4 +1,4 @@
-/* udp: one thread that answers datagrams, in batches. */
+/* udp: a thread per UDP socket that answers datagrams, in batches. */
 #include "udp.h"
 
 #include <errno.h>
@@ -19,16 +19,6 @@
 #include "server.h"
 
 #define UDP_BATCH 16
-#define UDP_THREADS_MAX PICHAT_BIND_MAX
-
-static atomic_ulong udp_count;
-/* clock_now_ms() of each UDP loop's last turn, for the watchdog. */
-static _Atomic int64_t udp_beats[UDP_THREADS_MAX];
-static atomic_uint udp_threads;
-/* [udp] rate_per_source: one table for all UDP sockets, so a source gets
- * its rate once, not once per bind address. */
-static pthread_mutex_t udp_rate_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct rate_table udp_rates;
 
 bool udp_port_ignored(unsigned port)
 {
@@ -58,27 +48,36 @@ size_t udp_format(char *out, const char *prefix, const char *data, size_t len)
         return p + len;
 }
 
-unsigned long udp_answered(void)
+unsigned long udp_answered(struct udp *u)
 {
-        return atomic_load(&udp_count);
+        return atomic_load(&u->answered);
 }
 
-int64_t udp_oldest_beat_ms(void)
+int udp_init(struct udp *u, struct server *srv, struct conf_store *conf)
 {
-        unsigned n = atomic_load(&udp_threads);
-        int64_t oldest = INT64_MAX;
-
-        for (unsigned i = 0; i < n; i++) {
-                int64_t b = atomic_load(&udp_beats[i]);
-                if (b < oldest)
-                        oldest = b;
+        memset(u, 0, sizeof(*u));
+        u->srv = srv;
+        u->conf = conf;
+        atomic_init(&u->answered, 0);
+        pthread_mutex_init(&u->rate_lock, NULL);
+        if (rate_init(&u->rates, PICHAT_UDP_SOURCES) < 0) {
+                pthread_mutex_destroy(&u->rate_lock);
+                return -ENOMEM;
         }
-        return oldest;
+        return 0;
 }
 
-struct udp_state {
+void udp_destroy(struct udp *u)
+{
+        rate_free(&u->rates);
+        pthread_mutex_destroy(&u->rate_lock);
+}
+
+/* One socket's loop, and its buffers. */
+struct udp_loop {
+        struct udp *u;
         int fd;
-        unsigned index;                 /* in udp_beats */
+        unsigned loop;                  /* its heartbeat */
         struct server_sleeper sleeper;
         struct conf_cache live;
         char *bufs;                     /* in[] and out[], one block */
@@ -90,15 +89,16 @@ struct udp_state {
 };
 
 /* Whether a datagram from sa is over its source's rate (and dropped). */
-static bool udp_over_rate(const struct conf *cf, const struct sockaddr *sa, int64_t now)
+static bool udp_over_rate(struct udp *u, const struct conf *cf, const struct sockaddr *sa,
+                          int64_t now)
 {
         struct addr_key k;
         int r;
 
         addr_key_from(sa, &k);
-        pthread_mutex_lock(&udp_rate_lock);
-        r = rate_check(&udp_rates, &k, cf->udp.rate_per_source, now);
-        pthread_mutex_unlock(&udp_rate_lock);
+        pthread_mutex_lock(&u->rate_lock);
+        r = rate_check(&u->rates, &k, cf->udp.rate_per_source, now);
+        pthread_mutex_unlock(&u->rate_lock);
         if (r == RATE_DROP_FIRST) {
                 char peer[ADDR_STR_MAX];
                 addr_format(sa, peer, sizeof(peer));
@@ -108,9 +108,9 @@ static bool udp_over_rate(const struct conf *cf, const struct sockaddr *sa, int6
         return r != RATE_PASS;
 }
 
-static void udp_serve_batch(struct udp_state *u, int n)
+static void udp_serve_batch(struct udp_loop *u, int n)
 {
-        const struct conf *cf = conf_cached(&u->live);
+        const struct conf *cf = conf_cached(u->u->conf, &u->live);
         bool limit = cf->udp.rate_per_source > 0;
         int64_t now = clock_now_ms();
         unsigned nout = 0;
@@ -128,7 +128,7 @@ static void udp_serve_batch(struct udp_state *u, int n)
                 /* Datagrams let in are not logged: that would be a line each. */
                 if (!server_access(cf, "udp", sa, false))
                         continue;
-                if (limit && udp_over_rate(cf, sa, now))
+                if (limit && udp_over_rate(u->u, cf, sa, now))
                         continue;
                 size_t len = udp_format(u->out[nout], cf->udp.prefix, u->in[i],
                                         u->msg_in[i].msg_len);
@@ -153,107 +153,104 @@ static void udp_serve_batch(struct udp_state *u, int n)
                         continue;
                 }
                 sent += (unsigned)r;
-                atomic_fetch_add(&udp_count, (unsigned long)r);
+                atomic_fetch_add(&u->u->answered, (unsigned long)r);
         }
 }
 
-static void udp_free(struct udp_state *u)
+static void udp_loop_free(struct udp_loop *l)
 {
-        free(u->bufs);
-        server_sleeper_del(&u->sleeper);
-        conf_cache_drop(&u->live);
-        close(u->fd);
-        free(u);
+        free(l->bufs);
+        conf_cache_drop(&l->live);
+        if (l->fd >= 0)
+                close(l->fd);
+        free(l);
 }
 
 /* The loop sleeps in recvmmsg() itself, two system calls a batch: the
  * socket blocks, SO_RCVTIMEO bounds each wait to the heartbeat, and
- * server_stop() wakes it with a signal (server_sleeper_add_self). */
+ * server_stop() wakes it with a signal (server_sleeper_add). */
 static void *udp_thread(void *arg)
 {
-        struct udp_state *u = arg;
+        struct udp_loop *l = arg;
+        struct server *srv = l->u->srv;
 
         pthread_setname_np(pthread_self(), "udp");
         /* The socket may be systemd's too: wake by signal, never by
          * shutting it (systemd would see it readable forever, and start
          * the service again and again). */
-        server_sleeper_add_self(&u->sleeper);
+        server_sleeper_add(srv, &l->sleeper);
 
         for (;;) {
                 /* Bounded sleep: an idle loop still shows it is alive. */
-                atomic_store(&udp_beats[u->index], clock_now_ms());
-                if (server_stopping())
+                server_beat(srv, l->loop);
+                if (server_stopping(srv))
                         break;
                 for (int i = 0; i < UDP_BATCH; i++) {
-                        u->iov_in[i].iov_base = u->in[i];
-                        u->iov_in[i].iov_len = PICHAT_UDP_MAX;
-                        memset(&u->msg_in[i], 0, sizeof(u->msg_in[i]));
-                        u->msg_in[i].msg_hdr.msg_name = &u->from[i];
-                        u->msg_in[i].msg_hdr.msg_namelen = sizeof(u->from[i]);
-                        u->msg_in[i].msg_hdr.msg_iov = &u->iov_in[i];
-                        u->msg_in[i].msg_hdr.msg_iovlen = 1;
+                        l->iov_in[i].iov_base = l->in[i];
+                        l->iov_in[i].iov_len = PICHAT_UDP_MAX;
+                        memset(&l->msg_in[i], 0, sizeof(l->msg_in[i]));
+                        l->msg_in[i].msg_hdr.msg_name = &l->from[i];
+                        l->msg_in[i].msg_hdr.msg_namelen = sizeof(l->from[i]);
+                        l->msg_in[i].msg_hdr.msg_iov = &l->iov_in[i];
+                        l->msg_in[i].msg_hdr.msg_iovlen = 1;
                 }
                 /* Waits for the first datagram only, then takes what
                  * else is queued. */
-                int n = recvmmsg(u->fd, u->msg_in, UDP_BATCH, MSG_WAITFORONE, NULL);
-                if (n > 0 && !server_stopping())
-                        udp_serve_batch(u, n);
+                int n = recvmmsg(l->fd, l->msg_in, UDP_BATCH, MSG_WAITFORONE, NULL);
+                if (n > 0 && !server_stopping(srv))
+                        udp_serve_batch(l, n);
                 /* Errors (EAGAIN at the heartbeat, ICMP errors queued on
                  * the socket) cost one turn, never the thread. */
         }
-        udp_free(u);
-        server_thread_done();
+        server_sleeper_del(srv, &l->sleeper);
+        udp_loop_free(l);
+        server_thread_done(srv);
         return NULL;
 }
 
-int udp_start(int fd)
+int udp_start(struct udp *u, int fd)
 {
-        struct udp_state *u = calloc(1, sizeof(*u));
-        int r;
-
-        if (!u)
-                return -ENOMEM;
-        if (atomic_load(&udp_threads) == UDP_THREADS_MAX) {
-                free(u);
-                return -ENOSPC;
-        }
-        if (!udp_rates.e && rate_init(&udp_rates, PICHAT_UDP_SOURCES) < 0) {
-                free(u);
-                return -ENOMEM;
-        }
-        u->fd = fd;
+        struct udp_loop *l = calloc(1, sizeof(*l));
         struct timeval beat = {
                 .tv_sec = PICHAT_HEARTBEAT_MS / 1000,
                 .tv_usec = (PICHAT_HEARTBEAT_MS % 1000) * 1000,
         };
-        int fl = fcntl(fd, F_GETFL);
+        int fl, r;
+
+        if (!l) {
+                close(fd);
+                return -ENOMEM;
+        }
+        l->u = u;
+        l->fd = fd;
+        fl = fcntl(fd, F_GETFL);
         if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ||
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &beat, sizeof(beat)) < 0) {
                 r = -errno;
-                udp_free(u);
+                udp_loop_free(l);
                 return r;
         }
         /* One block, not a malloc per buffer: a block this large gets a
          * mapping of its own, whose pages stay untouched until datagrams
          * fill them, while 2 * UDP_BATCH heap chunks would each touch the
          * page under its header, 128 KiB of an idle daemon's memory. */
-        u->bufs = malloc(2 * UDP_BATCH * (size_t)PICHAT_UDP_MAX);
-        if (!u->bufs) {
-                udp_free(u);
+        l->bufs = malloc(2 * UDP_BATCH * (size_t)PICHAT_UDP_MAX);
+        if (!l->bufs) {
+                udp_loop_free(l);
                 return -ENOMEM;
         }
         for (int i = 0; i < UDP_BATCH; i++) {
-                u->in[i] = u->bufs + (size_t)i * PICHAT_UDP_MAX;
-                u->out[i] = u->bufs + (size_t)(UDP_BATCH + i) * PICHAT_UDP_MAX;
+                l->in[i] = l->bufs + (size_t)i * PICHAT_UDP_MAX;
+                l->out[i] = l->bufs + (size_t)(UDP_BATCH + i) * PICHAT_UDP_MAX;
         }
-        /* Only the main thread starts UDP threads, before the supervisor runs. */
-        u->index = atomic_load(&udp_threads);
-        atomic_store(&udp_beats[u->index], clock_now_ms());
-        r = server_spawn_counted(udp_thread, u);
-        if (r < 0) {
-                udp_free(u);
+        if ((r = server_loop_add(u->srv)) < 0) {
+                udp_loop_free(l);
                 return r;
         }
-        atomic_fetch_add(&udp_threads, 1);
+        l->loop = (unsigned)r;
+        if ((r = server_spawn_counted(u->srv, udp_thread, l)) < 0) {
+                udp_loop_free(l);
+                return r;
+        }
         return 0;
 }

@@ -1,6 +1,6 @@
 /* Unit: pichat.ini parsing and validation (conf_load, conf_load_string),
  * the shipped defaults, error reporting, and the reference counted
- * configuration in force (conf_ref, conf_unref, conf_current). */
+ * configuration in force (conf_ref, conf_unref, conf_store). */
 #include <errno.h>
 #include <ftw.h>
 #include <pthread.h>
@@ -1465,35 +1465,48 @@ START_TEST(ref_unref)
 }
 END_TEST
 
+/* A store as main() makes one; each case leaves it holding nothing. */
+static struct conf_store store;
+
+static void store_setup(void)
+{
+        conf_store_init(&store, NULL);
+}
+
+static void store_teardown(void)
+{
+        conf_store_destroy(&store);
+}
+
 START_TEST(current_swap)
 {
         struct conf *a = load_ok("[echo]\nport = 1\n");
         struct conf *b = load_ok("[echo]\nport = 2\n");
         struct conf *cur;
 
-        conf_set_current(NULL);
-        ck_assert_ptr_null(conf_current());
+        conf_set_current(&store, NULL);
+        ck_assert_ptr_null(conf_current(&store));
 
         conf_ref(a);                    /* keep one for ourselves */
-        conf_set_current(a);            /* takes the other */
+        conf_set_current(&store, a);            /* takes the other */
         ck_assert_uint_eq(atomic_load(&a->refs), 2);
-        cur = conf_current();
+        cur = conf_current(&store);
         ck_assert_ptr_eq(cur, a);
         ck_assert_uint_eq(atomic_load(&a->refs), 3);
         conf_unref(cur);
 
         /* Replacing drops the old one's reference, not ours. */
-        conf_set_current(b);
+        conf_set_current(&store, b);
         ck_assert_uint_eq(atomic_load(&a->refs), 1);
         ck_assert_uint_eq(a->echo.port, 1);
-        cur = conf_current();
+        cur = conf_current(&store);
         ck_assert_ptr_eq(cur, b);
         ck_assert_uint_eq(cur->echo.port, 2);
         conf_unref(cur);
         conf_unref(a);
 
-        conf_set_current(NULL);         /* frees b */
-        ck_assert_ptr_null(conf_current());
+        conf_set_current(&store, NULL);         /* frees b */
+        ck_assert_ptr_null(conf_current(&store));
 }
 END_TEST
 
@@ -1503,17 +1516,17 @@ START_TEST(cached_follows_reloads)
         struct conf *b = load_ok("[echo]\nport = 2\n");
         struct conf_cache cc = { 0 };
 
-        conf_set_current(a);
-        ck_assert_ptr_eq(conf_cached(&cc), a);
+        conf_set_current(&store, a);
+        ck_assert_ptr_eq(conf_cached(&store, &cc), a);
         ck_assert_uint_eq(atomic_load(&a->refs), 2);    /* the cache's own */
         /* No reload: the same reference, no new one taken. */
-        ck_assert_ptr_eq(conf_cached(&cc), a);
+        ck_assert_ptr_eq(conf_cached(&store, &cc), a);
         ck_assert_uint_eq(atomic_load(&a->refs), 2);
 
         conf_ref(a);
-        conf_set_current(b);
+        conf_set_current(&store, b);
         ck_assert_uint_eq(atomic_load(&a->refs), 2);    /* ours and the cache's */
-        ck_assert_ptr_eq(conf_cached(&cc), b);          /* seen at the next call */
+        ck_assert_ptr_eq(conf_cached(&store, &cc), b);          /* seen at the next call */
         ck_assert_uint_eq(atomic_load(&a->refs), 1);    /* the cache let go */
         ck_assert_uint_eq(atomic_load(&b->refs), 2);
         conf_unref(a);
@@ -1522,7 +1535,7 @@ START_TEST(cached_follows_reloads)
         ck_assert_ptr_null(cc.conf);
         ck_assert_uint_eq(atomic_load(&b->refs), 1);
         conf_cache_drop(&cc);                           /* twice is harmless */
-        conf_set_current(NULL);
+        conf_set_current(&store, NULL);
 }
 END_TEST
 
@@ -1535,7 +1548,7 @@ static void *reader_thread(void *arg)
         atomic_ulong *seen = arg;
 
         while (!atomic_load(&readers_stop)) {
-                struct conf *c = conf_current();
+                struct conf *c = conf_current(&store);
                 if (c) {
                         /* each conf's two ports agree: a torn or freed one would not */
                         if (c->echo.port + 1 != c->chat.port)
@@ -1564,7 +1577,7 @@ START_TEST(current_threads)
         unsigned i, port = 0;
 
         atomic_store(&readers_stop, false);
-        conf_set_current(load_ok("[echo]\nport = 100\n[chat]\nport = 101\n"));
+        conf_set_current(&store, load_ok("[echo]\nport = 100\n[chat]\nport = 101\n"));
         for (int k = 0; k < READERS; k++) {
                 atomic_store(&readers_seen[k], 0);
                 ck_assert_int_eq(pthread_create(&t[k], NULL, reader_thread, &readers_seen[k]), 0);
@@ -1574,16 +1587,16 @@ START_TEST(current_threads)
                 port = 1000 + 2 * (i % 30000);
                 snprintf(text, sizeof(text), "[echo]\nport = %u\n[chat]\nport = %u\n",
                          port, port + 1);
-                conf_set_current(load_ok(text));
+                conf_set_current(&store, load_ok(text));
         }
         atomic_store(&readers_stop, true);
         for (int k = 0; k < READERS; k++)
                 ck_assert_int_eq(pthread_join(t[k], NULL), 0);
-        struct conf *c = conf_current();
+        struct conf *c = conf_current(&store);
         ck_assert_uint_eq(c->echo.port, port);
         ck_assert_uint_eq(atomic_load(&c->refs), 2);
         conf_unref(c);
-        conf_set_current(NULL);
+        conf_set_current(&store, NULL);
 }
 END_TEST
 
@@ -1646,6 +1659,7 @@ Suite *test_suite(void)
         suite_add_tcase(s, tc);
 
         tc = tcase_create("refs");
+        tcase_add_checked_fixture(tc, store_setup, store_teardown);
         tcase_add_test(tc, ref_unref);
         tcase_add_test(tc, current_swap);
         tcase_add_test(tc, cached_follows_reloads);

@@ -1,16 +1,29 @@
-/* Unit: echo and UDP reply formatting, and the UDP loop-port rule. */
+/* Unit: echo replies as the telnet framing puts them on the wire, UDP
+ * reply formatting, and the UDP loop-port rule. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "bounds.h"
-#include "echo.h"
+#include "framing.h"
 #include "suite.h"
 #include "udp.h"
+
+/* An echo reply: prefix and line, one message in two parts. */
+static size_t echo_wire(char *out, const char *prefix, const char *line, size_t len)
+{
+        struct iovec parts[2] = {
+                { .iov_base = (void *)prefix, .iov_len = strlen(prefix) },
+                { .iov_base = (void *)line, .iov_len = len },
+        };
+
+        ck_assert_uint_le(framing_telnet.encoded_max(strlen(prefix) + len), 64);
+        return framing_telnet.encode(parts, 2, out);
+}
 
 START_TEST(echo_format_plain)
 {
         char out[64];
-        size_t n = echo_format(out, "OK...", "hi", 2);
+        size_t n = echo_wire(out, "OK...", "hi", 2);
         ck_assert_uint_eq(n, 9);
         ck_assert_int_eq(memcmp(out, "OK...hi\r\n", 9), 0);
 }
@@ -19,9 +32,13 @@ END_TEST
 START_TEST(echo_format_doubles_iac)
 {
         char out[64];
-        size_t n = echo_format(out, ">", "a\xff" "b", 3);
+        size_t n = echo_wire(out, ">", "a\xff" "b", 3);
         ck_assert_uint_eq(n, 7);
         ck_assert_int_eq(memcmp(out, ">a\xff\xff" "b\r\n", 7), 0);
+        /* In the prefix too: every byte of the message is data. */
+        n = echo_wire(out, "\xff>", "b", 1);
+        ck_assert_uint_eq(n, 6);
+        ck_assert_int_eq(memcmp(out, "\xff\xff>b\r\n", 6), 0);
 }
 END_TEST
 

@@ -23,6 +23,18 @@ static unsigned refs(struct msg *m)
         return atomic_load(&m->refs);
 }
 
+/* The plain transport on fd (each fd has one, so that a queue may keep
+ * a pointer to it). */
+static struct transport *tp(int fd)
+{
+        static struct transport tps[1024];
+        struct transport *t = &tps[fd < 0 ? 0 : fd];
+
+        ck_assert_int_lt(fd, 1024);
+        transport_plain(t, fd);
+        return t;
+}
+
 /* A connected stream pair: sv[0] for msg_queue_write, sv[1] to read. */
 static void pair(int sv[2])
 {
@@ -41,7 +53,7 @@ static char *drain(struct msg_queue *q, size_t *len)
 
         ck_assert_ptr_nonnull(buf);
         pair(sv);
-        ck_assert_int_eq(msg_queue_write(q, sv[0]), 0);
+        ck_assert_int_eq(msg_queue_write(q, tp(sv[0])), 0);
         ck_assert(!msg_queue_pending(q));
         ck_assert_uint_eq(msg_queue_bytes(q), 0);
         close(sv[0]);
@@ -64,7 +76,7 @@ static void push_new(struct msg_queue *q, const char *text)
 {
         struct msg *m = msg_new("%s", text);
         ck_assert_ptr_nonnull(m);
-        ck_assert_int_eq(msg_queue_push(q, m), 0);
+        ck_assert_int_eq(msg_queue_push(q, m, NULL), 0);
         msg_unref(m);
 }
 
@@ -101,6 +113,29 @@ START_TEST(msg_format)
 }
 END_TEST
 
+/* A line's wire form is made once per framing; a telnet line without
+ * 0xFF is sent as it was made. */
+START_TEST(msg_wire_forms)
+{
+        struct msg *m = msg_new("plain");
+        struct msg *iac = msg_new("a\xff" "b");
+
+        ck_assert_ptr_null(m->wire[FRAMING_TELNET].data);
+        ck_assert_int_eq(msg_encode(m, &framing_telnet), 0);
+        ck_assert_ptr_eq(m->wire[FRAMING_TELNET].data, m->data);
+        ck_assert_uint_eq(m->wire[FRAMING_TELNET].len, m->len);
+        ck_assert_int_eq(msg_encode(m, &framing_telnet), 0);    /* once */
+        ck_assert_ptr_eq(m->wire[FRAMING_TELNET].data, m->data);
+
+        ck_assert_int_eq(msg_encode(iac, &framing_telnet), 0);
+        ck_assert_ptr_ne(iac->wire[FRAMING_TELNET].data, iac->data);
+        ck_assert_uint_eq(iac->wire[FRAMING_TELNET].len, 6);
+        ck_assert_int_eq(memcmp(iac->wire[FRAMING_TELNET].data, "a\xff\xff" "b\r\n", 6), 0);
+        msg_unref(m);
+        msg_unref(iac);         /* frees the copy too (the leak check sees to it) */
+}
+END_TEST
+
 START_TEST(msg_refcount)
 {
         struct msg *m = msg_new("shared");
@@ -113,11 +148,11 @@ START_TEST(msg_refcount)
         msg_unref(NULL);        /* allowed, does nothing */
 
         /* Every queue holds its own reference. */
-        ck_assert_int_eq(msg_queue_init(&a, 1024, -1), 0);
-        ck_assert_int_eq(msg_queue_init(&b, 1024, -1), 0);
-        ck_assert_int_eq(msg_queue_push(&a, m), 0);
-        ck_assert_int_eq(msg_queue_push(&b, m), 0);
-        ck_assert_int_eq(msg_queue_push(&b, m), 0);
+        ck_assert_int_eq(msg_queue_init(&a, 1024, -1, &framing_telnet), 0);
+        ck_assert_int_eq(msg_queue_init(&b, 1024, -1, &framing_telnet), 0);
+        ck_assert_int_eq(msg_queue_push(&a, m, NULL), 0);
+        ck_assert_int_eq(msg_queue_push(&b, m, NULL), 0);
+        ck_assert_int_eq(msg_queue_push(&b, m, NULL), 0);
         ck_assert_uint_eq(refs(m), 4);
 
         /* Written lines drop their reference... */
@@ -139,12 +174,12 @@ START_TEST(queue_order_and_bytes)
         struct msg_queue q;
         size_t len;
 
-        ck_assert_int_eq(msg_queue_init(&q, 4096, -1), 0);
+        ck_assert_int_eq(msg_queue_init(&q, 4096, -1, &framing_telnet), 0);
         ck_assert(!msg_queue_pending(&q));
         ck_assert_uint_eq(msg_queue_bytes(&q), 0);
 
         /* Nothing queued: writing does nothing, not even touch the fd. */
-        ck_assert_int_eq(msg_queue_write(&q, -1), 0);
+        ck_assert_int_eq(msg_queue_write(&q, tp(-1)), 0);
 
         push_new(&q, "one");
         ck_assert(msg_queue_pending(&q));
@@ -177,19 +212,19 @@ START_TEST(queue_limit_overflow)
         struct msg *ten = msg_new("12345678");          /* 10 bytes with CR LF */
         struct msg *small = msg_new("x");
 
-        ck_assert_int_eq(msg_queue_init(&q, 25, -1), 0);
-        ck_assert_int_eq(msg_queue_push(&q, ten), 0);
-        ck_assert_int_eq(msg_queue_push(&q, ten), 0);
+        ck_assert_int_eq(msg_queue_init(&q, 25, -1, &framing_telnet), 0);
+        ck_assert_int_eq(msg_queue_push(&q, ten, NULL), 0);
+        ck_assert_int_eq(msg_queue_push(&q, ten, NULL), 0);
         ck_assert_uint_eq(msg_queue_bytes(&q), 20);
         /* 30 > 25: refused, and nothing about the queue changes but the flag. */
-        ck_assert_int_eq(msg_queue_push(&q, ten), MSG_QUEUE_OVERFLOW);
+        ck_assert_int_eq(msg_queue_push(&q, ten, NULL), MSG_QUEUE_OVERFLOW);
         ck_assert(msg_queue_overflowed(&q));
         ck_assert_uint_eq(msg_queue_bytes(&q), 20);
         ck_assert_uint_eq(q.count, 2);
         ck_assert_uint_eq(refs(ten), 3);
 
         /* Sticky: even a line that would fit is refused now... */
-        ck_assert_int_eq(msg_queue_push(&q, small), MSG_QUEUE_OVERFLOW);
+        ck_assert_int_eq(msg_queue_push(&q, small, NULL), MSG_QUEUE_OVERFLOW);
         ck_assert_uint_eq(q.count, 2);
         ck_assert_uint_eq(refs(small), 1);
 
@@ -198,24 +233,24 @@ START_TEST(queue_limit_overflow)
         ck_assert_str_eq(out, "12345678\r\n12345678\r\n");
         free(out);
         ck_assert(msg_queue_overflowed(&q));
-        ck_assert_int_eq(msg_queue_push(&q, small), MSG_QUEUE_OVERFLOW);
+        ck_assert_int_eq(msg_queue_push(&q, small, NULL), MSG_QUEUE_OVERFLOW);
         ck_assert(!msg_queue_pending(&q));
         ck_assert_uint_eq(refs(ten), 1);
         msg_queue_destroy(&q);
 
         /* Exactly at the limit is still fine. */
-        ck_assert_int_eq(msg_queue_init(&q, 23, -1), 0);
-        ck_assert_int_eq(msg_queue_push(&q, ten), 0);
-        ck_assert_int_eq(msg_queue_push(&q, ten), 0);
-        ck_assert_int_eq(msg_queue_push(&q, small), 0);
+        ck_assert_int_eq(msg_queue_init(&q, 23, -1, &framing_telnet), 0);
+        ck_assert_int_eq(msg_queue_push(&q, ten, NULL), 0);
+        ck_assert_int_eq(msg_queue_push(&q, ten, NULL), 0);
+        ck_assert_int_eq(msg_queue_push(&q, small, NULL), 0);
         ck_assert_uint_eq(msg_queue_bytes(&q), 23);
         ck_assert(!msg_queue_overflowed(&q));
-        ck_assert_int_eq(msg_queue_push(&q, small), MSG_QUEUE_OVERFLOW);
+        ck_assert_int_eq(msg_queue_push(&q, small, NULL), MSG_QUEUE_OVERFLOW);
         msg_queue_destroy(&q);
 
         /* A line larger than the whole limit overflows an empty queue. */
-        ck_assert_int_eq(msg_queue_init(&q, 5, -1), 0);
-        ck_assert_int_eq(msg_queue_push(&q, ten), MSG_QUEUE_OVERFLOW);
+        ck_assert_int_eq(msg_queue_init(&q, 5, -1, &framing_telnet), 0);
+        ck_assert_int_eq(msg_queue_push(&q, ten, NULL), MSG_QUEUE_OVERFLOW);
         ck_assert(msg_queue_overflowed(&q));
         msg_queue_destroy(&q);
 
@@ -231,24 +266,24 @@ START_TEST(queue_push_fill)
         struct msg *ten = msg_new("12345678");
         unsigned pct = 999;
 
-        ck_assert_int_eq(msg_queue_init(&q, 40, -1), 0);
-        ck_assert_int_eq(msg_queue_push_fill(&q, ten, &pct), 0);
+        ck_assert_int_eq(msg_queue_init(&q, 40, -1, &framing_telnet), 0);
+        ck_assert_int_eq(msg_queue_push(&q, ten, &pct), 0);
         ck_assert_uint_eq(pct, 25);
-        ck_assert_int_eq(msg_queue_push_fill(&q, ten, &pct), 0);
+        ck_assert_int_eq(msg_queue_push(&q, ten, &pct), 0);
         ck_assert_uint_eq(pct, 50);
-        ck_assert_int_eq(msg_queue_push(&q, ten), 0);
-        ck_assert_int_eq(msg_queue_push_fill(&q, ten, &pct), 0);
+        ck_assert_int_eq(msg_queue_push(&q, ten, NULL), 0);
+        ck_assert_int_eq(msg_queue_push(&q, ten, &pct), 0);
         ck_assert_uint_eq(pct, 100);
-        ck_assert_int_eq(msg_queue_push_fill(&q, ten, &pct), MSG_QUEUE_OVERFLOW);
+        ck_assert_int_eq(msg_queue_push(&q, ten, &pct), MSG_QUEUE_OVERFLOW);
         ck_assert_uint_eq(pct, 100);
         msg_queue_destroy(&q);
 
         /* Rounded down; what was written no longer counts. */
-        ck_assert_int_eq(msg_queue_init(&q, 30, -1), 0);
-        ck_assert_int_eq(msg_queue_push_fill(&q, ten, &pct), 0);
+        ck_assert_int_eq(msg_queue_init(&q, 30, -1, &framing_telnet), 0);
+        ck_assert_int_eq(msg_queue_push(&q, ten, &pct), 0);
         ck_assert_uint_eq(pct, 33);
         free(drain(&q, NULL));
-        ck_assert_int_eq(msg_queue_push_fill(&q, ten, &pct), 0);
+        ck_assert_int_eq(msg_queue_push(&q, ten, &pct), 0);
         ck_assert_uint_eq(pct, 33);
         msg_queue_destroy(&q);
         msg_unref(ten);
@@ -274,7 +309,7 @@ static void push_numbered(struct msg_queue *q, int first, int last)
 {
         for (int i = first; i <= last; i++) {
                 struct msg *m = msg_new("n %d", i);
-                ck_assert_int_eq(msg_queue_push(q, m), 0);
+                ck_assert_int_eq(msg_queue_push(q, m, NULL), 0);
                 msg_unref(m);
         }
 }
@@ -283,7 +318,7 @@ START_TEST(queue_ring_growth)
 {
         struct msg_queue q;
 
-        ck_assert_int_eq(msg_queue_init(&q, 1 << 20, -1), 0);
+        ck_assert_int_eq(msg_queue_init(&q, 1 << 20, -1, &framing_telnet), 0);
 
         /* Growth from an unwrapped ring. */
         push_numbered(&q, 0, 99);
@@ -292,7 +327,7 @@ START_TEST(queue_ring_growth)
         assert_numbered(&q, 0, 99);
 
         msg_queue_destroy(&q);
-        ck_assert_int_eq(msg_queue_init(&q, 1 << 20, -1), 0);
+        ck_assert_int_eq(msg_queue_init(&q, 1 << 20, -1, &framing_telnet), 0);
 
         /* Move the head into the middle of the first 16-slot ring, fill it
          * so that it wraps around, then grow it: order must survive. */
@@ -331,7 +366,7 @@ START_TEST(queue_wake_fd)
         struct msg_queue q;
 
         ck_assert_int_ge(efd, 0);
-        ck_assert_int_eq(msg_queue_init(&q, 100, efd), 0);
+        ck_assert_int_eq(msg_queue_init(&q, 100, efd, &framing_telnet), 0);
         ck_assert_uint_eq(wakes(efd), 0);
 
         /* Empty to non-empty: one wake-up; further pushes: none. */
@@ -351,9 +386,9 @@ START_TEST(queue_wake_fd)
         /* An overflow wakes the owner even though the queue is not empty,
          * so that it drops the client; later refusals do not. */
         struct msg *big = msg_new("%0200d", 0);
-        ck_assert_int_eq(msg_queue_push(&q, big), MSG_QUEUE_OVERFLOW);
+        ck_assert_int_eq(msg_queue_push(&q, big, NULL), MSG_QUEUE_OVERFLOW);
         ck_assert_uint_eq(wakes(efd), 1);
-        ck_assert_int_eq(msg_queue_push(&q, big), MSG_QUEUE_OVERFLOW);
+        ck_assert_int_eq(msg_queue_push(&q, big, NULL), MSG_QUEUE_OVERFLOW);
         ck_assert_uint_eq(wakes(efd), 0);
         msg_unref(big);
 
@@ -398,7 +433,7 @@ START_TEST(queue_partial_writes)
         pair(sv);
         set_buf(sv[0], SO_SNDBUF, 4096);
         set_buf(sv[1], SO_RCVBUF, 4096);
-        ck_assert_int_eq(msg_queue_init(&q, size, -1), 0);
+        ck_assert_int_eq(msg_queue_init(&q, size, -1, &framing_telnet), 0);
 
         for (int i = 0; i < LINES; i++) {
                 int pad = i % 7 == 0 ? (int)(rand_r(&seed) % 8900) : (int)(rand_r(&seed) % 300);
@@ -406,7 +441,7 @@ START_TEST(queue_partial_writes)
                 ck_assert_ptr_nonnull(m);
                 memcpy(want + total, m->data, m->len);
                 total += m->len;
-                ck_assert_int_eq(msg_queue_push(&q, m), 0);
+                ck_assert_int_eq(msg_queue_push(&q, m, NULL), 0);
                 msg_unref(m);
         }
         ck_assert_uint_eq(msg_queue_bytes(&q), total);
@@ -415,7 +450,7 @@ START_TEST(queue_partial_writes)
          * At every step each byte is either still queued, in the socket, or
          * read: nothing is lost or sent twice. */
         while (have < total) {
-                ck_assert_int_eq(msg_queue_write(&q, sv[0]), 0);
+                ck_assert_int_eq(msg_queue_write(&q, tp(sv[0])), 0);
                 if (msg_queue_pending(&q) && q.offset != 0)
                         partial = true;
                 ck_assert_uint_eq(msg_queue_bytes(&q) + unread(sv[1]) + have, total);
@@ -478,41 +513,62 @@ static struct msg *line(const char *text)
         return m;
 }
 
+/* Give m to q within batch b, as room_say() does for each member. */
+static int offer(struct msg_queue *q, struct msg *m, struct msg_batch *b)
+{
+        return msg_queue_offer(q, m, b, msg_batch_line(b, m, 1), NULL);
+}
+
 START_TEST(direct_claim_mine_and_queued_behind)
 {
         struct msg_queue q;
         int sv[2], efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         struct msg *m[4] = { line("a1"), line("a2"), line("b1"), line("a3") };
-        int A, B;       /* two senders: their addresses name them */
-        unsigned pct;
-        bool wake;
+        struct msg_batch A = { 0 }, B = { 0 };  /* two senders' batches */
         char buf[256];
 
         pair(sv);
-        ck_assert_int_eq(msg_queue_init(&q, 4096, efd), 0);
-        /* Without a socket, nothing is ever written directly. */
-        ck_assert_int_eq(msg_queue_offer(&q, m[0], &A, &pct, &wake), 0);
-        ck_assert_int_eq(msg_queue_write(&q, sv[0]), 0);
+        ck_assert_int_eq(msg_queue_init(&q, 4096, efd, &framing_telnet), 0);
+        /* Without a transport to write, nothing is ever written directly;
+         * the owner's wake-up waits for the batch's end. */
+        msg_batch_begin(&A);
+        ck_assert_int_eq(offer(&q, m[0], &A), 0);
+        ck_assert_uint_eq(q.count, 1);
+        ck_assert_uint_eq(q.pins, 1);
+        ck_assert_uint_eq(wakes(efd), 0);
+        msg_batch_end(&A);
+        ck_assert_uint_eq(wakes(efd), 1);
+        ck_assert_uint_eq(q.pins, 0);
+        ck_assert_int_eq(msg_queue_write(&q, tp(sv[0])), 0);
         ck_assert_str_eq((read_now(sv[1], buf, sizeof(buf)), buf), "a1\r\n");
-        wakes(efd);
 
-        msg_queue_set_direct(&q, sv[0]);
-        ck_assert_int_eq(msg_queue_offer(&q, m[0], &A, &pct, &wake), MSG_QUEUE_DIRECT);
-        ck_assert(!wake);
-        ck_assert_int_eq(msg_queue_offer(&q, m[1], &A, &pct, &wake), MSG_QUEUE_MINE);
+        msg_queue_set_direct(&q, tp(sv[0]));
+        msg_batch_begin(&A);
+        msg_batch_begin(&B);
+        ck_assert_int_eq(offer(&q, m[0], &A), 0);
+        ck_assert_ptr_eq(q.busy_by, &A);
+        ck_assert_uint_eq(q.count, 0);
+        ck_assert_int_eq(offer(&q, m[1], &A), 0);       /* A's own, still */
+        ck_assert_uint_eq(q.count, 0);
         /* B's line waits behind A's write; the owner is not to write. */
-        ck_assert_int_eq(msg_queue_offer(&q, m[2], &B, &pct, &wake), 0);
+        ck_assert_int_eq(offer(&q, m[2], &B), 0);
+        ck_assert_uint_eq(q.count, 1);
+        ck_assert_uint_eq(q.pins, 0);
         ck_assert(!msg_queue_pending(&q));
-        ck_assert_int_eq(msg_queue_write(&q, sv[0]), 0);
+        ck_assert_int_eq(msg_queue_write(&q, tp(sv[0])), 0);
         ck_assert_uint_eq(unread(sv[1]), 0);
         /* With a line queued behind it, A's next line queues too. */
-        ck_assert_int_eq(msg_queue_offer(&q, m[3], &A, &pct, &wake), 0);
-        wakes(efd);
+        ck_assert_int_eq(offer(&q, m[3], &A), 0);
+        ck_assert_uint_eq(q.count, 2);
+        msg_batch_end(&B);
+        ck_assert_uint_eq(wakes(efd), 0);
+        ck_assert_ptr_eq(q.busy_by, &A);
 
-        msg_queue_write_direct(&q, m, 2);
+        msg_batch_end(&A);
+        ck_assert_ptr_null(q.busy_by);
         ck_assert_uint_eq(wakes(efd), 1);       /* for what queued behind */
         ck_assert(msg_queue_pending(&q));
-        ck_assert_int_eq(msg_queue_write(&q, sv[0]), 0);
+        ck_assert_int_eq(msg_queue_write(&q, tp(sv[0])), 0);
         read_now(sv[1], buf, sizeof(buf));
         ck_assert_str_eq(buf, "a1\r\na2\r\nb1\r\na3\r\n");
         ck_assert_uint_eq(msg_queue_bytes(&q), 0);
@@ -527,48 +583,73 @@ START_TEST(direct_claim_mine_and_queued_behind)
 }
 END_TEST
 
+/* A batch holds at most MSG_DIRECT_MAX lines: the room makes it write
+ * them out first (msg_batch_reserve), and a line past it is queued. */
+START_TEST(batch_bounded)
+{
+        struct msg_batch b = { 0 };
+        struct msg *m = line("x");
+
+        ck_assert_int_eq(msg_batch_line(&b, m, 1), -1);         /* not open */
+        msg_batch_begin(&b);
+        for (int i = 0; i < MSG_DIRECT_MAX; i++)
+                ck_assert_int_eq(msg_batch_line(&b, m, 1), i);
+        ck_assert_int_eq(msg_batch_line(&b, m, 1), -1);
+        ck_assert_uint_eq(refs(m), 1 + MSG_DIRECT_MAX);
+        msg_batch_reserve(&b);
+        ck_assert_uint_eq(refs(m), 1);
+        ck_assert_int_eq(msg_batch_line(&b, m, 1), 0);
+        msg_batch_end(&b);
+        ck_assert(!b.open);
+        ck_assert_ptr_null(b.d);
+        ck_assert_uint_eq(refs(m), 1);
+        msg_batch_end(&b);                      /* without a batch: nothing */
+        msg_unref(m);
+}
+END_TEST
+
 START_TEST(direct_partial_goes_first_in_line)
 {
         enum { LINES = MSG_DIRECT_MAX };
         struct msg_queue q;
         struct msg *m[LINES], *later = line("later");
-        int sv[2], efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), who;
+        struct msg_batch b = { 0 };
+        int sv[2], efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         size_t total = 0, got = 0, size = LINES * 600 + 64;
         char *want = malloc(size), *buf = malloc(size);
-        unsigned pct;
-        bool wake;
 
         ck_assert_ptr_nonnull(want);
         ck_assert_ptr_nonnull(buf);
         pair(sv);
         set_buf(sv[0], SO_SNDBUF, 4096);
         set_buf(sv[1], SO_RCVBUF, 4096);
-        ck_assert_int_eq(msg_queue_init(&q, size, efd), 0);
-        msg_queue_set_direct(&q, sv[0]);
+        ck_assert_int_eq(msg_queue_init(&q, size, efd, &framing_telnet), 0);
+        msg_queue_set_direct(&q, tp(sv[0]));
+        msg_batch_begin(&b);
         for (int i = 0; i < LINES; i++) {
                 m[i] = msg_new("%d:%0*d", i, 500 + i, 0);
                 ck_assert_ptr_nonnull(m[i]);
                 memcpy(want + total, m[i]->data, m[i]->len);
                 total += m[i]->len;
+                ck_assert_int_eq(offer(&q, m[i], &b), 0);
         }
         memcpy(want + total, later->data, later->len);
         total += later->len;
-
-        ck_assert_int_eq(msg_queue_offer(&q, m[0], &who, &pct, &wake), MSG_QUEUE_DIRECT);
-        ck_assert_int_eq(msg_queue_push(&q, later), 0);
-        msg_queue_write_direct(&q, m, LINES);
-        ck_assert_uint_eq(wakes(efd), 1);
-        ck_assert_uint_gt(q.offset + q.count, 1);       /* the socket took only part */
-        ck_assert_uint_eq(msg_queue_bytes(&q) + unread(sv[1]), total);
+        ck_assert_ptr_eq(q.busy_by, &b);
+        ck_assert_int_eq(msg_queue_push(&q, later, NULL), 0);
         for (int i = 0; i < LINES; i++)
                 msg_unref(m[i]);
         msg_unref(later);
+        msg_batch_end(&b);
+        ck_assert_uint_eq(wakes(efd), 1);
+        ck_assert_uint_gt(q.offset + q.count, 1);       /* the socket took only part */
+        ck_assert_uint_eq(msg_queue_bytes(&q) + unread(sv[1]), total);
 
         /* The owner writes the rest as the reader reads: every byte once,
          * in order, the direct lines before the one queued meanwhile. */
         for (int rounds = 0; got < total; rounds++) {
                 ck_assert_int_lt(rounds, 100000);
-                ck_assert_int_eq(msg_queue_write(&q, sv[0]), 0);
+                ck_assert_int_eq(msg_queue_write(&q, tp(sv[0])), 0);
                 ssize_t n = recv(sv[1], buf + got, size - got, MSG_DONTWAIT);
                 if (n > 0)
                         got += (size_t)n;
@@ -589,25 +670,28 @@ START_TEST(direct_rest_over_limit_overflows)
 {
         struct msg_queue q;
         struct msg *m[8];
-        int sv[2], who;
-        unsigned pct;
-        bool wake;
+        struct msg_batch b = { 0 };
+        int sv[2];
 
         pair(sv);
         set_buf(sv[0], SO_SNDBUF, 4096);
         set_buf(sv[1], SO_RCVBUF, 4096);
-        ck_assert_int_eq(msg_queue_init(&q, 2000, -1), 0);
-        msg_queue_set_direct(&q, sv[0]);
+        ck_assert_int_eq(msg_queue_init(&q, 2000, -1, &framing_telnet), 0);
+        msg_queue_set_direct(&q, tp(sv[0]));
+        msg_batch_begin(&b);
         for (int i = 0; i < 8; i++) {
                 m[i] = msg_new("%0*d", 4000, i);
                 ck_assert_ptr_nonnull(m[i]);
+                ck_assert_int_eq(offer(&q, m[i], &b), 0);
         }
-        ck_assert_int_eq(msg_queue_offer(&q, m[0], &who, &pct, &wake), MSG_QUEUE_DIRECT);
-        msg_queue_write_direct(&q, m, 8);
+        ck_assert_ptr_eq(q.busy_by, &b);
+        msg_batch_end(&b);
         /* Far more than the socket and max_queue_kib hold: too slow. */
         ck_assert(msg_queue_overflowed(&q));
         ck_assert_uint_le(msg_queue_bytes(&q), 2000);
-        ck_assert_int_eq(msg_queue_offer(&q, m[0], &who, &pct, &wake), MSG_QUEUE_OVERFLOW);
+        msg_batch_begin(&b);
+        ck_assert_int_eq(offer(&q, m[0], &b), MSG_QUEUE_OVERFLOW);
+        msg_batch_end(&b);
         for (int i = 0; i < 8; i++) {
                 ck_assert_uint_eq(refs(m[i]), 1);
                 msg_unref(m[i]);
@@ -618,88 +702,128 @@ START_TEST(direct_rest_over_limit_overflows)
 }
 END_TEST
 
-struct late_writer {
-        struct msg_queue *q;
-        struct msg *m;
-        atomic_bool written;
+/* A sender's thread that ends its batch late. */
+struct late_ender {
+        struct msg_batch *b;
+        atomic_bool ended;
 };
 
-static void *late_writer(void *arg)
+static void *late_ender(void *arg)
 {
-        struct late_writer *w = arg;
+        struct late_ender *w = arg;
 
         usleep(50 * 1000);
-        atomic_store(&w->written, true);
-        msg_queue_write_direct(w->q, &w->m, 1);
+        atomic_store(&w->ended, true);
+        msg_batch_end(w->b);
         return NULL;
 }
 
 START_TEST(direct_close_waits_for_the_write)
 {
         struct msg_queue q;
-        struct late_writer w = { .q = &q, .m = line("last") };
+        struct msg_batch b = { 0 }, later = { 0 };
+        struct late_ender w = { .b = &b };
+        struct msg *last = line("last");
         int sv[2];
-        unsigned pct;
-        bool wake;
         pthread_t t;
         char buf[64];
 
         pair(sv);
-        ck_assert_int_eq(msg_queue_init(&q, 4096, -1), 0);
-        msg_queue_set_direct(&q, sv[0]);
-        ck_assert_int_eq(msg_queue_offer(&q, w.m, &w, &pct, &wake), MSG_QUEUE_DIRECT);
-        ck_assert_int_eq(pthread_create(&t, NULL, late_writer, &w), 0);
+        ck_assert_int_eq(msg_queue_init(&q, 4096, -1, &framing_telnet), 0);
+        msg_queue_set_direct(&q, tp(sv[0]));
+        msg_batch_begin(&b);
+        ck_assert_int_eq(offer(&q, last, &b), 0);
+        ck_assert_ptr_eq(q.busy_by, &b);
+        ck_assert_int_eq(pthread_create(&t, NULL, late_ender, &w), 0);
         msg_queue_close(&q);
         /* Only once the write is done may the socket be closed. */
-        ck_assert(atomic_load(&w.written));
+        ck_assert(atomic_load(&w.ended));
         read_now(sv[1], buf, sizeof(buf));
         ck_assert_str_eq(buf, "last\r\n");
         /* Closing: no more direct writes. */
-        ck_assert_int_eq(msg_queue_offer(&q, w.m, &w, &pct, &wake), 0);
+        msg_batch_begin(&later);
+        ck_assert_int_eq(offer(&q, last, &later), 0);
+        ck_assert_ptr_null(q.busy_by);
+        ck_assert_uint_eq(q.count, 1);
         pthread_join(t, NULL);
+        msg_batch_end(&later);
         msg_queue_destroy(&q);
-        msg_unref(w.m);
+        msg_unref(last);
         close(sv[0]);
         close(sv[1]);
+}
+END_TEST
+
+/* A wake-up owed by a batch keeps the queue's owner from closing (and
+ * freeing its eventfd) until the batch has paid it. */
+START_TEST(batch_wake_owed_holds_close)
+{
+        struct msg_queue q;
+        struct msg_batch b = { 0 };
+        struct late_ender w = { .b = &b };
+        struct msg *m = line("queued");
+        int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        pthread_t t;
+
+        ck_assert_int_eq(msg_queue_init(&q, 4096, efd, &framing_telnet), 0);
+        msg_batch_begin(&b);
+        ck_assert_int_eq(offer(&q, m, &b), 0);
+        ck_assert_uint_eq(q.pins, 1);
+        ck_assert_int_eq(pthread_create(&t, NULL, late_ender, &w), 0);
+        msg_queue_close(&q);
+        ck_assert(atomic_load(&w.ended));
+        ck_assert_uint_eq(q.pins, 0);
+        ck_assert_uint_eq(wakes(efd), 1);
+        pthread_join(t, NULL);
+        msg_queue_destroy(&q);
+        msg_unref(m);
+        close(efd);
 }
 END_TEST
 
 START_TEST(direct_hold_keeps_senders_to_the_queue)
 {
         struct msg_queue q;
-        struct late_writer w = { .q = &q, .m = line("direct") };
-        struct msg *queued = line("queued");
-        int sv[2], efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), who;
-        unsigned pct;
-        bool wake;
+        struct msg_batch b = { 0 }, other = { 0 };
+        struct late_ender w = { .b = &b };
+        struct msg *direct = line("direct"), *queued = line("queued");
+        int sv[2], efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         pthread_t t;
         char buf[128];
 
         pair(sv);
-        ck_assert_int_eq(msg_queue_init(&q, 4096, efd), 0);
-        msg_queue_set_direct(&q, sv[0]);
+        ck_assert_int_eq(msg_queue_init(&q, 4096, efd, &framing_telnet), 0);
+        msg_queue_set_direct(&q, tp(sv[0]));
         /* The owner waits for a direct write under way before its own. */
-        ck_assert_int_eq(msg_queue_offer(&q, w.m, &w, &pct, &wake), MSG_QUEUE_DIRECT);
-        ck_assert_int_eq(pthread_create(&t, NULL, late_writer, &w), 0);
+        msg_batch_begin(&b);
+        ck_assert_int_eq(offer(&q, direct, &b), 0);
+        ck_assert_int_eq(pthread_create(&t, NULL, late_ender, &w), 0);
         msg_queue_hold(&q, true);
-        ck_assert(atomic_load(&w.written));
+        ck_assert(atomic_load(&w.ended));
         ck_assert_int_eq(send(sv[0], "\xff\xfc\x01", 3, 0), 3);       /* IAC WONT ECHO */
         /* Held: a sender's line is queued, and nobody is woken for it. */
-        ck_assert_int_eq(msg_queue_offer(&q, queued, &who, &pct, &wake), 0);
-        ck_assert(!wake);
+        msg_batch_begin(&other);
+        ck_assert_int_eq(offer(&q, queued, &other), 0);
+        ck_assert_uint_eq(q.count, 1);
+        ck_assert_uint_eq(q.pins, 0);
+        msg_batch_end(&other);
         ck_assert(!msg_queue_pending(&q));
         wakes(efd);
         msg_queue_hold(&q, false);
         ck_assert(msg_queue_pending(&q));
-        ck_assert_int_eq(msg_queue_write(&q, sv[0]), 0);
+        ck_assert_int_eq(msg_queue_write(&q, tp(sv[0])), 0);
         read_now(sv[1], buf, sizeof(buf));
         ck_assert_str_eq(buf, "direct\r\n\xff\xfc\x01queued\r\n");
         /* Released: direct writes again. */
-        ck_assert_int_eq(msg_queue_offer(&q, queued, &who, &pct, &wake), MSG_QUEUE_DIRECT);
-        msg_queue_write_direct(&q, &queued, 1);
+        msg_batch_begin(&other);
+        ck_assert_int_eq(offer(&q, queued, &other), 0);
+        ck_assert_ptr_eq(q.busy_by, &other);
+        msg_batch_end(&other);
+        read_now(sv[1], buf, sizeof(buf));
+        ck_assert_str_eq(buf, "queued\r\n");
         pthread_join(t, NULL);
         msg_queue_destroy(&q);
-        msg_unref(w.m);
+        msg_unref(direct);
         msg_unref(queued);
         close(sv[0]);
         close(sv[1]);
@@ -716,9 +840,9 @@ START_TEST(queue_peer_closed)
         signal(SIGPIPE, SIG_DFL);
         pair(sv);
         close(sv[1]);
-        ck_assert_int_eq(msg_queue_init(&q, 1024, -1), 0);
+        ck_assert_int_eq(msg_queue_init(&q, 1024, -1, &framing_telnet), 0);
         push_new(&q, "into the void");
-        int r = msg_queue_write(&q, sv[0]);
+        int r = msg_queue_write(&q, tp(sv[0]));
         ck_assert_msg(r == -EPIPE || r == -ECONNRESET, "got %d", r);
         /* The line stays queued; destroy releases it. */
         ck_assert(msg_queue_pending(&q));
@@ -727,12 +851,12 @@ START_TEST(queue_peer_closed)
 
         /* Same when the peer goes away with unread data. */
         pair(sv);
-        ck_assert_int_eq(msg_queue_init(&q, 1024, -1), 0);
+        ck_assert_int_eq(msg_queue_init(&q, 1024, -1, &framing_telnet), 0);
         push_new(&q, "first");
-        ck_assert_int_eq(msg_queue_write(&q, sv[0]), 0);
+        ck_assert_int_eq(msg_queue_write(&q, tp(sv[0])), 0);
         close(sv[1]);
         push_new(&q, "second");
-        r = msg_queue_write(&q, sv[0]);
+        r = msg_queue_write(&q, tp(sv[0]));
         ck_assert_msg(r == -EPIPE || r == -ECONNRESET, "got %d", r);
         msg_queue_destroy(&q);
         close(sv[0]);
@@ -754,7 +878,7 @@ static void *producer(void *arg)
 
         for (int i = 0; i < PER_PRODUCER; i++) {
                 struct msg *m = msg_new("p%d %d", id, i);
-                if (!m || msg_queue_push(&shared_q, m) != 0)
+                if (!m || msg_queue_push(&shared_q, m, NULL) != 0)
                         atomic_fetch_add(&push_errors, 1);
                 msg_unref(m);
                 if (i % 512 == 0)
@@ -837,7 +961,7 @@ START_TEST(queue_threads)
         rd.fd = sv[1];
         atomic_store(&producers_done, 0);
         atomic_store(&push_errors, 0);
-        ck_assert_int_eq(msg_queue_init(&shared_q, 64u << 20, efd), 0);
+        ck_assert_int_eq(msg_queue_init(&shared_q, 64u << 20, efd, &framing_telnet), 0);
 
         ck_assert_int_eq(pthread_create(&rd_thread, NULL, reader, &rd), 0);
         for (intptr_t i = 0; i < PRODUCERS; i++)
@@ -849,7 +973,7 @@ START_TEST(queue_threads)
                 uint64_t v;
                 if (read(efd, &v, sizeof(v)) < 0)
                         ck_assert_int_eq(errno, EAGAIN);
-                ck_assert_int_eq(msg_queue_write(&shared_q, sv[0]), 0);
+                ck_assert_int_eq(msg_queue_write(&shared_q, tp(sv[0])), 0);
                 bool pending = msg_queue_pending(&shared_q);
                 if (!pending && atomic_load(&producers_done) == PRODUCERS &&
                     !msg_queue_pending(&shared_q))
@@ -892,6 +1016,7 @@ Suite *test_suite(void)
 
         tcase_add_test(tc, msg_format);
         tcase_add_test(tc, msg_refcount);
+        tcase_add_test(tc, msg_wire_forms);
         suite_add_tcase(s, tc);
 
         tcase_add_test(tq, queue_order_and_bytes);
@@ -903,6 +1028,8 @@ Suite *test_suite(void)
         tcase_add_test(tq, queue_peer_closed);
         tcase_add_test(tq, queue_threads);
         tcase_add_test(tq, direct_claim_mine_and_queued_behind);
+        tcase_add_test(tq, batch_bounded);
+        tcase_add_test(tq, batch_wake_owed_holds_close);
         tcase_add_test(tq, direct_partial_goes_first_in_line);
         tcase_add_test(tq, direct_rest_over_limit_overflows);
         tcase_add_test(tq, direct_close_waits_for_the_write);

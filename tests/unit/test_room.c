@@ -23,14 +23,16 @@ struct client {
         struct member m;
         struct msg_queue q;
         int sv[2];
+        struct transport t;     /* on sv[0] */
 };
 
 static void client_init(struct client *c)
 {
         memset(c, 0, sizeof(*c));
-        ck_assert_int_eq(msg_queue_init(&c->q, 4u << 20, -1), 0);
+        ck_assert_int_eq(msg_queue_init(&c->q, 4u << 20, -1, &framing_telnet), 0);
         c->m.q = &c->q;
         ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, c->sv), 0);
+        transport_plain(&c->t, c->sv[0]);
 }
 
 static void client_free(struct client *c)
@@ -47,7 +49,7 @@ static char *received(struct client *c)
         char *buf = malloc(size);
 
         ck_assert_ptr_nonnull(buf);
-        ck_assert_int_eq(msg_queue_write(&c->q, c->sv[0]), 0);
+        ck_assert_int_eq(msg_queue_write(&c->q, &c->t), 0);
         ck_assert(!msg_queue_pending(&c->q));
         while (got < size - 1) {
                 ssize_t n = recv(c->sv[1], buf + got, size - 1 - got, MSG_DONTWAIT);
@@ -103,6 +105,8 @@ static struct msg *note_renamed(const char *old, const char *nick)
 
 static struct registry reg;
 static struct client cl[6];
+/* The test thread's batch, as a sender's connection keeps one. */
+static struct msg_batch batch;
 
 /* A [chat] rooms list as the configuration parses it. */
 static const struct text_room_list *names(const char *text)
@@ -255,10 +259,10 @@ START_TEST(add_guests)
 
         /* History comes after the joined line, each line marked. */
         m = line("<GUEST2> hello");
-        room_say(&reg, &a->m, m, false, true);
+        room_say(&reg, &a->m, m, false, true, &batch);
         msg_unref(m);
         m = line("<guest3> hi there");
-        room_say(&reg, &b->m, m, false, true);
+        room_say(&reg, &b->m, m, false, true, &batch);
         msg_unref(m);
         free(received(a));
         free(received(b));
@@ -479,7 +483,7 @@ START_TEST(say_fan_out)
         free(received(d));
 
         m = line("<guest1> hi");
-        ck_assert_uint_eq(room_say(&reg, &a->m, m, false, true), 0);     /* 13 of 4 MiB */
+        ck_assert_uint_eq(room_say(&reg, &a->m, m, false, true, &batch), 0);     /* 13 of 4 MiB */
         ck_assert_uint_eq(atomic_load(&m->refs), 3);    /* shared, not copied */
         msg_unref(m);
         expect_nothing(a);
@@ -488,7 +492,7 @@ START_TEST(say_fan_out)
         expect_nothing(d);
 
         m = line("* guest1 waves");
-        ck_assert_uint_eq(room_say(&reg, &a->m, m, true, false), 0);
+        ck_assert_uint_eq(room_say(&reg, &a->m, m, true, false, &batch), 0);
         msg_unref(m);
         expect(a, "* guest1 waves", NULL);
         expect(b, "* guest1 waves", NULL);
@@ -506,7 +510,7 @@ START_TEST(say_fan_out)
                 char text[16];
                 snprintf(text, sizeof(text), "%d", i);
                 m = line(text);
-                room_say(&reg, &cl[i % 4].m, m, true, false);
+                room_say(&reg, &cl[i % 4].m, m, true, false, &batch);
                 msg_unref(m);
         }
         char *want = received(a);
@@ -524,7 +528,7 @@ END_TEST
 static void queue_limit(struct client *c, size_t limit)
 {
         msg_queue_destroy(&c->q);
-        ck_assert_int_eq(msg_queue_init(&c->q, limit, -1), 0);
+        ck_assert_int_eq(msg_queue_init(&c->q, limit, -1, &framing_telnet), 0);
 }
 
 START_TEST(say_reports_fill)
@@ -539,22 +543,22 @@ START_TEST(say_reports_fill)
                 ck_assert_int_eq(room_add(&reg, &cl[i].m, NULL), 0);
 
         /* The fullest queue that got the line, the sender's own excluded. */
-        ck_assert_uint_eq(room_say(&reg, &a->m, m, false, false), 10);
-        ck_assert_uint_eq(room_say(&reg, &a->m, m, false, false), 20);
-        ck_assert_uint_eq(room_say(&reg, &c->m, m, false, false), 50);
-        ck_assert_uint_eq(room_say(&reg, &c->m, m, true, false), 100);
+        ck_assert_uint_eq(room_say(&reg, &a->m, m, false, false, &batch), 10);
+        ck_assert_uint_eq(room_say(&reg, &a->m, m, false, false, &batch), 20);
+        ck_assert_uint_eq(room_say(&reg, &c->m, m, false, false, &batch), 50);
+        ck_assert_uint_eq(room_say(&reg, &c->m, m, true, false, &batch), 100);
         /* An overflowing queue does not count: that client is dropped. */
         ck_assert(!msg_queue_overflowed(&a->q));
-        ck_assert_uint_eq(room_say(&reg, &b->m, m, true, false), 50);
+        ck_assert_uint_eq(room_say(&reg, &b->m, m, true, false, &batch), 50);
         ck_assert(msg_queue_overflowed(&a->q));
         ck_assert_uint_eq(msg_queue_bytes(&a->q), 20);
         ck_assert_uint_eq(msg_queue_bytes(&c->q), 40);
         free(received(b));
-        ck_assert_uint_eq(room_say(&reg, &a->m, m, false, false), 25);
+        ck_assert_uint_eq(room_say(&reg, &a->m, m, false, false, &batch), 25);
 
         /* Nobody else in the room: 0. */
         ck_assert_int_eq(room_join(&reg, &c->m, "alone", NULL, NULL, NULL), 0);
-        ck_assert_uint_eq(room_say(&reg, &c->m, m, false, true), 0);
+        ck_assert_uint_eq(room_say(&reg, &c->m, m, false, true, &batch), 0);
         msg_unref(m);
 }
 END_TEST
@@ -566,7 +570,7 @@ static int queue_with_wake(struct client *c)
 
         ck_assert_int_ge(efd, 0);
         msg_queue_destroy(&c->q);
-        ck_assert_int_eq(msg_queue_init(&c->q, 1 << 20, efd), 0);
+        ck_assert_int_eq(msg_queue_init(&c->q, 1 << 20, efd, &framing_telnet), 0);
         return efd;
 }
 
@@ -585,7 +589,7 @@ START_TEST(batch_wakes_once_at_its_end)
                 ck_assert_int_eq(room_add(&reg, &cl[i].m, NULL), 0);
         /* Outside a batch a line wakes its readers at once. */
         struct msg *m1 = line("<guest1> one");
-        room_say(&reg, &a->m, m1, false, false);
+        room_say(&reg, &a->m, m1, false, false, &batch);
         ck_assert(woken(eb) && woken(ec));
         expect(b, "<guest1> one", NULL);
         expect(c, "<guest1> one", NULL);
@@ -593,26 +597,28 @@ START_TEST(batch_wakes_once_at_its_end)
         /* In a batch, lines are queued in order at once, and each reader is
          * woken once, when the batch ends. */
         struct msg *m2 = line("<guest1> two"), *m3 = line("<guest1> three");
-        room_batch_begin();
-        room_say(&reg, &a->m, m2, false, false);
-        room_say(&reg, &a->m, m3, false, false);
+        msg_batch_begin(&batch);
+        room_say(&reg, &a->m, m2, false, false, &batch);
+        room_say(&reg, &a->m, m3, false, false, &batch);
         ck_assert(!woken(eb) && !woken(ec));
         ck_assert_uint_eq(msg_queue_bytes(&b->q), strlen("<guest1> two\r\n<guest1> three\r\n"));
-        room_batch_end(&reg);
+        msg_batch_end(&batch);
         ck_assert(woken(eb) && woken(ec));
         ck_assert(!woken(eb) && !woken(ec));
         expect(b, "<guest1> two", "<guest1> three", NULL);
         expect(c, "<guest1> two", "<guest1> three", NULL);
-        room_batch_end(&reg);   /* no batch: nothing happens */
+        msg_batch_end(&batch);  /* no batch: nothing happens */
 
-        /* A member leaving is woken first: its queue must not be owed a
-         * wake-up once it is gone. */
-        room_batch_begin();
-        room_say(&reg, &a->m, m1, false, false);
+        /* A member leaving stays owed its wake-up: its owner closes its
+         * queue only once the batch has paid (msg_queue_close()). */
+        msg_batch_begin(&batch);
+        room_say(&reg, &a->m, m1, false, false, &batch);
         room_remove(&reg, &c->m, NULL);
+        ck_assert(!woken(ec) && !woken(eb));
+        ck_assert_uint_eq(c->q.pins, 1);
+        msg_batch_end(&batch);
         ck_assert(woken(ec) && woken(eb));
-        room_batch_end(&reg);
-        ck_assert(!woken(eb));
+        ck_assert_uint_eq(c->q.pins, 0);
         expect(c, "<guest1> one", NULL);
 
         msg_unref(m1);
@@ -638,7 +644,7 @@ static char *arrived(struct client *c)
         static char buf[8192];
         size_t got = 0;
 
-        ck_assert_int_eq(msg_queue_write(&c->q, c->sv[0]), 0);
+        ck_assert_int_eq(msg_queue_write(&c->q, &c->t), 0);
         for (;;) {
                 ssize_t n = recv(c->sv[1], buf + got, sizeof(buf) - 1 - got, MSG_DONTWAIT);
                 if (n <= 0)
@@ -655,13 +661,13 @@ START_TEST(batch_writes_idle_members_directly)
         char name[ROOM_NAME_MAX + 1], topic[ROOM_TOPIC_MAX + 1];
 
         add_quietly(3);
-        msg_queue_set_direct(&b->q, b->sv[0]);
-        msg_queue_set_direct(&c->q, c->sv[0]);
+        msg_queue_set_direct(&b->q, &b->t);
+        msg_queue_set_direct(&c->q, &c->t);
         struct msg *m1 = line("<guest1> one"), *m2 = line("<guest1> two");
         struct msg *m3 = line("<guest1> three"), *t = line("* topic: x");
 
         /* Outside a batch, lines are queued for the owners to write. */
-        room_say(&reg, &a->m, m1, false, false);
+        room_say(&reg, &a->m, m1, false, false, &batch);
         ck_assert_uint_eq(msg_queue_bytes(&b->q), strlen("<guest1> one\r\n"));
         ck_assert_str_eq(arrived(b), "<guest1> one\r\n");
         ck_assert_str_eq(arrived(c), "<guest1> one\r\n");
@@ -674,15 +680,15 @@ START_TEST(batch_writes_idle_members_directly)
         struct msg *p = line("*guest3* private");
         char to[ROOM_NICK_MAX + 1];
         ck_assert_int_eq(room_privmsg(&reg, "guest3", p, to), 0);
-        room_batch_begin();
-        room_say(&reg, &a->m, m1, false, false);
-        room_say(&reg, &a->m, m2, false, false);
+        msg_batch_begin(&batch);
+        room_say(&reg, &a->m, m1, false, false, &batch);
+        room_say(&reg, &a->m, m2, false, false, &batch);
         ck_assert(!msg_queue_pending(&b->q));   /* owned by the batch */
         ck_assert_uint_eq(msg_queue_bytes(&b->q), 0);
         room_topic(&reg, &a->m, "x", t, name, topic);
-        room_say(&reg, &a->m, m3, false, false);
+        room_say(&reg, &a->m, m3, false, false, &batch);
         ck_assert_uint_eq(unread(b->sv[1]), 0);
-        room_batch_end(&reg);
+        msg_batch_end(&batch);
         ck_assert_str_eq(arrived(b),
                          "<guest1> one\r\n<guest1> two\r\n* topic: x\r\n<guest1> three\r\n");
         ck_assert_str_eq(arrived(c), "*guest3* private\r\n<guest1> one\r\n<guest1> two\r\n"
@@ -708,7 +714,7 @@ START_TEST(history_capacity_and_resize)
         add_quietly(1);
         for (int i = 1; i <= 5; i++) {
                 m = msg_new("line %d", i);
-                room_say(&reg, &a->m, m, false, true);
+                room_say(&reg, &a->m, m, false, true, &batch);
                 msg_unref(m);
         }
         ck_assert_int_eq(room_add(&reg, &b->m, NULL), 0);
@@ -718,7 +724,7 @@ START_TEST(history_capacity_and_resize)
         ck_assert_int_eq(room_join(&reg, &a->m, "games", NULL, NULL, NULL), 0);
         expect_nothing(a);
         m = line("in games");
-        room_say(&reg, &a->m, m, false, true);
+        room_say(&reg, &a->m, m, false, true, &batch);
         msg_unref(m);
 
         /* Shrinking keeps the newest lines. */
@@ -734,7 +740,7 @@ START_TEST(history_capacity_and_resize)
         lim.history = 0;
         room_set_limits(&reg, &lim);
         m = line("gone");
-        room_say(&reg, &a->m, m, false, true);
+        room_say(&reg, &a->m, m, false, true, &batch);
         msg_unref(m);
         expect(b, "gone", NULL);
         ck_assert_int_eq(room_join(&reg, &b->m, "lobby", NULL, NULL, NULL), 0);
@@ -746,7 +752,7 @@ START_TEST(history_capacity_and_resize)
         room_set_limits(&reg, &lim);
         for (int i = 0; i < 12; i++) {
                 m = msg_new("again %d", i);
-                room_say(&reg, &a->m, m, false, true);
+                room_say(&reg, &a->m, m, false, true, &batch);
                 msg_unref(m);
         }
         free(received(b));
@@ -963,6 +969,7 @@ struct worker {
         int errors;
         char first_error[128];
         size_t joined, renamed, said, told;
+        struct msg_batch batch;         /* as its connection would have */
 };
 
 static void worker_error(struct worker *w, const char *what, int r)
@@ -974,7 +981,7 @@ static void worker_error(struct worker *w, const char *what, int r)
 static void drain_quietly(struct worker *w, struct client *c)
 {
         char buf[8192];
-        int r = msg_queue_write(&c->q, c->sv[0]);
+        int r = msg_queue_write(&c->q, &c->t);
 
         if (r != 0)
                 worker_error(w, "write", r);
@@ -990,7 +997,7 @@ static void discard(struct client *c)
         char buf[8192];
 
         do {
-                ck_assert_int_eq(msg_queue_write(&c->q, c->sv[0]), 0);
+                ck_assert_int_eq(msg_queue_write(&c->q, &c->t), 0);
                 while (recv(c->sv[1], buf, sizeof(buf), MSG_DONTWAIT) > 0)
                         ;
         } while (msg_queue_pending(&c->q));
@@ -1053,13 +1060,14 @@ static void one_op(struct worker *w, struct client *c)
         case 4:
                 m = msg_new("<%s> op by thread %d", c->m.nick, w->id);
                 /* Half in batches, which write idle members directly. */
-                bool batch = rand_r(&w->seed) % 2;
-                if (batch)
-                        room_batch_begin();
-                fill = room_say(&reg, &c->m, m, rand_r(&w->seed) % 4 == 0, rand_r(&w->seed) % 2);
+                bool in_batch = rand_r(&w->seed) % 2;
+                if (in_batch)
+                        msg_batch_begin(&w->batch);
+                fill = room_say(&reg, &c->m, m, rand_r(&w->seed) % 4 == 0, rand_r(&w->seed) % 2,
+                                &w->batch);
                 msg_unref(m);
-                if (batch)
-                        room_batch_end(&reg);
+                if (in_batch)
+                        msg_batch_end(&w->batch);
                 if (fill > 100)
                         worker_error(w, "say: fill", (int)fill);
                 w->said++;
@@ -1154,7 +1162,7 @@ START_TEST(threads_consistency)
                 client_init(&tclients[i]);
                 /* Half of them take lines straight to their sockets. */
                 if (i % 2)
-                        msg_queue_set_direct(&tclients[i].q, tclients[i].sv[0]);
+                        msg_queue_set_direct(&tclients[i].q, &tclients[i].t);
         }
         memset(w, 0, sizeof(w));
         for (int i = 0; i < THREADS; i++) {

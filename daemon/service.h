@@ -1,0 +1,40 @@
+/* service: the top layer of a connection, what its messages mean.
+ *
+ * A service sees whole messages from one client (a line, whatever the
+ * framing under it) and decides what to say and to whom; it never reads
+ * or writes bytes itself. It talks back with conn_say() (its own thread,
+ * now) or through the connection's queue (conn_queue()), which is how
+ * other connections' threads reach it too.
+ *
+ * Callbacks return 0 to carry on, SERVICE_CLOSE to end the session, or
+ * -errno. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct conn;
+
+enum {
+        SERVICE_CLOSE = 1,      /* the session is over (e.g. /quit) */
+};
+
+struct service {
+        const char *name;
+        /* Other connections' threads give lines to its clients (chat):
+         * their threads wait in poll() for input, output and wake-ups.
+         * Without, a client's thread sleeps in its read alone. */
+        bool shared;
+        /* The client is in: greet it. c->priv is the service's. */
+        int (*open)(struct conn *c);
+        int (*message)(struct conn *c, const char *text, size_t len);
+        /* A message went over [server] max_line_bytes. */
+        int (*too_long)(struct conn *c);
+        /* Optional: milliseconds before the next message may be handled
+         * (flood control; shared services only). */
+        int64_t (*delay_ms)(struct conn *c);
+        /* Optional: the session ends (reason is for people); leave rooms,
+         * free c->priv. Called once, also when open failed. */
+        void (*close)(struct conn *c, const char *reason);
+};
