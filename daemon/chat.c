@@ -80,22 +80,25 @@ size_t chat_rooms(struct chat *ch)
 }
 
 /* Queue a line for the client itself (all its output goes through its
- * queue, so replies and room lines keep their order). */
+ * queue, so replies and room lines keep their order). Never cut: a line
+ * is as long as what it says. */
 __attribute__((format(printf, 2, 3)))
 static void tell(struct chat_client *cc, const char *fmt, ...)
 {
-        char buf[1024];
         va_list ap;
 
         va_start(ap, fmt);
-        vsnprintf(buf, sizeof(buf), fmt, ap);
+        struct msg *m = msg_vnew(fmt, ap);
         va_end(ap);
-        struct msg *m = msg_new("%s", buf);
         if (m) {
                 msg_queue_push(conn_queue(cc->conn), m, NULL);
                 msg_unref(m);
         }
 }
+
+/* Client text shown back in a reply, cut to at most max bytes between
+ * two characters: the two arguments of a "%.*s". */
+#define CUT(text, max) (int)text_fit(text, max), text
 
 static struct msg *note_entered(const struct member *m, const struct room *r)
 {
@@ -235,7 +238,7 @@ static void do_nick(struct chat_client *cc, const struct conf *cf, const char *n
         char old[ROOM_NICK_MAX + 1];
 
         if (!text_valid_name(nick, cf->chat.max_nick_len)) {
-                tell(cc, "bad nick %.64s: use 1 to %u of A-Z a-z 0-9 _ -", nick,
+                tell(cc, "bad nick %.*s: use 1 to %u of A-Z a-z 0-9 _ -", CUT(nick, 64),
                      cf->chat.max_nick_len);
                 return;
         }
@@ -255,8 +258,8 @@ static void do_join(struct chat_client *cc, const char *room, const char *key, c
         int r;
 
         if (text_room_name(room, name, sizeof(name), PICHAT_ROOM_NAME_NEW_MAX) < 0) {
-                tell(cc, "bad room name %.64s: use an optional # and 1 to %d of A-Z a-z 0-9 _ -",
-                     room, PICHAT_ROOM_NAME_NEW_MAX);
+                tell(cc, "bad room name %.*s: use an optional # and 1 to %d of A-Z a-z 0-9 _ -",
+                     CUT(room, 64), PICHAT_ROOM_NAME_NEW_MAX);
                 return;
         }
         if (key && strlen(key) > ROOM_KEY_MAX) {
@@ -336,7 +339,7 @@ static void do_msg(struct chat_client *cc, const char *nick, const char *text)
         if (!m)
                 return;
         if (room_privmsg(&cc->chat->reg, nick, m, to) == ROOM_NO_SUCH_NICK)
-                tell(cc, "no such nick %.64s", nick);
+                tell(cc, "no such nick %.*s", CUT(nick, 64));
         else
                 tell(cc, "-> *%s* %s", to, text);
         msg_unref(m);
@@ -481,7 +484,7 @@ static int chat_line(struct conn *c, const char *raw, size_t len)
                 break;
         case CMD_QUIT:
                 if (cmd.text)
-                        conn_set_reason(c, "quit: %.64s", cmd.text);
+                        conn_set_reason(c, "quit: %.*s", CUT(cmd.text, 64));
                 else
                         conn_set_reason(c, "quit");
                 tell(cc, "* bye");
@@ -497,7 +500,7 @@ static int chat_line(struct conn *c, const char *raw, size_t len)
                         tell(cc, "no password is needed on this server");
                 break;
         case CMD_UNKNOWN:
-                tell(cc, "unknown command /%.32s (try /help)", cmd.word);
+                tell(cc, "unknown command /%.*s (try /help)", CUT(cmd.word, 32));
                 break;
         case CMD_BAD:
                 tell(cc, "%s", cmd.error);

@@ -232,6 +232,8 @@ static int parse_bind(struct parse_state *ps, const char *v)
         return 0;
 }
 
+/* Every text value goes into a CONF_TEXT_SIZE field. inih's line buffer
+ * happens to be shorter, but the copy must not rest on that. */
 static void parse_text(struct parse_state *ps, const char *name, const char *v, char *out)
 {
         size_t len = strlen(v);
@@ -246,6 +248,10 @@ static void parse_text(struct parse_state *ps, const char *name, const char *v, 
                         conf_error(ps, ps->line, "%s: control characters are not allowed", name);
                         return;
                 }
+        }
+        if (len >= CONF_TEXT_SIZE) {
+                conf_error(ps, ps->line, "%s: too long (max %d bytes)", name, CONF_TEXT_SIZE - 1);
+                return;
         }
         memcpy(out, v, len);
         out[len] = '\0';

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "text.h"
 
 struct conn *conn_new(int fd, const struct sockaddr *sa, const struct service *svc, void *ctx,
                       struct conf_store *store, const struct conn_halt *halt)
@@ -73,13 +74,19 @@ bool conn_stopping(const struct conn *c)
 
 void conn_set_reason(struct conn *c, const char *fmt, ...)
 {
+        char full[CONN_REASON_SIZE * 3];
         va_list ap;
 
         if (c->reason[0])
                 return;
         va_start(ap, fmt);
-        vsnprintf(c->reason, sizeof(c->reason), fmt, ap);
+        vsnprintf(full, sizeof(full), fmt, ap);
         va_end(ap);
+        /* Others see it ("left room ... (quit: ...)"): cut between two
+         * characters. */
+        size_t n = text_fit(full, sizeof(c->reason) - 1);
+        memcpy(c->reason, full, n);
+        c->reason[n] = '\0';
 }
 
 void conn_limit_output(struct conn *c, size_t bytes)

@@ -15,25 +15,32 @@
 /* Most lines one write gathers. */
 #define MSG_WRITE_BATCH 64
 
-struct msg *msg_new(const char *fmt, ...)
+struct msg *msg_vnew(const char *fmt, va_list ap)
 {
-        va_list ap;
+        va_list again;
         int n;
 
-        va_start(ap, fmt);
+        va_copy(again, ap);
         n = vsnprintf(NULL, 0, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-                return NULL;
-        struct msg *m = calloc(1, sizeof(*m) + (size_t)n + 3);
+        struct msg *m = n < 0 ? NULL : calloc(1, sizeof(*m) + (size_t)n + 3);
+        if (m)
+                vsnprintf(m->data, (size_t)n + 1, fmt, again);
+        va_end(again);
         if (!m)
                 return NULL;
-        va_start(ap, fmt);
-        vsnprintf(m->data, (size_t)n + 1, fmt, ap);
-        va_end(ap);
         memcpy(m->data + n, "\r\n", 3);
         m->len = (size_t)n + 2;
         atomic_init(&m->refs, 1);
+        return m;
+}
+
+struct msg *msg_new(const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        struct msg *m = msg_vnew(fmt, ap);
+        va_end(ap);
         return m;
 }
 

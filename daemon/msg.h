@@ -44,6 +44,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -66,6 +67,7 @@ struct msg {
 
 /* A line from printf-style arguments, with CR LF appended; NULL on ENOMEM. */
 struct msg *msg_new(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+struct msg *msg_vnew(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 struct msg *msg_ref(struct msg *m);
 void msg_unref(struct msg *m);
 /* Make m's wire form for framing f, unless it has one: 0 or -ENOMEM.

@@ -33,6 +33,31 @@ unsigned text_utf8_lead(uint8_t b, uint8_t *lo, uint8_t *hi)
         return 0;
 }
 
+/* The code point of a valid sequence of n bytes. */
+static uint32_t decode(const uint8_t *s, size_t n)
+{
+        uint32_t cp = n == 2 ? s[0] & 0x1F : n == 3 ? s[0] & 0x0F : s[0] & 0x07;
+
+        for (size_t i = 1; i < n; i++)
+                cp = cp << 6 | (s[i] & 0x3F);
+        return cp;
+}
+
+/* The invisible and reordering characters text.h lists. */
+static bool invisible(uint32_t cp)
+{
+        return cp == 0x061C || cp == 0x180E || cp == 0x200B || cp == 0x200E || cp == 0x200F ||
+               (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2064) ||
+               (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF || (cp >= 0xE0000 && cp <= 0xE007F);
+}
+
+static bool combining(uint32_t cp)
+{
+        return (cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x1AB0 && cp <= 0x1AFF) ||
+               (cp >= 0x1DC0 && cp <= 0x1DFF) || (cp >= 0x20D0 && cp <= 0x20FF) ||
+               (cp >= 0xFE20 && cp <= 0xFE2F);
+}
+
 static bool keep_ascii(uint8_t b)
 {
         return b == '\t' || (b >= 0x20 && b != 0x7F);
@@ -42,6 +67,7 @@ size_t text_sanitize(const char *in, size_t len, char *out, size_t outsize)
 {
         const uint8_t *s = (const uint8_t *)in;
         size_t i = 0, o = 0;
+        unsigned marks = 0;     /* combining marks since the last base */
 
         if (outsize == 0)
                 return 0;
@@ -58,6 +84,7 @@ size_t text_sanitize(const char *in, size_t len, char *out, size_t outsize)
                                 continue;
                         src = &s[i - 1];
                         n = 1;
+                        marks = 0;
                 } else {
                         need = text_utf8_lead(b, &lo, &hi);
                         got = 1;
@@ -73,8 +100,14 @@ size_t text_sanitize(const char *in, size_t len, char *out, size_t outsize)
                         src = &s[i];
                         i += got;
                         if (got == need) {
-                                /* C2 80..C2 9F are the C1 controls. */
-                                if (b == 0xC2 && s[i - 1] <= 0x9F)
+                                uint32_t cp = decode(src, got);
+
+                                /* U+0080..U+009F are the C1 controls. */
+                                if (cp <= 0x9F || invisible(cp))
+                                        continue;
+                                if (!combining(cp))
+                                        marks = 0;
+                                else if (++marks > TEXT_COMBINING_MAX)
                                         continue;
                                 n = got;
                         } else {
@@ -83,6 +116,7 @@ size_t text_sanitize(const char *in, size_t len, char *out, size_t outsize)
                                  * the offending byte starts afresh. */
                                 src = TEXT_REPLACEMENT;
                                 n = 3;
+                                marks = 0;
                         }
                 }
                 if (o + n >= outsize)
@@ -131,6 +165,20 @@ int text_room_name(const char *in, char *out, size_t outsize, size_t max_len)
                 return -ENOSPC;
         memcpy(out, in, n + 1);
         return 0;
+}
+
+size_t text_fit(const char *s, size_t max)
+{
+        size_t n = strnlen(s, max + 1);
+
+        if (n <= max)
+                return n;
+        /* Back over continuation bytes to the start of the character
+         * that does not fit whole. */
+        n = max;
+        while (n > 0 && ((uint8_t)s[n] & 0xC0) == 0x80)
+                n--;
+        return n;
 }
 
 static bool name_sep(char c)

@@ -20,9 +20,24 @@
  * can become one 3-byte U+FFFD, plus the terminating NUL. */
 #define TEXT_SANITIZED_MAX(len) (3 * (size_t)(len) + 1)
 
+/* Combining marks kept after one base character (more are a pile-up). */
+#define TEXT_COMBINING_MAX 4
+
 /* Copy len bytes of in to out as valid UTF-8 without control characters:
  *   - C0 controls (0x00-0x1F) except TAB, DEL (0x7F) and C1 controls
  *     (U+0080-U+009F) are removed;
+ *   - characters that are invisible or reorder what follows them are
+ *     removed, so that a line shows what it holds, in the order it holds
+ *     it: the bidi embeddings, overrides and isolates (U+202A-202E,
+ *     U+2066-2069) and marks (U+200E, U+200F, U+061C), the zero-width
+ *     space (U+200B), word joiner and invisible operators (U+2060-2064),
+ *     the BOM (U+FEFF), the Mongolian vowel separator (U+180E), the line
+ *     and paragraph separators (U+2028, U+2029) and the tag characters
+ *     (U+E0000-E007F). The zero-width joiner and non-joiner (U+200C,
+ *     U+200D) stay: Persian and Indic writing and emoji need them;
+ *   - after one base character at most TEXT_COMBINING_MAX combining
+ *     marks of the generic blocks (U+0300-036F, U+1AB0-1AFF,
+ *     U+1DC0-1DFF, U+20D0-20FF, U+FE20-FE2F) are kept;
  *   - invalid UTF-8 (stray continuation bytes, truncated or overlong
  *     sequences, surrogates, code points above U+10FFFF, the bytes 0xC0,
  *     0xC1, 0xF5-0xFF) becomes U+FFFD, one per maximal invalid subpart,
@@ -32,6 +47,10 @@
  * is cut at a character boundary. Returns the length written, without
  * the NUL. */
 size_t text_sanitize(const char *in, size_t len, char *out, size_t outsize);
+
+/* The longest prefix of the UTF-8 text s, at most max bytes, that ends
+ * between two characters: where user text may be cut. */
+size_t text_fit(const char *s, size_t max);
 
 /* Length of the UTF-8 sequence lead byte b starts (0: never valid as a
  * lead) and the range its second byte must be in, which is what rules out

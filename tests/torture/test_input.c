@@ -332,6 +332,106 @@ START_TEST(input_invalid_utf8)
 }
 END_TEST
 
+/* Random text: ASCII, characters of every length, bidi and invisible
+ * characters, combining pile-ups, controls and bytes that are not UTF-8
+ * (not 0xFF: telnet has its own case). */
+static size_t random_text(char *out, size_t max)
+{
+        static const char *const pieces[] = {
+                "a", "Z", " ", "\t", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+                "\xe2\x80\xae", "\xe2\x81\xa6", "\xe2\x80\x8b", "\xef\xbb\xbf", "\xe2\x80\xa8",
+                "\xcc\x81", "\xcc\x81\xcc\x82\xcc\x83\xcc\x84\xcc\x85\xcc\x86", "\x1b[31m",
+                "\x07", "\x80", "\xc3", "\xe2\x82", "\xfe", "\xc0\xaf", "\xed\xa0\x80",
+                "\xf4\x90\x80\x80", "\xc2\x9b",
+        };
+        size_t n = 0, want = (size_t)rand() % max;
+
+        while (n < want) {
+                const char *p = pieces[(size_t)rand() % (sizeof(pieces) / sizeof(pieces[0]))];
+                size_t k = strlen(p);
+                if (n + k > max)
+                        break;
+                memcpy(out + n, p, k);
+                n += k;
+        }
+        return n;
+}
+
+/* Read every line c has now (until quiet_ms of quiet): each must be clean. */
+static unsigned drain_clean(struct pd_client *c, const char *who, int quiet_ms)
+{
+        char line[16384];
+        unsigned lines = 0;
+        int n;
+
+        while ((n = pd_line(c, line, sizeof(line), quiet_ms)) >= 0) {
+                ck_assert_msg(tt_clean_text(line, (size_t)n), "%s got unclean '%.200s'", who, line);
+                lines++;
+        }
+        return lines;
+}
+
+/* Every command with random text: every byte any client gets back, the
+ * sender included, is clean UTF-8. A /quit reason, the /msg echo and
+ * every other piece of user text a reply shows are cut between two
+ * characters. */
+START_TEST(input_every_command_clean)
+{
+        static const char *const cmds[] = {
+                "", "/me ", "/msg guest1 ", "/msg ", "/topic ", "/nick ", "/join ", "/quit ",
+                "//", "/", "/who ", "/rooms ", "/help ", "/pass ", "/bogus", "/leave ",
+        };
+        unsigned rounds = tt_scaled(1500), quits = 0, seen = 0;
+        struct pd_client s, o1, o2;
+        char wire[600], sn[64];
+
+        srand(8);
+        ck_assert_int_eq(tt_chat_enter(&o1, &d, NULL, NULL), 0);        /* guest1 */
+        ck_assert_int_eq(tt_chat_enter(&o2, &d, NULL, NULL), 0);
+        ck_assert_int_eq(tt_chat_enter(&s, &d, NULL, sn), 0);
+        /* The quit reason that used to end half way through a character. */
+        snprintf(wire, sizeof(wire), "/quit %.63s\xc3\xa9\r\n",
+                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+        send_all(&s, wire, strlen(wire));
+        ck_assert(pd_wait_closed(&s, 10000));
+        pd_close(&s);
+        seen += drain_clean(&o1, "observer 1", 500);
+        ck_assert_int_eq(tt_chat_enter(&s, &d, NULL, sn), 0);
+        for (unsigned i = 0; i < rounds; i++) {
+                const char *cmd = cmds[(size_t)rand() % (sizeof(cmds) / sizeof(cmds[0]))];
+                size_t n = strlen(cmd);
+
+                memcpy(wire, cmd, n);
+                n += random_text(wire + n, 300);
+                wire[n++] = '\r';
+                wire[n++] = '\n';
+                send_all(&s, wire, n);
+                if (strcmp(cmd, "/quit ") == 0) {
+                        quits++;
+                        ck_assert(pd_wait_closed(&s, 10000));
+                        pd_close(&s);
+                        ck_assert_int_eq(tt_chat_enter(&s, &d, NULL, sn), 0);
+                        continue;
+                }
+                if (i % 20 == 19) {
+                        drain_clean(&s, "the sender", 5);
+                        seen += drain_clean(&o1, "observer 1", 5);
+                        seen += drain_clean(&o2, "observer 2", 5);
+                }
+        }
+        drain_clean(&s, "the sender", 500);
+        seen += drain_clean(&o1, "observer 1", 500);
+        seen += drain_clean(&o2, "observer 2", 500);
+        ck_assert_uint_gt(seen, rounds / 4);
+        tt_report("every command with random text: %u commands (%u quits), %u lines seen by "
+                  "the others, all clean UTF-8", rounds, quits, seen);
+        pd_close(&s);
+        pd_close(&o1);
+        pd_close(&o2);
+        tt_assert_alive(&d, "127.0.0.1");
+}
+END_TEST
+
 START_TEST(input_escapes)
 {
         static const char *const nasty[] = {
@@ -399,6 +499,7 @@ Suite *test_suite(void)
         tcase_add_test(tc, input_nuls);
         tcase_add_test(tc, input_invalid_utf8);
         tcase_add_test(tc, input_escapes);
+        tcase_add_test(tc, input_every_command_clean);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -72,6 +72,22 @@ static bool valid_output(const uint8_t *s, size_t n)
         return true;
 }
 
+/* What the sanitiser removes (text.h), written out again here. */
+static bool invisible(uint32_t cp)
+{
+        return cp == 0x061C || cp == 0x180E || cp == 0x200B || cp == 0x200E || cp == 0x200F ||
+               (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x2064) ||
+               (cp >= 0x2066 && cp <= 0x2069) || cp == 0xFEFF || (cp >= 0xE0000 && cp <= 0xE007F);
+}
+
+/* The combining marks it counts. */
+static bool combining(uint32_t cp)
+{
+        return (cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x1AB0 && cp <= 0x1AFF) ||
+               (cp >= 0x1DC0 && cp <= 0x1DFF) || (cp >= 0x20D0 && cp <= 0x20FF) ||
+               (cp >= 0xFE20 && cp <= 0xFE2F);
+}
+
 static uint64_t rng_state;
 
 static uint32_t rng(void)
@@ -305,13 +321,80 @@ START_TEST(san_random_valid_kept)
                                 default: cp = rng() % 0x110000; break;
                                 }
                         } while ((cp < 0x20 && cp != '\t') || (cp >= 0x7f && cp <= 0x9f) ||
-                                 (cp >= 0xd800 && cp <= 0xdfff));
+                                 (cp >= 0xd800 && cp <= 0xdfff) || invisible(cp) ||
+                                 combining(cp));
                         len += put_utf8(in + len, cp);
                 }
                 n = text_sanitize((const char *)in, len, out, sizeof(out));
                 ck_assert_uint_eq(n, len);
                 ck_assert_mem_eq(out, in, len);
         }
+}
+END_TEST
+
+/* Every invisible or reordering character is taken out, wherever it is;
+ * the joiners that scripts and emoji need stay. */
+START_TEST(san_invisible_removed)
+{
+        static const uint32_t gone[] = {
+                0x061C, 0x180E, 0x200B, 0x200E, 0x200F, 0x2028, 0x2029, 0x202A, 0x202B,
+                0x202C, 0x202D, 0x202E, 0x2060, 0x2061, 0x2064, 0x2066, 0x2067, 0x2068,
+                0x2069, 0xFEFF, 0xE0001, 0xE0041, 0xE007F,
+        };
+        uint8_t in[16];
+        char out[64];
+
+        for (size_t i = 0; i < sizeof(gone) / sizeof(gone[0]); i++) {
+                size_t n = 0;
+                in[n++] = 'a';
+                n += put_utf8(in + n, gone[i]);
+                in[n++] = 'b';
+                ck_assert_uint_eq(text_sanitize((const char *)in, n, out, sizeof(out)), 2);
+                ck_assert_msg(strcmp(out, "ab") == 0, "U+%04X kept", gone[i]);
+        }
+        /* A whole "override" attack, and a BOM first. */
+        CHECK_SAN("\xef\xbb\xbfuser\xe2\x80\xaetxt.exe", "usertxt.exe");
+        /* ZWNJ and ZWJ stay: Persian and Indic writing and emoji need them. */
+        CHECK_SAN("\xe2\x80\x8c\xe2\x80\x8d", "\xe2\x80\x8c\xe2\x80\x8d");
+}
+END_TEST
+
+START_TEST(san_combining_capped)
+{
+        uint8_t in[128];
+        char out[256];
+        size_t n = 0;
+
+        in[n++] = 'e';
+        for (int i = 0; i < 20; i++)
+                n += put_utf8(in + n, 0x0301);
+        in[n++] = 'o';
+        for (int i = 0; i < 3; i++)
+                n += put_utf8(in + n, 0x1DC0);
+        size_t len = text_sanitize((const char *)in, n, out, sizeof(out));
+        /* e, 4 marks; o and its 3 (a new base counts afresh). */
+        ck_assert_uint_eq(len, 1 + TEXT_COMBINING_MAX * 2 + 1 + 3 * 3);
+        ck_assert_int_eq(out[0], 'e');
+        ck_assert_int_eq(out[1 + TEXT_COMBINING_MAX * 2], 'o');
+        ck_assert(valid_output((const uint8_t *)out, len));
+}
+END_TEST
+
+/* Cut user text at a character boundary, never inside one. */
+START_TEST(fit_boundaries)
+{
+        const char *s = "ab\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";     /* a b é € 😀 */
+
+        ck_assert_uint_eq(text_fit(s, 100), strlen(s));
+        ck_assert_uint_eq(text_fit(s, 2), 2);
+        ck_assert_uint_eq(text_fit(s, 3), 2);   /* not half of é */
+        ck_assert_uint_eq(text_fit(s, 4), 4);
+        ck_assert_uint_eq(text_fit(s, 6), 4);
+        ck_assert_uint_eq(text_fit(s, 7), 7);
+        ck_assert_uint_eq(text_fit(s, 10), 7);
+        ck_assert_uint_eq(text_fit(s, 11), 11);
+        ck_assert_uint_eq(text_fit(s, 0), 0);
+        ck_assert_uint_eq(text_fit("", 5), 0);
 }
 END_TEST
 
@@ -483,6 +566,9 @@ Suite *test_suite(void)
         TCase *tc = tcase_create("sanitize");
 
         tcase_add_test(tc, san_ascii_kept);
+        tcase_add_test(tc, san_invisible_removed);
+        tcase_add_test(tc, san_combining_capped);
+        tcase_add_test(tc, fit_boundaries);
         tcase_add_test(tc, san_c0_removed);
         tcase_add_test(tc, san_ansi_escape);
         tcase_add_test(tc, san_tab_kept_del_removed);
