@@ -41,6 +41,12 @@
 #define PICHAT_QUEUE_KIB_MAX        65536
 #define PICHAT_LINES_PER_SEC_MAX    100000  /* lines_per_sec and burst */
 
+/* The longest line a room sends for one of max_line bytes: each byte
+ * cleaned into a 3-byte U+FFFD, behind the longest nick and its marks
+ * ("<nick> "), with its line end or frame header and its place in a
+ * queue. */
+#define PICHAT_ROOM_LINE_MAX(max_line) (3 * (size_t)(max_line) + PICHAT_NICK_MAX + 64)
+
 /* inih in Debian is built with a fixed line buffer of 200 bytes. */
 #define PICHAT_INI_LINE_MAX         200
 

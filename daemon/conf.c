@@ -140,6 +140,9 @@ struct parse_state {
         size_t text_pos;
         int read_errno;         /* of a failed read, 0 if none */
         bool section_known;
+        /* The line each key was last set on (0: not set), so that a check
+         * of several keys can say where. */
+        unsigned key_line[sizeof(conf_keys) / sizeof(conf_keys[0])];
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -422,6 +425,7 @@ static int conf_handler(void *user, const char *section, const char *name, const
                 return 1;
         }
         field = (char *)ps->conf + k->offset;
+        ps->key_line[k - conf_keys] = ps->line;
         conf_parsers[k->type](ps, k, value, field);
         return 1;
 }
@@ -534,17 +538,47 @@ static char *conf_reader(char *str, int num, void *stream)
         return str;
 }
 
+/* The line of the key set last of those named ("section.key", ...,
+ * NULL): where a check of them all is reported (0: none was set). */
+static unsigned last_line(const struct parse_state *ps, ...)
+{
+        unsigned line = 0;
+        va_list ap;
+
+        va_start(ap, ps);
+        for (const char *sk; (sk = va_arg(ap, const char *));) {
+                for (size_t i = 0; i < sizeof(conf_keys) / sizeof(conf_keys[0]); i++) {
+                        size_t sl = strlen(conf_keys[i].section);
+                        if (strncmp(sk, conf_keys[i].section, sl) == 0 && sk[sl] == '.' &&
+                            strcmp(sk + sl + 1, conf_keys[i].name) == 0 && ps->key_line[i] > line)
+                                line = ps->key_line[i];
+                }
+        }
+        va_end(ap);
+        return line;
+}
+
+/* What no single key can tell: every check that could refuse a start
+ * later is made here, so that --check-config refuses it first. */
 static void conf_validate(struct parse_state *ps)
 {
         struct conf *c = ps->conf;
 
         if (!c->echo.enabled && !c->udp.enabled && !c->chat.enabled)
-                conf_error(ps, 0, "no service is enabled ([echo], [udp] and [chat] are all off)");
+                conf_error(ps, last_line(ps, "echo.enabled", "udp.enabled", "chat.enabled", NULL),
+                           "no service is enabled ([echo], [udp] and [chat] are all off)");
         if (c->echo.enabled && c->chat.enabled && c->echo.port != 0 &&
             c->echo.port == c->chat.port)
-                conf_error(ps, 0, "[echo] and [chat] cannot share TCP port %u", c->echo.port);
-        if (c->chat.burst < 1)
-                conf_error(ps, 0, "[chat] burst must be at least 1");
+                conf_error(ps, last_line(ps, "echo.port", "chat.port", NULL),
+                           "[echo] and [chat] cannot share TCP port %u", c->echo.port);
+        /* Every member's queue must hold the longest line a room can
+         * send, or saying it would drop everyone as too slow. */
+        size_t longest = PICHAT_ROOM_LINE_MAX(c->server.max_line_bytes);
+        if (c->chat.enabled && (size_t)c->chat.max_queue_kib * 1024 < longest)
+                conf_error(ps, last_line(ps, "chat.max_queue_kib", "server.max_line_bytes", NULL),
+                           "[chat] max_queue_kib = %u cannot hold one line of max_line_bytes = %u "
+                           "(%zu bytes once cleaned): use at least %zu", c->chat.max_queue_kib,
+                           c->server.max_line_bytes, longest, (longest + 1023) / 1024);
 }
 
 static struct conf *conf_parse(struct parse_state *ps)

@@ -132,22 +132,44 @@ static void msg_queue_wake(struct msg_queue *q)
         }
 }
 
+/* What the live lines (all but the replay) cost against the limit. */
+static size_t live_cost(const struct msg_queue *q)
+{
+        return q->bytes - q->replay + (q->count - q->n_replay) * MSG_QUEUE_ENTRY_COST;
+}
+
+static size_t replay_cost(const struct msg_queue *q)
+{
+        return q->replay + q->n_replay * MSG_QUEUE_ENTRY_COST;
+}
+
+static unsigned fill_percent(const struct msg_queue *q)
+{
+        return q->limit ? (unsigned)(live_cost(q) * 100 / q->limit) : 100;
+}
+
+/* Move the entries to a ring of cap slots; under the queue's lock. */
+static int msg_queue_resize(struct msg_queue *q, size_t cap)
+{
+        struct msg **ring = malloc(cap * sizeof(*ring));
+
+        if (!ring)
+                return -ENOMEM;
+        for (size_t i = 0; i < q->count; i++)
+                ring[i] = q->ring[(q->head + i) % q->cap];
+        free(q->ring);
+        q->ring = ring;
+        q->cap = cap;
+        q->head = 0;
+        return 0;
+}
+
 /* Room for k more entries; under the queue's lock. 0 or -ENOMEM. */
 static int msg_queue_room(struct msg_queue *q, size_t k)
 {
-        while (q->cap - q->count < k) {
-                size_t cap = q->cap ? q->cap * 2 : 16;
-                struct msg **ring = malloc(cap * sizeof(*ring));
-
-                if (!ring)
+        while (q->cap - q->count < k)
+                if (msg_queue_resize(q, q->cap ? q->cap * 2 : 16) < 0)
                         return -ENOMEM;
-                for (size_t i = 0; i < q->count; i++)
-                        ring[i] = q->ring[(q->head + i) % q->cap];
-                free(q->ring);
-                q->ring = ring;
-                q->cap = cap;
-                q->head = 0;
-        }
         return 0;
 }
 
@@ -203,7 +225,7 @@ int msg_queue_offer(struct msg_queue *q, struct msg *m, struct msg_batch *b, int
         } else if (in_batch && q->count == 0 && !q->busy_by && !q->closing && q->direct) {
                 claim(b, q, i, false);
                 direct = true;
-        } else if (q->bytes + m->len > q->limit) {
+        } else if (live_cost(q) + m->wire[q->fr->index].len + MSG_QUEUE_ENTRY_COST > q->limit) {
                 q->overflow = true;
                 wake = true;
                 r = MSG_QUEUE_OVERFLOW;
@@ -213,10 +235,10 @@ int msg_queue_offer(struct msg_queue *q, struct msg *m, struct msg_batch *b, int
                  * claim, its batch wakes the owner when done. */
                 wake = q->count == 0 && !q->busy_by;
                 q->count++;
-                q->bytes += m->len;
+                q->bytes += m->wire[q->fr->index].len;
         }
         if (percent)
-                *percent = direct ? 0 : q->limit ? (unsigned)(q->bytes * 100 / q->limit) : 100;
+                *percent = direct ? 0 : fill_percent(q);
         if (wake && in_batch)
                 claim(b, q, i, true);
         pthread_mutex_unlock(&q->lock);
@@ -228,6 +250,39 @@ int msg_queue_offer(struct msg_queue *q, struct msg *m, struct msg_batch *b, int
 int msg_queue_push(struct msg_queue *q, struct msg *m, unsigned *percent)
 {
         return msg_queue_offer(q, m, NULL, -1, percent);
+}
+
+int msg_queue_push_replay(struct msg_queue *q, struct msg *m)
+{
+        int r = msg_encode(m, q->fr);
+        bool wake;
+
+        if (r < 0)
+                return r;
+        m->replay = true;
+        pthread_mutex_lock(&q->lock);
+        size_t len = m->wire[q->fr->index].len;
+        if (replay_cost(q) + len + MSG_QUEUE_ENTRY_COST > q->limit) {
+                r = MSG_QUEUE_NO_ROOM;
+        } else if ((r = msg_queue_room(q, 1)) == 0) {
+                q->ring[(q->head + q->count) % q->cap] = msg_ref(m);
+                wake = q->count == 0 && !q->busy_by;
+                q->count++;
+                q->bytes += len;
+                q->replay += len;
+                q->n_replay++;
+                if (wake)
+                        msg_queue_wake(q);
+        }
+        pthread_mutex_unlock(&q->lock);
+        return r;
+}
+
+size_t msg_queue_replay_room(struct msg_queue *q)
+{
+        size_t used = LOCKED_READ(&q->lock, replay_cost(q));
+
+        return used < q->limit ? q->limit - used : 0;
 }
 
 /* Put what a direct write left of lines (done bytes taken) first in
@@ -244,7 +299,8 @@ static void msg_queue_unshift(struct msg_queue *q, struct msg *const *lines, siz
         rest -= done;
         if (q->overflow)
                 return;         /* the owner drops the client */
-        if (q->bytes + rest > q->limit || msg_queue_room(q, n - i) < 0) {
+        if (live_cost(q) + rest + (n - i) * MSG_QUEUE_ENTRY_COST > q->limit ||
+            msg_queue_room(q, n - i) < 0) {
                 q->overflow = true;
                 return;
         }
@@ -368,6 +424,10 @@ int msg_queue_write(struct msg_queue *q, struct transport *t)
                 while (left > 0) {
                         struct msg *m = q->ring[q->head];
                         size_t rest = m->wire[idx].len - q->offset;
+                        size_t took = left < rest ? left : rest;
+
+                        if (m->replay)
+                                q->replay -= took;
                         if (left < rest) {
                                 q->offset += left;
                                 break;
@@ -376,8 +436,13 @@ int msg_queue_write(struct msg_queue *q, struct transport *t)
                         done[ndone++] = m;
                         q->head = (q->head + 1) % q->cap;
                         q->count--;
+                        q->n_replay -= m->replay;
                         q->offset = 0;
                 }
+                /* A ring a quarter full is halved: what a burst grew is
+                 * given back once it is written. */
+                while (q->cap > 16 && q->count <= q->cap / 4 && msg_queue_resize(q, q->cap / 2) == 0)
+                        ;
                 pthread_mutex_unlock(&q->lock);
                 for (size_t i = 0; i < ndone; i++)
                         msg_unref(done[i]);

@@ -9,9 +9,14 @@
  *
  * Queues. Every connection owns a struct msg_queue: other threads push
  * references to it, only its owner's thread takes them off and writes
- * them to its transport. A push past the byte limit sets a sticky
- * overflow, and the owner drops its client ("too slow"): one slow reader
- * stalls nobody but itself.
+ * them to its transport. A push past the limit sets a sticky overflow,
+ * and the owner drops its client ("too slow"): one slow reader stalls
+ * nobody but itself. What counts against the limit is each line's bytes
+ * and MSG_QUEUE_ENTRY_COST for its place in the ring, which is halved
+ * once it is a quarter full, so the ring never holds more than the
+ * limit says. The history replayed to a joiner has a budget of its own,
+ * the same size: a client is never dropped for lines it was given before
+ * it could read a byte.
  *
  * The direct-write protocol. Waking a thread to write one line costs two
  * context switches per member, most of a busy room's CPU. So a sender
@@ -56,6 +61,7 @@
 struct msg {
         atomic_uint refs;
         size_t len;             /* bytes in data, CR LF included */
+        bool replay;            /* a room's history, replayed to one joiner */
         /* The wire form for each framing (FRAMING_*), or NULL until
          * msg_encode(); data itself when it is that already. */
         struct msg_wire {
@@ -77,7 +83,12 @@ int msg_encode(struct msg *m, const struct framing *f);
 /* Results of queue pushes besides 0 and -errno. */
 enum {
         MSG_QUEUE_OVERFLOW = 1, /* the limit was reached: the client is too slow */
+        MSG_QUEUE_NO_ROOM = 2,  /* the replay budget is spent: m not queued */
 };
+
+/* What one queued line costs besides its bytes: the ring slots it may
+ * hold, with the ring halved once it is a quarter full. */
+#define MSG_QUEUE_ENTRY_COST (4 * sizeof(struct msg *))
 
 struct msg_batch;
 
@@ -85,7 +96,8 @@ struct msg_queue {
         pthread_mutex_t lock;
         struct msg **ring;
         size_t cap, head, count;
-        size_t bytes;           /* queued, not yet written */
+        size_t bytes;           /* queued, not yet written (wire bytes) */
+        size_t replay, n_replay;        /* of those, history replayed (bytes, lines) */
         size_t limit;           /* bytes; a push past it overflows */
         size_t offset;          /* bytes of the head message already written */
         bool overflow;          /* sticky: the owner must drop the client */
@@ -115,6 +127,14 @@ void msg_queue_set_direct(struct msg_queue *q, struct transport *t);
  * -ENOMEM. *percent, when not NULL, gets how full the queue is
  * afterwards (0-100). The caller makes sure q outlives the call. */
 int msg_queue_push(struct msg_queue *q, struct msg *m, unsigned *percent);
+
+/* Queue m, a line of history replayed to the owner as it joins: not
+ * counted against the limit, but against a budget of the same size of
+ * its own. 0, MSG_QUEUE_NO_ROOM (not queued, nothing else changes) or
+ * -ENOMEM. m must be the owner's alone (msg_new() for this replay). */
+int msg_queue_push_replay(struct msg_queue *q, struct msg *m);
+/* How much of the replay budget is left, in bytes of lines. */
+size_t msg_queue_replay_room(struct msg_queue *q);
 
 /* Write queued lines to t without blocking, from the owner thread only.
  * 0 (queue empty, the transport full, or a claim under way, whose batch

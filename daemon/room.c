@@ -206,7 +206,7 @@ int room_set_rooms(struct registry *reg, const char *default_room,
         return r;
 }
 
-static int replay_line(const char *line, size_t len, void *arg);
+static void replay(struct room *r, struct member *m);
 
 /* m has just entered r: tell the others, tell m, replay the history. */
 static void room_entered(struct room *r, struct member *m,
@@ -222,7 +222,7 @@ static void room_entered(struct room *r, struct member *m,
                 msg_queue_push(m->q, msg, NULL);
                 msg_unref(msg);
         }
-        history_foreach(&r->history, replay_line, m);
+        replay(r, m);
 }
 
 int room_add(struct registry *reg, struct member *m, const struct room_notes *notes)
@@ -286,16 +286,40 @@ int room_set_nick(struct registry *reg, struct member *m, const char *nick,
         return 0;
 }
 
-static int replay_line(const char *line, size_t len, void *arg)
-{
-        struct member *m = arg;
-        struct msg *msg = msg_new("[history] %.*s", (int)len, line);
+#define REPLAY_PREFIX "[history] "
 
-        if (msg) {
-                msg_queue_push(m->q, msg, NULL);
+/* The room's history to m, which has just come in: as many of the newest
+ * lines as its replay budget holds (msg_queue_push_replay()), after a
+ * note of how many older ones were left out. */
+static void replay(struct room *r, struct member *m)
+{
+        size_t n = history_count(&r->history), first = n, room = msg_queue_replay_room(m->q);
+        size_t len, cost, note = sizeof(REPLAY_PREFIX) + 64 + MSG_QUEUE_ENTRY_COST;
+        struct msg *msg;
+
+        /* Newest first, to find the oldest line that still fits (its
+         * wire form is a little longer only with 0xFF, from no client). */
+        for (; first > 0; first--) {
+                history_get(&r->history, first - 1, &len);
+                cost = sizeof(REPLAY_PREFIX) + len + 2 + MSG_QUEUE_ENTRY_COST;
+                if (cost + (first > 1 ? note : 0) > room)
+                        break;
+                room -= cost;
+        }
+        if (first > 0 && (msg = msg_new(REPLAY_PREFIX "(%zu older line%s left out)", first,
+                                        first == 1 ? "" : "s"))) {
+                msg_queue_push_replay(m->q, msg);
                 msg_unref(msg);
         }
-        return 0;
+        for (size_t i = first; i < n; i++) {
+                const char *line = history_get(&r->history, i, &len);
+                if (!(msg = msg_new(REPLAY_PREFIX "%.*s", (int)len, line)))
+                        break;
+                int ok = msg_queue_push_replay(m->q, msg);
+                msg_unref(msg);
+                if (ok != 0)
+                        break;
+        }
 }
 
 int room_join(struct registry *reg, struct member *m, const char *name, const char *key,

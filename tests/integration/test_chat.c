@@ -451,6 +451,49 @@ START_TEST(chat_burst_no_loss)
 }
 END_TEST
 
+/* A history that cleaning has made three times as long as what was typed
+ * (every invalid byte becomes U+FFFD) is more than a new member's queue
+ * holds. The joiner gets the newest lines that fit, told how many older
+ * ones were left out, and stays: it was never too slow, it had not had
+ * the chance to read. */
+START_TEST(chat_history_never_drops_a_joiner)
+{
+        struct pd_client a, b;
+        char line[4096], junk[1002];
+        int n;
+
+        start("[chat]\nhistory = 25\nmax_queue_kib = 16\nlines_per_sec = 1000\nburst = 1000\n");
+        enter_as(&a, "alice");
+        memset(junk, 0xC0, 1000);
+        memcpy(junk + 1000, "\r\n", 2);
+        for (int i = 0; i < 25; i++)
+                ck_assert_int_eq(pd_send_raw(&a, junk, sizeof(junk)), 0);
+        pd_send(&a, "/who\r\n");
+        ck_assert(pd_expect(&a, "* 1 member", 5000));
+
+        ck_assert_int_eq(pd_connect(&b, d.chat_port, AF_INET), 0);
+        ck_assert(pd_expect(&b, "* you are guest2, in room lobby (2 members)", 5000));
+        ck_assert_int_ge(n = pd_line(&b, line, sizeof(line), 5000), 0);
+        unsigned left_out = 0;
+        ck_assert_msg(sscanf(line, "[history] (%u older lines left out)", &left_out) == 1,
+                      "got '%.80s'", line);
+        ck_assert_uint_gt(left_out, 0);
+        for (unsigned i = left_out; i < 25; i++) {
+                ck_assert_int_ge(n = pd_line(&b, line, sizeof(line), 5000), 0);
+                ck_assert_msg(strncmp(line, "[history] <alice> \xef\xbf\xbd", 21) == 0,
+                              "history line %u: '%.40s'", i, line);
+                ck_assert_int_eq(n, 18 + 3000);
+        }
+        /* Still a member, and live lines reach it. */
+        pd_send(&a, "after\r\n");
+        ck_assert(pd_expect(&b, "<alice> after", 5000));
+        ck_assert_int_eq(pd_log_count(&d, "(too slow)"), 0);
+        pd_close(&a);
+        pd_close(&b);
+        stop();
+}
+END_TEST
+
 START_TEST(chat_slow_reader_dropped)
 {
         enum { N = 20, LINES = 3000 };
@@ -584,6 +627,7 @@ Suite *test_suite(void)
         tcase_add_test(tc, chat_nick_race);
         tcase_add_test(tc, chat_sanitised);
         tcase_add_test(tc, chat_burst_no_loss);
+        tcase_add_test(tc, chat_history_never_drops_a_joiner);
         tcase_add_test(tc, chat_slow_reader_dropped);
         tcase_add_test(tc, chat_slow_reader_others_within_a_second);
         tcase_add_test(tc, chat_flood_control);

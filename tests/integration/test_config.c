@@ -173,14 +173,15 @@ START_TEST(check_cross_field)
 
         write_ini("same.ini", "[echo]\nport = 7000\n[chat]\nport = 7000\n", path, sizeof(path));
         ck_assert_int_eq(check_config(path), 1);
-        snprintf(want, sizeof(want), "pichatd: %s: [echo] and [chat] cannot share TCP port 7000\n",
+        /* At the line of the port set last. */
+        snprintf(want, sizeof(want), "pichatd: %s:4: [echo] and [chat] cannot share TCP port 7000\n",
                  path);
         ck_assert_str_eq(out, want);
 
         write_ini("none.ini", "[echo]\nenabled = no\n[udp]\nenabled = no\n[chat]\nenabled = no\n",
                   path, sizeof(path));
         ck_assert_int_eq(check_config(path), 1);
-        snprintf(want, sizeof(want), "pichatd: %s: no service is enabled", path);
+        snprintf(want, sizeof(want), "pichatd: %s:6: no service is enabled", path);
         ck_assert_ptr_nonnull(strstr(out, want));
 }
 END_TEST
@@ -361,6 +362,7 @@ static const char *const gen_good[] = {
         "[chat]\nrooms = lobby games, music\n", "[chat]\nrooms = ,,x,,\n",
         "[chat]\nmax_nick_len = 64\n", "[chat]\nhistory = 1000\n",
         "[chat]\nmax_queue_kib = 4\n", "[chat]\npassword = secret\n",
+        "[server]\nmax_line_bytes = 65536\n[chat]\nmax_queue_kib = 193\n",
         "[access]\nallow = 127.0.0.0/8\n", "[log]\nlevel = error\n",
 };
 
@@ -381,6 +383,8 @@ static const char *const gen_bad[] = {
         "[access]\nallow = 10.0.0.1/8\n", "[access]\ndeny = garbage\n", "[log]\nlevel = loud\n",
         "[nosuch]\n", "[chat]\nnosuch = 1\n", "[chat]\nno equals sign\n",
         "[echo]\nport = 7777\n[chat]\nport = 7777\n",
+        "[server]\nmax_line_bytes = 65536\n",
+        "[chat]\nmax_queue_kib = 4\n[server]\nmax_line_bytes = 2000\n",
         "[echo]\nenabled = no\n[udp]\nenabled = no\n[chat]\nenabled = no\n",
 };
 

@@ -77,11 +77,15 @@ static void expect_error(const char *text, unsigned line, const char *reason)
         ck_assert_msg(has_error(NAME, line, reason), "wrong error for:\n%s", text);
 }
 
+/* One key alone (and queues large enough for any line length, which a
+ * long max_line_bytes needs: cross_queue_holds_a_line). */
 static struct conf *load_key(const char *section, const char *key, const char *value)
 {
         char text[1024];
+        bool queue = strcmp(key, "max_queue_kib") == 0;
 
-        snprintf(text, sizeof(text), "[%s]\n%s = %s\n", section, key, value);
+        snprintf(text, sizeof(text), "[%s]\n%s = %s\n%s", section, key, value,
+                 queue ? "" : "[chat]\nmax_queue_kib = 65536\n");
         return load_ok(text);
 }
 
@@ -1395,6 +1399,27 @@ END_TEST
 
 /* ---- checks across keys ----------------------------------------------- */
 
+/* No queue too small for the longest line: it would drop every member
+ * the moment someone said one. */
+START_TEST(cross_queue_holds_a_line)
+{
+        struct conf *c;
+
+        expect_error("[server]\nmax_line_bytes = 65536\n", 2,
+                     "[chat] max_queue_kib = 64 cannot hold one line of max_line_bytes = 65536 "
+                     "(196736 bytes once cleaned): use at least 193");
+        expect_error("[chat]\nmax_queue_kib = 4\n[server]\nmax_line_bytes = 2000\n", 4,
+                     "max_queue_kib = 4 cannot hold");
+        c = load_ok("[server]\nmax_line_bytes = 65536\n[chat]\nmax_queue_kib = 193\n");
+        conf_unref(c);
+        c = load_ok("[server]\nmax_line_bytes = 65536\n[chat]\nenabled = no\n");
+        conf_unref(c);
+        /* The defaults, and the smallest queue with the default line. */
+        c = load_ok("[chat]\nmax_queue_kib = 4\n");
+        conf_unref(c);
+}
+END_TEST
+
 START_TEST(cross_same_tcp_port)
 {
         struct conf *c;
@@ -1402,11 +1427,12 @@ START_TEST(cross_same_tcp_port)
         ck_assert_ptr_null(conf_load_string(NAME, "[echo]\nport = 7000\n[chat]\nport = 7000\n",
                                             &errs));
         ck_assert_uint_eq(errs.n, 1);
-        ck_assert_str_eq(errs.msg[0], NAME ": [echo] and [chat] cannot share TCP port 7000");
+        /* At the line of the port set last. */
+        ck_assert_str_eq(errs.msg[0], NAME ":4: [echo] and [chat] cannot share TCP port 7000");
 
         /* chat on the default echo port */
         ck_assert_ptr_null(conf_load_string(NAME, "[chat]\nport = 8888\n", &errs));
-        ck_assert(has_error(NAME, 0, "cannot share TCP port 8888"));
+        ck_assert(has_error(NAME, 2, "cannot share TCP port 8888"));
 
         /* Fine when one of them is off, when both take any free port, and
          * between TCP echo and UDP echo (the default). */
@@ -1430,7 +1456,7 @@ START_TEST(cross_no_service)
         ck_assert_ptr_null(conf_load_string(NAME,
                 "[echo]\nenabled = no\n[udp]\nenabled = off\n[chat]\nenabled = false\n", &errs));
         ck_assert_uint_eq(errs.n, 1);
-        ck_assert(has_error(NAME, 0, "no service is enabled"));
+        ck_assert(has_error(NAME, 6, "no service is enabled"));
 
         /* Any one service is enough. */
         c = load_ok("[echo]\nenabled = no\n[udp]\nenabled = no\n");
@@ -1655,6 +1681,7 @@ Suite *test_suite(void)
         tcase_add_test(tc, file_unreadable);
         tcase_add_test(tc, file_good);
         tcase_add_test(tc, cross_same_tcp_port);
+        tcase_add_test(tc, cross_queue_holds_a_line);
         tcase_add_test(tc, cross_no_service);
         suite_add_tcase(s, tc);
 

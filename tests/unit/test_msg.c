@@ -211,12 +211,15 @@ START_TEST(queue_limit_overflow)
         struct msg_queue q;
         struct msg *ten = msg_new("12345678");          /* 10 bytes with CR LF */
         struct msg *small = msg_new("x");
+        /* What a line costs a queue: its bytes and its place in the ring. */
+        const size_t e = MSG_QUEUE_ENTRY_COST;
 
-        ck_assert_int_eq(msg_queue_init(&q, 25, -1, &framing_telnet), 0);
+        ck_assert_int_eq(msg_queue_init(&q, 25 + 2 * e, -1, &framing_telnet), 0);
         ck_assert_int_eq(msg_queue_push(&q, ten, NULL), 0);
         ck_assert_int_eq(msg_queue_push(&q, ten, NULL), 0);
         ck_assert_uint_eq(msg_queue_bytes(&q), 20);
-        /* 30 > 25: refused, and nothing about the queue changes but the flag. */
+        /* 30 > 25 (besides the places): refused, and nothing about the
+         * queue changes but the flag. */
         ck_assert_int_eq(msg_queue_push(&q, ten, NULL), MSG_QUEUE_OVERFLOW);
         ck_assert(msg_queue_overflowed(&q));
         ck_assert_uint_eq(msg_queue_bytes(&q), 20);
@@ -239,7 +242,7 @@ START_TEST(queue_limit_overflow)
         msg_queue_destroy(&q);
 
         /* Exactly at the limit is still fine. */
-        ck_assert_int_eq(msg_queue_init(&q, 23, -1, &framing_telnet), 0);
+        ck_assert_int_eq(msg_queue_init(&q, 23 + 3 * e, -1, &framing_telnet), 0);
         ck_assert_int_eq(msg_queue_push(&q, ten, NULL), 0);
         ck_assert_int_eq(msg_queue_push(&q, ten, NULL), 0);
         ck_assert_int_eq(msg_queue_push(&q, small, NULL), 0);
@@ -265,8 +268,9 @@ START_TEST(queue_push_fill)
         struct msg_queue q;
         struct msg *ten = msg_new("12345678");
         unsigned pct = 999;
+        const size_t u = 10 + MSG_QUEUE_ENTRY_COST;    /* a line's cost */
 
-        ck_assert_int_eq(msg_queue_init(&q, 40, -1, &framing_telnet), 0);
+        ck_assert_int_eq(msg_queue_init(&q, 4 * u, -1, &framing_telnet), 0);
         ck_assert_int_eq(msg_queue_push(&q, ten, &pct), 0);
         ck_assert_uint_eq(pct, 25);
         ck_assert_int_eq(msg_queue_push(&q, ten, &pct), 0);
@@ -279,7 +283,7 @@ START_TEST(queue_push_fill)
         msg_queue_destroy(&q);
 
         /* Rounded down; what was written no longer counts. */
-        ck_assert_int_eq(msg_queue_init(&q, 30, -1, &framing_telnet), 0);
+        ck_assert_int_eq(msg_queue_init(&q, 3 * u, -1, &framing_telnet), 0);
         ck_assert_int_eq(msg_queue_push(&q, ten, &pct), 0);
         ck_assert_uint_eq(pct, 33);
         free(drain(&q, NULL));
@@ -346,6 +350,93 @@ START_TEST(queue_ring_growth)
 }
 END_TEST
 
+static void set_buf(int fd, int opt, int size)
+{
+        ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, opt, &size, sizeof(size)), 0);
+}
+
+/* Short lines cannot make the ring outgrow the limit: each place counts,
+ * and a ring that empties is given back. */
+START_TEST(queue_ring_bounded_and_shrinks)
+{
+        struct msg_queue q;
+        struct msg *x = msg_new("x");           /* 3 bytes with CR LF */
+        const size_t limit = 64 * 1024;
+        size_t n = 0;
+
+        ck_assert_int_eq(msg_queue_init(&q, limit, -1, &framing_telnet), 0);
+        while (msg_queue_push(&q, x, NULL) == 0)
+                n++;
+        ck_assert(msg_queue_overflowed(&q));
+        ck_assert_uint_le(n * (3 + MSG_QUEUE_ENTRY_COST), limit);
+        ck_assert_uint_gt((n + 1) * (3 + MSG_QUEUE_ENTRY_COST), limit);
+        /* The ring itself holds no more than what was counted. */
+        ck_assert_uint_le(q.cap * sizeof(struct msg *), limit);
+        ck_assert_uint_le(q.cap, 4 * q.count);
+        free(drain(&q, NULL));
+        ck_assert_uint_eq(q.cap, 16);
+        ck_assert_uint_eq(refs(x), 1);
+        msg_queue_destroy(&q);
+        msg_unref(x);
+}
+END_TEST
+
+/* History replayed to a joiner has a budget of its own: it never makes
+ * the queue overflow, live lines still get the whole limit, and what the
+ * replay does not fit is refused without harm. */
+START_TEST(queue_replay_budget)
+{
+        struct msg_queue q;
+        struct msg *live = msg_new("%0998d", 0);        /* 1000 bytes */
+        const size_t u = 1000 + MSG_QUEUE_ENTRY_COST;
+        int sv[2], replayed = 0;
+
+        ck_assert_int_eq(msg_queue_init(&q, 3 * u, -1, &framing_telnet), 0);
+        for (int i = 0; i < 10; i++) {
+                struct msg *h = msg_new("%0998d", i);
+                int r = msg_queue_push_replay(&q, h);
+                msg_unref(h);
+                if (r == MSG_QUEUE_NO_ROOM)
+                        break;
+                ck_assert_int_eq(r, 0);
+                replayed++;
+        }
+        ck_assert_int_eq(replayed, 3);
+        ck_assert(!msg_queue_overflowed(&q));
+        ck_assert_uint_lt(msg_queue_replay_room(&q), u);
+        /* The live lines' limit is untouched. */
+        for (int i = 0; i < 3; i++)
+                ck_assert_int_eq(msg_queue_push(&q, live, NULL), 0);
+        ck_assert_int_eq(msg_queue_push(&q, live, NULL), MSG_QUEUE_OVERFLOW);
+        msg_queue_destroy(&q);
+
+        /* Written, even in part, the replay gives its budget back. */
+        pair(sv);
+        set_buf(sv[0], SO_SNDBUF, 4096);
+        set_buf(sv[1], SO_RCVBUF, 4096);
+        ck_assert_int_eq(msg_queue_init(&q, 3 * u, -1, &framing_telnet), 0);
+        for (int i = 0; i < 3; i++) {
+                struct msg *h = msg_new("%0998d", i);
+                ck_assert_int_eq(msg_queue_push_replay(&q, h), 0);
+                msg_unref(h);
+        }
+        size_t before = msg_queue_replay_room(&q);
+        ck_assert_int_eq(msg_queue_write(&q, tp(sv[0])), 0);
+        ck_assert_uint_gt(msg_queue_replay_room(&q), before);
+        ck_assert_uint_eq(q.replay + (3000 - msg_queue_bytes(&q)), 3000);
+        char buf[4096];
+        while (recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT) > 0 || msg_queue_pending(&q))
+                ck_assert_int_eq(msg_queue_write(&q, tp(sv[0])), 0);
+        ck_assert_uint_eq(q.replay, 0);
+        ck_assert_uint_eq(q.n_replay, 0);
+        ck_assert_uint_eq(msg_queue_replay_room(&q), 3 * u);
+        msg_queue_destroy(&q);
+        msg_unref(live);
+        close(sv[0]);
+        close(sv[1]);
+}
+END_TEST
+
 /* The eventfd counter, 0 when it was not written. */
 static uint64_t wakes(int efd)
 {
@@ -366,7 +457,9 @@ START_TEST(queue_wake_fd)
         struct msg_queue q;
 
         ck_assert_int_ge(efd, 0);
-        ck_assert_int_eq(msg_queue_init(&q, 100, efd, &framing_telnet), 0);
+        /* Room for five short lines, not for a long one. */
+        ck_assert_int_eq(msg_queue_init(&q, 5 * (3 + MSG_QUEUE_ENTRY_COST) + 50, efd,
+                                        &framing_telnet), 0);
         ck_assert_uint_eq(wakes(efd), 0);
 
         /* Empty to non-empty: one wake-up; further pushes: none. */
@@ -396,11 +489,6 @@ START_TEST(queue_wake_fd)
         close(efd);
 }
 END_TEST
-
-static void set_buf(int fd, int opt, int size)
-{
-        ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, opt, &size, sizeof(size)), 0);
-}
 
 /* Bytes sent to fd but not read yet. */
 static size_t unread(int fd)
@@ -1023,6 +1111,8 @@ Suite *test_suite(void)
         tcase_add_test(tq, queue_limit_overflow);
         tcase_add_test(tq, queue_push_fill);
         tcase_add_test(tq, queue_ring_growth);
+        tcase_add_test(tq, queue_ring_bounded_and_shrinks);
+        tcase_add_test(tq, queue_replay_budget);
         tcase_add_test(tq, queue_wake_fd);
         tcase_add_test(tq, queue_partial_writes);
         tcase_add_test(tq, queue_peer_closed);

@@ -535,10 +535,12 @@ START_TEST(say_reports_fill)
 {
         struct client *a = &cl[0], *b = &cl[1], *c = &cl[2];
         struct msg *m = line("12345678");      /* 10 bytes with CR LF */
+        /* What one such line costs a queue: its bytes and its place. */
+        const size_t u = 10 + MSG_QUEUE_ENTRY_COST;
 
-        queue_limit(a, 20);
-        queue_limit(b, 100);
-        queue_limit(c, 200);
+        queue_limit(a, 2 * u);
+        queue_limit(b, 10 * u);
+        queue_limit(c, 20 * u);
         for (int i = 0; i < 3; i++)     /* no notes: nothing queued yet */
                 ck_assert_int_eq(room_add(&reg, &cl[i].m, NULL), 0);
 
