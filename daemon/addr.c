@@ -5,6 +5,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "clock.h"
 
 void addr_key_from(const struct sockaddr *sa, struct addr_key *k)
 {
@@ -23,6 +27,45 @@ void addr_key_from(const struct sockaddr *sa, struct addr_key *k)
                         memcpy(k->bytes, &in6->sin6_addr, 16);
                 }
         }
+}
+
+void addr_key_prefix(const struct sockaddr *sa, unsigned prefix_len, struct addr_key *k)
+{
+        addr_key_from(sa, k);
+        if (k->family != AF_INET6 || prefix_len >= 128)
+                return;
+        for (unsigned bit = prefix_len; bit < 128; bit++)
+                k->bytes[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
+}
+
+/* The splitmix64 finaliser: every input bit moves every output bit. */
+static uint64_t mix(uint64_t x)
+{
+        x ^= x >> 30;
+        x *= 0xbf58476d1ce4e5b9ULL;
+        x ^= x >> 27;
+        x *= 0x94d049bb133111ebULL;
+        return x ^ (x >> 31);
+}
+
+uint64_t addr_key_hash(const struct addr_key *k, uint64_t seed)
+{
+        uint64_t a, b;
+
+        memcpy(&a, k->bytes, 8);
+        memcpy(&b, k->bytes + 8, 8);
+        return mix(mix(mix(seed ^ k->family) ^ a) ^ b);
+}
+
+uint64_t addr_hash_seed(void)
+{
+        uint64_t seed;
+
+        /* getrandom() does not block once the pool is initialised, which
+         * it is long before any service starts. */
+        if (getrandom(&seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+                seed = mix((uint64_t)clock_now_us() ^ (uint64_t)getpid() << 32);
+        return seed;
 }
 
 unsigned addr_port(const struct sockaddr *sa)

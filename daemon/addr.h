@@ -19,6 +19,16 @@ struct addr_key {
 };
 
 void addr_key_from(const struct sockaddr *sa, struct addr_key *k);
+/* The same, with an IPv6 address cut to its first prefix_len bits: one
+ * site's /64 counts as one client, as one IPv4 address does. */
+void addr_key_prefix(const struct sockaddr *sa, unsigned prefix_len, struct addr_key *k);
+
+/* A hash of k under seed, for the tables keyed by address. The seed is
+ * each table's own, drawn at random (addr_hash_seed()), so that nobody
+ * can choose addresses that collide without knowing it. Not a MAC: the
+ * tables are built so that collisions only cost time, never a limit. */
+uint64_t addr_key_hash(const struct addr_key *k, uint64_t seed);
+uint64_t addr_hash_seed(void);
 /* "127.0.0.1:54012" or "[::1]:5000" */
 void addr_format(const struct sockaddr *sa, char *buf, size_t size);
 unsigned addr_port(const struct sockaddr *sa);

@@ -57,6 +57,11 @@ int64_t bucket_delay(const struct bucket *b, int64_t now_ms)
         return wait_for(b, fill_at(b, now_ms));
 }
 
+bool bucket_full(const struct bucket *b, int64_t now_ms)
+{
+        return fill_at(b, now_ms) >= b->cap;
+}
+
 void bucket_set_rate(struct bucket *b, unsigned rate_per_sec, unsigned burst, int64_t now_ms)
 {
         /* Time up to now was earned at the old rate. */

@@ -10,6 +10,7 @@
  * Not locked: a bucket belongs to one client thread. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define BUCKET_MILLI 1000       /* fill units per token */
@@ -32,6 +33,10 @@ int64_t bucket_take(struct bucket *b, int64_t now_ms);
 /* The milliseconds until bucket_take() would succeed (0: now), taking
  * nothing. */
 int64_t bucket_delay(const struct bucket *b, int64_t now_ms);
+
+/* Whether the bucket is full at now_ms: its owner is not being limited,
+ * and forgetting it would give it nothing. */
+bool bucket_full(const struct bucket *b, int64_t now_ms);
 
 /* New rate and burst (a config reload). The fill earned so far at the old
  * rate is kept, capped at the new burst. */

@@ -47,6 +47,7 @@ static const struct conf_key conf_keys[] = {
         K("server", "bind", CT_BIND, server, 0, 0),
         K("server", "max_clients", CT_UINT, server.max_clients, 1, PICHAT_MAX_CLIENTS_MAX),
         K("server", "max_clients_per_ip", CT_UINT, server.max_clients_per_ip, 0, PICHAT_MAX_CLIENTS_MAX),
+        K("server", "ipv6_prefix_len", CT_UINT, server.ipv6_prefix_len, 32, 128),
         K("server", "thread_stack_kib", CT_UINT, server.thread_stack_kib,
           PICHAT_STACK_KIB_MIN, PICHAT_STACK_KIB_MAX),
         K("server", "idle_timeout_s", CT_UINT, server.idle_timeout_s, 0, PICHAT_IDLE_TIMEOUT_MAX),
@@ -96,6 +97,7 @@ void conf_defaults(struct conf *c)
         c->server.n_bind = 1;
         c->server.max_clients = 1024;
         c->server.max_clients_per_ip = 64;
+        c->server.ipv6_prefix_len = 64;
         c->server.thread_stack_kib = 64;
         c->server.idle_timeout_s = 900;
         c->server.line_timeout_s = 60;

@@ -25,6 +25,7 @@ struct conf {
                 unsigned n_bind;
                 unsigned max_clients;
                 unsigned max_clients_per_ip;    /* 0 = no per-address limit */
+                unsigned ipv6_prefix_len;       /* bits of an IPv6 address a limit counts */
                 unsigned thread_stack_kib;
                 unsigned idle_timeout_s;        /* 0 = off */
                 unsigned line_timeout_s;        /* 0 = off */

@@ -37,7 +37,7 @@ struct conn *conn_new(int fd, const struct sockaddr *sa, const struct service *s
         c->conf = conf_current(store);
         c->fr = &framing_telnet;
         c->blocking = !svc->shared;
-        addr_key_from(sa, &c->key);
+        addr_key_prefix(sa, c->conf->server.ipv6_prefix_len, &c->key);
         addr_format(sa, c->peer, sizeof(c->peer));
         if (msg_queue_init(&c->out, SIZE_MAX, -1, c->fr) < 0 ||
             c->fr->init(&c->fs, c->conf->server.max_line_bytes) < 0) {

@@ -7,12 +7,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr.h"
 #include "locked.h"
 #include "text.h"
 
-static unsigned nick_hash(const char *nick)
+/* FNV-1a from the registry's own seed: nobody can pick nicks that all
+ * land in one chain without knowing it. */
+static unsigned nick_hash(const struct registry *reg, const char *nick)
 {
-        uint32_t h = 2166136261u;
+        uint32_t h = 2166136261u ^ (uint32_t)reg->seed;
         for (; *nick; nick++) {
                 unsigned char c = (unsigned char)*nick;
                 if (c >= 'A' && c <= 'Z')
@@ -24,7 +27,7 @@ static unsigned nick_hash(const char *nick)
 
 static struct member *nick_find(struct registry *reg, const char *nick)
 {
-        for (struct member *m = reg->nicks[nick_hash(nick)]; m; m = m->nick_next)
+        for (struct member *m = reg->nicks[nick_hash(reg, nick)]; m; m = m->nick_next)
                 if (text_casecmp(m->nick, nick) == 0)
                         return m;
         return NULL;
@@ -32,7 +35,7 @@ static struct member *nick_find(struct registry *reg, const char *nick)
 
 static void nick_unlink(struct registry *reg, struct member *m)
 {
-        struct member **p = &reg->nicks[nick_hash(m->nick)];
+        struct member **p = &reg->nicks[nick_hash(reg, m->nick)];
         for (; *p; p = &(*p)->nick_next) {
                 if (*p == m) {
                         *p = m->nick_next;
@@ -44,7 +47,7 @@ static void nick_unlink(struct registry *reg, struct member *m)
 
 static void nick_link(struct registry *reg, struct member *m)
 {
-        unsigned h = nick_hash(m->nick);
+        unsigned h = nick_hash(reg, m->nick);
         m->nick_next = reg->nicks[h];
         reg->nicks[h] = m;
 }
@@ -147,6 +150,7 @@ int room_registry_init(struct registry *reg, const char *default_room,
 {
         memset(reg, 0, sizeof(*reg));
         pthread_mutex_init(&reg->lock, NULL);
+        reg->seed = addr_hash_seed();
         reg->history = lim->history;
         reg->max_rooms = lim->max_rooms;
         reg->max_members = lim->max_members;

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bounds.h"
 #include "history.h"
@@ -66,6 +67,7 @@ struct registry {
         struct room *rooms;
         size_t n_rooms;
         struct member *nicks[ROOM_NICK_BUCKETS];
+        uint64_t seed;                  /* of the nick hash */
         size_t n_members;
         unsigned long next_guest;
         char default_room[ROOM_NAME_MAX + 1];

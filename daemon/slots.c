@@ -17,6 +17,7 @@ void slots_init(struct slots *s)
 {
         memset(s, 0, sizeof(*s));
         pthread_mutex_init(&s->lock, NULL);
+        s->seed = addr_hash_seed();
 }
 
 void slots_destroy(struct slots *s)
@@ -32,19 +33,15 @@ void slots_destroy(struct slots *s)
         pthread_mutex_destroy(&s->lock);
 }
 
-static unsigned slots_hash(const struct addr_key *k)
+/* Keyed, so that nobody can pick addresses that all land in one chain. */
+static unsigned slots_hash(const struct slots *s, const struct addr_key *k)
 {
-        /* FNV-1a: the table only spreads load; no secret is needed because a
-         * peer controls at most its own bucket's length via max_per_addr. */
-        uint32_t h = 2166136261u;
-        for (size_t i = 0; i < sizeof(*k); i++)
-                h = (h ^ ((const uint8_t *)k)[i]) * 16777619u;
-        return h % SLOTS_BUCKETS;
+        return (unsigned)(addr_key_hash(k, s->seed) % SLOTS_BUCKETS);
 }
 
 static struct slots_entry **slots_find(struct slots *s, const struct addr_key *k)
 {
-        struct slots_entry **p = &s->bucket[slots_hash(k)];
+        struct slots_entry **p = &s->bucket[slots_hash(s, k)];
         for (; *p; p = &(*p)->next)
                 if (memcmp(&(*p)->key, k, sizeof(*k)) == 0)
                         break;

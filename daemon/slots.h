@@ -3,6 +3,7 @@
 #pragma once
 
 #include <pthread.h>
+#include <stdint.h>
 
 #include "addr.h"
 
@@ -18,6 +19,7 @@ struct slots_entry;
 
 struct slots {
         pthread_mutex_t lock;
+        uint64_t seed;          /* of the hash (addr_key_hash) */
         unsigned total;
         struct slots_entry *bucket[SLOTS_BUCKETS];
 };

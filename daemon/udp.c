@@ -95,7 +95,7 @@ static bool udp_over_rate(struct udp *u, const struct conf *cf, const struct soc
         struct addr_key k;
         int r;
 
-        addr_key_from(sa, &k);
+        addr_key_prefix(sa, cf->server.ipv6_prefix_len, &k);
         pthread_mutex_lock(&u->rate_lock);
         r = rate_check(&u->rates, &k, cf->udp.rate_per_source, now);
         pthread_mutex_unlock(&u->rate_lock);

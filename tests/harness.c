@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <signal.h>
 #include <stdio.h>
@@ -892,4 +893,27 @@ bool pd_notify_field(const char *msg, const char *name, char *out, size_t size)
                 p = nl + 1;
         }
         return false;
+}
+
+int pd_netns_private(const char *const addrs[], char *why, size_t size)
+{
+        char cmd[256];
+
+        if (unshare(CLONE_NEWNET) < 0) {
+                snprintf(why, size, "cannot make a network namespace: %s", strerror(errno));
+                return -1;
+        }
+        if (system("ip link set lo up") != 0) {
+                snprintf(why, size, "ip link set lo up failed (iproute2 missing?)");
+                return -1;
+        }
+        for (size_t i = 0; addrs && addrs[i]; i++) {
+                snprintf(cmd, sizeof(cmd), "ip addr add %s dev lo%s", addrs[i],
+                         strchr(addrs[i], ':') ? " nodad" : "");
+                if (system(cmd) != 0) {
+                        snprintf(why, size, "'%s' failed", cmd);
+                        return -1;
+                }
+        }
+        return 0;
 }

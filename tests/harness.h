@@ -96,6 +96,13 @@ void pd_write_conf(struct pd *d, const char *ini_extra);
 /* true while the daemon runs: it has neither exited nor been killed. */
 bool pd_running(struct pd *d);
 
+/* Move the calling process (the test case, forked by check) into a
+ * network namespace of its own whose loopback device is up and also has
+ * the addresses addrs (NULL-terminated, e.g. "2001:db8:1::1/64"): a
+ * pichatd started afterwards serves there, and the machine's own network
+ * is not touched. 0, or -1 with the reason in why (not root, no ip(8)). */
+int pd_netns_private(const char *const addrs[], char *why, size_t size);
+
 /* Figures of process pid from /proc, or -1 if they cannot be read. */
 long pd_proc_threads(pid_t pid);        /* "Threads:" in status */
 long pd_proc_fds(pid_t pid);            /* open descriptors (/proc/PID/fd) */

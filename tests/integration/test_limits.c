@@ -78,6 +78,65 @@ START_TEST(limits_per_ip)
 }
 END_TEST
 
+/* IPv6 clients count per [server] ipv6_prefix_len: anyone with one /64
+ * has millions of addresses, and must not fill max_clients from 16 of
+ * them. In a network namespace of the test's own, with a /64 and a
+ * second prefix on its loopback. */
+START_TEST(limits_per_ipv6_prefix)
+{
+        static const char *const addrs[] = {
+                "2001:db8:1::1/64", "2001:db8:1::2/64", "2001:db8:1::3/64", "2001:db8:2::1/64",
+                NULL,
+        };
+        struct pd d;
+        struct pd_client c[4];
+        char why[128], reply[64];
+
+        if (pd_netns_private(addrs, why, sizeof(why)) < 0) {
+                pd_skipped("%s", why);
+                return;
+        }
+        ck_assert_int_eq(pd_start(&d, "[server]\nmax_clients_per_ip = 2\n"
+                                      "[udp]\nrate_per_source = 2\n"), 0);
+        ck_assert_int_eq(pd_connect_from(&c[0], "2001:db8:1::1", d.echo_port), 0);
+        ck_assert(pd_expect_next(&c[0], WELCOME, 5000));
+        ck_assert_int_eq(pd_connect_from(&c[1], "2001:db8:1::2", d.echo_port), 0);
+        ck_assert(pd_expect_next(&c[1], WELCOME, 5000));
+        /* A third address of the same /64 is the same client. */
+        ck_assert_int_eq(pd_connect_from(&c[2], "2001:db8:1::3", d.echo_port), 0);
+        ck_assert(pd_expect_next(&c[2], "server full, try again later", 5000));
+        ck_assert(pd_wait_closed(&c[2], 5000));
+        pd_close(&c[2]);
+        /* Another /64 is another client. */
+        ck_assert_int_eq(pd_connect_from(&c[3], "2001:db8:2::1", d.echo_port), 0);
+        ck_assert(pd_expect_next(&c[3], WELCOME, 5000));
+        /* The UDP rate is per /64 too: two datagrams from it, whatever
+         * address they come from, then nothing. */
+        int answered = 0;
+        for (int i = 0; i < 4; i++)
+                answered += pd_udp_exchange_from(i % 2 ? "2001:db8:1::2" : "2001:db8:1::3", 0,
+                                                 d.udp_port, "x", 1, reply, sizeof(reply),
+                                                 300) > 0;
+        ck_assert_int_eq(answered, 2);
+        pd_close(&c[0]);
+        pd_close(&c[1]);
+        pd_close(&c[3]);
+        ck_assert_int_eq(pd_stop(&d), 0);
+
+        /* With 128 bits every address counts on its own. */
+        ck_assert_int_eq(pd_start(&d, "[server]\nmax_clients_per_ip = 1\nipv6_prefix_len = 128\n"),
+                         0);
+        static const char *const same64[] = { "2001:db8:1::1", "2001:db8:1::2", "2001:db8:1::3" };
+        for (int i = 0; i < 3; i++) {
+                ck_assert_int_eq(pd_connect_from(&c[i], same64[i], d.echo_port), 0);
+                ck_assert(pd_expect_next(&c[i], WELCOME, 5000));
+        }
+        for (int i = 0; i < 3; i++)
+                pd_close(&c[i]);
+        ck_assert_int_eq(pd_stop(&d), 0);
+}
+END_TEST
+
 START_TEST(limits_idle_timeout)
 {
         struct pd d;
@@ -246,6 +305,7 @@ Suite *test_suite(void)
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, limits_max_clients);
         tcase_add_test(tc, limits_per_ip);
+        tcase_add_test(tc, limits_per_ipv6_prefix);
         tcase_add_test(tc, limits_idle_timeout);
         tcase_add_test(tc, limits_line_timeout);
         tcase_add_test(tc, limits_telnet_is_not_activity);

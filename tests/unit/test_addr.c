@@ -59,6 +59,53 @@ START_TEST(addr_parse_bad)
 }
 END_TEST
 
+static struct addr_key prefixed(const char *ip, unsigned bits)
+{
+        struct sockaddr_storage ss;
+        socklen_t len;
+        struct addr_key k;
+
+        ck_assert_int_eq(addr_parse(ip, 1, &ss, &len), 0);
+        addr_key_prefix((struct sockaddr *)&ss, bits, &k);
+        return k;
+}
+
+/* One /64 is one client; IPv4 (and IPv4 behind ::ffff:) one by one. */
+START_TEST(addr_keys_per_prefix)
+{
+        struct addr_key a = prefixed("2001:db8:1:2::1", 64), b = prefixed("2001:db8:1:2:ffff::9", 64);
+        struct addr_key c = prefixed("2001:db8:1:3::1", 64);
+
+        ck_assert_mem_eq(&a, &b, sizeof(a));
+        ck_assert_int_ne(memcmp(&a, &c, sizeof(a)), 0);
+        a = prefixed("2001:db8:1:2::1", 128);
+        b = prefixed("2001:db8:1:2::2", 128);
+        ck_assert_int_ne(memcmp(&a, &b, sizeof(a)), 0);
+        a = prefixed("2001:db8:1:2::1", 48);
+        b = prefixed("2001:db8:1:ffff::1", 48);
+        ck_assert_mem_eq(&a, &b, sizeof(a));
+        a = prefixed("10.0.0.1", 32);
+        b = prefixed("10.0.0.2", 32);
+        ck_assert_int_ne(memcmp(&a, &b, sizeof(a)), 0);
+        a = prefixed("::ffff:10.0.0.1", 32);
+        b = prefixed("10.0.0.1", 64);
+        ck_assert_mem_eq(&a, &b, sizeof(a));
+}
+END_TEST
+
+/* The hash depends on its seed: where an address lands is not known
+ * without it. */
+START_TEST(addr_hash_seeded)
+{
+        struct addr_key k = prefixed("192.0.2.7", 32), l = prefixed("192.0.2.8", 32);
+
+        ck_assert_uint_eq(addr_key_hash(&k, 1), addr_key_hash(&k, 1));
+        ck_assert_uint_ne(addr_key_hash(&k, 1), addr_key_hash(&k, 2));
+        ck_assert_uint_ne(addr_key_hash(&k, 1), addr_key_hash(&l, 1));
+        ck_assert_uint_ne(addr_hash_seed(), addr_hash_seed());
+}
+END_TEST
+
 Suite *test_suite(void)
 {
         Suite *s = suite_create("addr");
@@ -67,6 +114,8 @@ Suite *test_suite(void)
         tcase_add_test(tc, addr_format_v4_v6_mapped);
         tcase_add_test(tc, addr_keys_match_mapped);
         tcase_add_test(tc, addr_parse_bad);
+        tcase_add_test(tc, addr_keys_per_prefix);
+        tcase_add_test(tc, addr_hash_seeded);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -160,6 +160,7 @@ static void assert_conf_eq(const struct conf *a, const struct conf *b)
                 EQ_STR(server.bind[i]);
         EQ_UINT(server.max_clients);
         EQ_UINT(server.max_clients_per_ip);
+        EQ_UINT(server.ipv6_prefix_len);
         EQ_UINT(server.thread_stack_kib);
         EQ_UINT(server.idle_timeout_s);
         EQ_UINT(server.line_timeout_s);
@@ -215,6 +216,7 @@ static const struct {
         { "server", "bind" },
         { "server", "max_clients" },
         { "server", "max_clients_per_ip" },
+        { "server", "ipv6_prefix_len" },
         { "server", "thread_stack_kib" },
         { "server", "idle_timeout_s" },
         { "server", "line_timeout_s" },
@@ -257,6 +259,7 @@ static const struct {
           1, PICHAT_MAX_CLIENTS_MAX },
         { "server", "max_clients_per_ip", offsetof(struct conf, server.max_clients_per_ip),
           0, PICHAT_MAX_CLIENTS_MAX },
+        { "server", "ipv6_prefix_len", offsetof(struct conf, server.ipv6_prefix_len), 32, 128 },
         { "server", "thread_stack_kib", offsetof(struct conf, server.thread_stack_kib),
           16, 8192 },
         { "server", "idle_timeout_s", offsetof(struct conf, server.idle_timeout_s),
@@ -343,6 +346,7 @@ START_TEST(defaults_values)
         ck_assert_str_eq(d.server.bind[0], "::");
         ck_assert_uint_eq(d.server.max_clients, 1024);
         ck_assert_uint_eq(d.server.max_clients_per_ip, 64);
+        ck_assert_uint_eq(d.server.ipv6_prefix_len, 64);
         ck_assert_uint_eq(d.server.thread_stack_kib, 64);
         ck_assert_uint_eq(d.server.idle_timeout_s, 900);
         ck_assert_uint_eq(d.server.line_timeout_s, 60);

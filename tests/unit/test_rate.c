@@ -99,25 +99,72 @@ START_TEST(rate_forgets_quiet_sources)
 }
 END_TEST
 
-/* Many more sources than entries: time and memory stay bounded, sources
- * that are seen keep their limit, and none is kept out. */
+/* Many more sources than entries: time and memory stay bounded, a
+ * source being limited keeps its limit however many others come, and
+ * the newcomers that find no entry share one bucket of the same rate. */
 START_TEST(rate_table_busy)
 {
         struct rate_table t;
         struct addr_key hot = src(424242);
+        unsigned hot_passed = 0, new_passed = 0;
 
         ck_assert_int_eq(rate_init(&t, 100), 0);
         ck_assert_uint_eq(t.size, 128);
         ck_assert_uint_eq(passed(&t, &hot, 10, 10, 0), 10);
         for (unsigned i = 0; i < 100000; i++) {
                 struct addr_key k = src(i);
-                /* every new source gets through: eviction never blocks */
-                ck_assert_int_eq(rate_check(&t, &k, 10, 1 + i / 1000), RATE_PASS);
+                int64_t now = 1 + i / 1000;     /* 100 ms in all */
+                new_passed += rate_check(&t, &k, 10, now) == RATE_PASS;
                 if (i % 16 == 0)
-                        rate_check(&t, &hot, 10, 1 + i / 1000);
+                        hot_passed += rate_check(&t, &hot, 10, now) == RATE_PASS;
         }
+        /* 10/s for 100 ms: one more at most, never a fresh burst. */
+        ck_assert_uint_le(hot_passed, 1);
+        /* The table's own entries, and the shared bucket: bounded. */
+        ck_assert_uint_le(new_passed, t.size * 10 + 10 + 10);
         ck_assert_uint_le(rate_sources(&t, 100), t.size);
         rate_free(&t);
+}
+END_TEST
+
+/* Sources chosen to collide (the key is known here) cannot take a
+ * limited source's entry and so reset it. */
+START_TEST(rate_collisions_do_not_reset)
+{
+        struct rate_table t;
+        struct addr_key victim = src(1), other[64];
+        size_t home, n = 0;
+
+        ck_assert_int_eq(rate_init_seeded(&t, 64, 12345), 0);
+        home = rate_slot(&t, &victim);
+        for (unsigned i = 2; n < 64 && i < 1000000; i++) {
+                struct addr_key k = src(i);
+                if (rate_slot(&t, &k) == home)
+                        other[n++] = k;
+        }
+        ck_assert_uint_eq(n, 64);
+        /* The victim is being limited... */
+        ck_assert_uint_eq(passed(&t, &victim, 5, 10, 0), 5);
+        /* ...colliding sources fill its window, many times over... */
+        for (size_t i = 0; i < n; i++)
+                passed(&t, &other[i], 5, 1, 10);
+        /* ...and it is still limited: no fresh bucket of 5. */
+        ck_assert_uint_eq(passed(&t, &victim, 5, 10, 20), 0);
+        rate_free(&t);
+
+        /* Two keys, two places: where a source lands depends on the key,
+         * which each process draws for itself. */
+        struct rate_table u;
+        unsigned same = 0;
+        ck_assert_int_eq(rate_init_seeded(&t, 4096, 1), 0);
+        ck_assert_int_eq(rate_init_seeded(&u, 4096, 2), 0);
+        for (unsigned i = 0; i < 1000; i++) {
+                struct addr_key k = src(i);
+                same += rate_slot(&t, &k) == rate_slot(&u, &k);
+        }
+        ck_assert_uint_lt(same, 20);
+        rate_free(&t);
+        rate_free(&u);
 }
 END_TEST
 
@@ -131,6 +178,7 @@ Suite *test_suite(void)
         tcase_add_test(tc, rate_off_and_changed);
         tcase_add_test(tc, rate_forgets_quiet_sources);
         tcase_add_test(tc, rate_table_busy);
+        tcase_add_test(tc, rate_collisions_do_not_reset);
         suite_add_tcase(s, tc);
         return s;
 }
