@@ -60,6 +60,8 @@
 
 /* Accept back-off when the process runs out of descriptors. */
 #define PICHAT_ACCEPT_BACKOFF_MS    100
+/* Longest wait of a loop whose call keeps failing (server_backoff()). */
+#define PICHAT_BACKOFF_MAX_MS       5000
 
 /* Longest sleep of the accept and UDP loops: how often they show they are
  * alive. A loop silent for PICHAT_HEARTBEAT_STALE_MS is taken as wedged

@@ -64,6 +64,7 @@ static const struct conf_key conf_keys[] = {
         K("udp", "port", CT_PORT, udp.port, 0, 0),
         K("udp", "prefix", CT_TEXT, udp.prefix, 0, 0),
         K("udp", "rate_per_source", CT_UINT, udp.rate_per_source, 0, PICHAT_UDP_RATE_MAX),
+        K("udp", "rate_total", CT_UINT, udp.rate_total, 0, PICHAT_UDP_RATE_MAX),
 
         K("chat", "enabled", CT_BOOL, chat.enabled, 0, 0),
         K("chat", "port", CT_PORT, chat.port, 0, 0),
@@ -112,6 +113,7 @@ void conf_defaults(struct conf *c)
         c->udp.port = 8888;
         strcpy(c->udp.prefix, "OK...");
         c->udp.rate_per_source = 100;
+        c->udp.rate_total = 1000;
 
         c->chat.enabled = true;
         c->chat.port = 5000;

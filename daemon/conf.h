@@ -44,6 +44,7 @@ struct conf {
                 unsigned port;
                 char prefix[CONF_TEXT_SIZE];
                 unsigned rate_per_source;       /* datagrams/s, 0 = off */
+                unsigned rate_total;            /* from all sources, 0 = off */
         } udp;
 
         struct {

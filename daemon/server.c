@@ -220,6 +220,22 @@ void server_sleeper_del(struct server *srv, struct server_sleeper *s)
         pthread_mutex_unlock(&srv->lock);
 }
 
+void server_backoff(struct server *srv, struct server_backoff *b, const char *what)
+{
+        int err = errno;
+        struct pollfd halt = { .fd = srv->halt.fd, .events = POLLIN };
+
+        /* A failure or two is news of the moment (an ICMP error, a peer
+         * gone before its accept); a run of them is a broken socket. */
+        if (++b->failures < 3)
+                return;
+        if (b->failures == 3)
+                log_msg(LOG_WARNING, "%s: %s; backing off", what, strerror(err));
+        unsigned shift = b->failures - 3 < 6 ? b->failures - 3 : 6;
+        int wait = PICHAT_ACCEPT_BACKOFF_MS << shift;
+        poll(&halt, 1, wait < PICHAT_BACKOFF_MAX_MS ? wait : PICHAT_BACKOFF_MAX_MS);
+}
+
 /* The one end of every connection, whatever stage it reached: refused
  * (why says why, for the client and the log), never started, or served.
  * Off the list before its descriptor number can be reused. */
@@ -313,8 +329,9 @@ static void *accept_thread(void *arg)
 {
         struct server_listener *l = arg;
         struct server *srv = l->srv;
+        struct server_backoff backoff = { 0 };
         int64_t last_warn = 0;
-        char name[16];
+        char name[16], what[64];
 
         /* Named for top -H and for the tests that stop one loop. */
         snprintf(name, sizeof(name), "accept-%s", l->svc->name);
@@ -341,21 +358,28 @@ static void *accept_thread(void *arg)
                  * sleep in recv() itself, one system call a line fewer. */
                 int fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
                 if (fd >= 0) {
+                        server_backoff_clear(&backoff);
                         accept_one(l, fd, (struct sockaddr *)&ss);
                         continue;
                 }
-                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-                        /* Out of descriptors: the pending connection stays
-                         * readable, so back off rather than spin on it. */
-                        int64_t now = clock_now_ms();
-                        if (now - last_warn > 10000) {
-                                log_msg(LOG_WARNING, "%s: accept: %s; backing off",
-                                        l->svc->name, strerror(errno));
-                                last_warn = now;
-                        }
-                        poll(&pfd[1], 1, PICHAT_ACCEPT_BACKOFF_MS);
+                if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
+                    errno == ECONNABORTED)
+                        continue;       /* a peer gone before its accept */
+                if (errno != EMFILE && errno != ENFILE && errno != ENOBUFS && errno != ENOMEM) {
+                        /* Not a listening socket, say: not to be spun on. */
+                        snprintf(what, sizeof(what), "%s: accept", l->svc->name);
+                        server_backoff(srv, &backoff, what);
+                        continue;
                 }
-                /* EAGAIN, ECONNABORTED, EINTR, ...: try again */
+                /* Out of descriptors: the pending connection stays
+                 * readable, so back off rather than spin on it. */
+                int64_t now = clock_now_ms();
+                if (now - last_warn > 10000) {
+                        log_msg(LOG_WARNING, "%s: accept: %s; backing off", l->svc->name,
+                                strerror(errno));
+                        last_warn = now;
+                }
+                poll(&pfd[1], 1, PICHAT_ACCEPT_BACKOFF_MS);
         }
         close(l->fd);
         server_thread_done(srv);

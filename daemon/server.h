@@ -108,6 +108,20 @@ void server_beat(struct server *srv, unsigned loop);
  * PICHAT_HEARTBEAT_MS while it is healthy. */
 int64_t server_oldest_beat_ms(struct server *srv);
 
+/* A loop whose call keeps failing (a socket that is not what its loop
+ * takes it for, say) waits longer each time instead of spinning: after
+ * a few failures in a row, 100 ms doubling up to PICHAT_BACKOFF_MAX_MS,
+ * cut short by shutdown. The first wait of a run is logged with what and
+ * errno. */
+struct server_backoff {
+        unsigned failures;
+};
+void server_backoff(struct server *srv, struct server_backoff *b, const char *what);
+static inline void server_backoff_clear(struct server_backoff *b)
+{
+        b->failures = 0;
+}
+
 /* Whether [access] in cf lets the peer sa use service; each decision is
  * logged at debug (the allowed ones only when log_allowed). */
 bool server_access(const struct conf *cf, const char *service, const struct sockaddr *sa,

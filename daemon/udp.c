@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -20,19 +22,67 @@
 
 #define UDP_BATCH 16
 
+/* NFS, not a service port but one that answers (OpenBSD's inetd knows). */
+#define UDP_NFS_PORT 2049
+
 bool udp_port_ignored(unsigned port)
 {
-        switch (port) {
-        case 0:
-        case 7:         /* echo */
-        case 13:        /* daytime */
-        case 17:        /* qotd */
-        case 19:        /* chargen */
-        case 37:        /* time */
+        return port < 1024 || port == UDP_NFS_PORT;
+}
+
+/* Read the interfaces' broadcast addresses again if they are old; under
+ * u->rate_lock. A failure keeps the old ones. */
+static void udp_broadcasts(struct udp *u, int64_t now)
+{
+        struct ifaddrs *ifa;
+
+        if (u->bcast_ms && now - u->bcast_ms < UDP_BROADCASTS_MS)
+                return;
+        u->bcast_ms = now;
+        if (getifaddrs(&ifa) < 0)
+                return;
+        u->n_bcast = 0;
+        for (struct ifaddrs *i = ifa; i && u->n_bcast < UDP_BROADCASTS_MAX; i = i->ifa_next)
+                if ((i->ifa_flags & IFF_BROADCAST) && i->ifa_broadaddr &&
+                    i->ifa_broadaddr->sa_family == AF_INET)
+                        u->bcast[u->n_bcast++] = ((struct sockaddr_in *)i->ifa_broadaddr)->sin_addr;
+        freeifaddrs(ifa);
+}
+
+/* An IPv4 address (network order) no single peer has. */
+static bool udp_v4_refused(struct udp *u, struct in_addr a)
+{
+        uint32_t h = ntohl(a.s_addr);
+        bool bcast = false;
+
+        if ((h >> 24) == 0 || (h >> 24) == 255 || IN_MULTICAST(h))
                 return true;
-        default:
-                return false;
+        pthread_mutex_lock(&u->rate_lock);
+        udp_broadcasts(u, clock_now_ms());
+        for (unsigned i = 0; i < u->n_bcast && !bcast; i++)
+                bcast = u->bcast[i].s_addr == a.s_addr;
+        pthread_mutex_unlock(&u->rate_lock);
+        return bcast;
+}
+
+static bool udp_one_refused(struct udp *u, const struct sockaddr *sa)
+{
+        if (sa->sa_family == AF_INET)
+                return udp_v4_refused(u, ((const struct sockaddr_in *)sa)->sin_addr);
+        if (sa->sa_family != AF_INET6)
+                return true;
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a)) {
+                struct in_addr v4;
+                memcpy(&v4, a->s6_addr + 12, 4);
+                return udp_v4_refused(u, v4);
         }
+        return IN6_IS_ADDR_MULTICAST(a) || IN6_IS_ADDR_UNSPECIFIED(a);
+}
+
+bool udp_addr_refused(struct udp *u, const struct sockaddr *sa, const struct sockaddr *to)
+{
+        return udp_one_refused(u, sa) || (to && udp_one_refused(u, to));
 }
 
 size_t udp_format(char *out, const char *prefix, const char *data, size_t len)
@@ -73,6 +123,9 @@ void udp_destroy(struct udp *u)
         pthread_mutex_destroy(&u->rate_lock);
 }
 
+/* Room for the packet info of one datagram, whichever family it is. */
+#define UDP_CTL_SIZE (CMSG_SPACE(sizeof(struct in6_pktinfo)) + CMSG_SPACE(sizeof(struct in_pktinfo)))
+
 /* One socket's loop, and its buffers. */
 struct udp_loop {
         struct udp *u;
@@ -86,64 +139,152 @@ struct udp_loop {
         struct sockaddr_storage from[UDP_BATCH];
         struct iovec iov_in[UDP_BATCH], iov_out[UDP_BATCH];
         struct mmsghdr msg_in[UDP_BATCH], msg_out[UDP_BATCH];
+        /* Where each datagram was sent to, and the same for its reply. */
+        union {
+                char buf[UDP_CTL_SIZE];
+                struct cmsghdr align;
+        } ctl_in[UDP_BATCH], ctl_out[UDP_BATCH];
 };
 
-/* Whether a datagram from sa is over its source's rate (and dropped). */
+/* Whether a datagram from sa is over its source's rate or the budget of
+ * all sources (and dropped). The first drop of a run is logged. */
 static bool udp_over_rate(struct udp *u, const struct conf *cf, const struct sockaddr *sa,
                           int64_t now)
 {
+        char peer[ADDR_STR_MAX];
         struct addr_key k;
-        int r;
+        bool over_total = false, first_total = false;
+        int r = RATE_PASS;
 
         addr_key_prefix(sa, cf->server.ipv6_prefix_len, &k);
         pthread_mutex_lock(&u->rate_lock);
-        r = rate_check(&u->rates, &k, cf->udp.rate_per_source, now);
+        if (cf->udp.rate_per_source)
+                r = rate_check(&u->rates, &k, cf->udp.rate_per_source, now);
+        if (r == RATE_PASS && cf->udp.rate_total) {
+                if (!u->total.cap)
+                        bucket_init(&u->total, cf->udp.rate_total, cf->udp.rate_total, now);
+                else if (u->total.rate != (int64_t)cf->udp.rate_total)
+                        bucket_set_rate(&u->total, cf->udp.rate_total, cf->udp.rate_total, now);
+                if (bucket_full(&u->total, now))
+                        u->shedding = false;
+                over_total = bucket_take(&u->total, now) != 0;
+                first_total = over_total && !u->shedding;
+                u->shedding |= over_total;
+        }
         pthread_mutex_unlock(&u->rate_lock);
         if (r == RATE_DROP_FIRST) {
-                char peer[ADDR_STR_MAX];
                 addr_format(sa, peer, sizeof(peer));
                 log_msg(LOG_INFO, "udp: %s sends over rate_per_source (%u/s); dropping its "
                         "datagrams over it", peer, cf->udp.rate_per_source);
         }
-        return r != RATE_PASS;
+        if (first_total)
+                log_msg(LOG_INFO, "udp: over rate_total (%u replies/s); not answering what is "
+                        "over it", cf->udp.rate_total);
+        return r != RATE_PASS || over_total;
 }
 
-static void udp_serve_batch(struct udp_loop *u, int n)
+/* The local address datagram i was sent to (from its packet info) into
+ * *to, and a reply header's packet info that sends from it. False when
+ * the datagram came without one. */
+static bool udp_local(struct udp_loop *l, int i, struct sockaddr_storage *to, struct msghdr *out)
 {
-        const struct conf *cf = conf_cached(u->u->conf, &u->live);
-        bool limit = cf->udp.rate_per_source > 0;
+        struct msghdr *in = &l->msg_in[i].msg_hdr;
+
+        memset(to, 0, sizeof(*to));
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(in); c; c = CMSG_NXTHDR(in, c)) {
+                struct cmsghdr *o = (struct cmsghdr *)l->ctl_out[i].buf;
+
+                if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+                        struct in_pktinfo pi;
+                        memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+                        ((struct sockaddr_in *)to)->sin_family = AF_INET;
+                        ((struct sockaddr_in *)to)->sin_addr = pi.ipi_addr;
+                        /* From the address it was sent to; the route
+                         * picks the interface. */
+                        pi.ipi_spec_dst = pi.ipi_addr;
+                        pi.ipi_ifindex = 0;
+                        o->cmsg_level = IPPROTO_IP;
+                        o->cmsg_type = IP_PKTINFO;
+                        o->cmsg_len = CMSG_LEN(sizeof(pi));
+                        memcpy(CMSG_DATA(o), &pi, sizeof(pi));
+                        out->msg_controllen = CMSG_SPACE(sizeof(pi));
+                } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+                        struct in6_pktinfo pi;
+                        memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+                        ((struct sockaddr_in6 *)to)->sin6_family = AF_INET6;
+                        ((struct sockaddr_in6 *)to)->sin6_addr = pi.ipi6_addr;
+                        /* The interface too: a link-local address means
+                         * nothing without it. */
+                        o->cmsg_level = IPPROTO_IPV6;
+                        o->cmsg_type = IPV6_PKTINFO;
+                        o->cmsg_len = CMSG_LEN(sizeof(pi));
+                        memcpy(CMSG_DATA(o), &pi, sizeof(pi));
+                        out->msg_controllen = CMSG_SPACE(sizeof(pi));
+                } else {
+                        continue;
+                }
+                out->msg_control = l->ctl_out[i].buf;
+                return true;
+        }
+        return false;
+}
+
+/* Why datagram i is not answered, or NULL: it is. */
+static const char *udp_refusal(struct udp_loop *l, const struct conf *cf, int i,
+                               const struct sockaddr *to)
+{
+        const struct sockaddr *sa = (struct sockaddr *)&l->from[i];
+        size_t plen = strlen(cf->udp.prefix);
+
+        if (udp_port_ignored(addr_port(sa)))
+                return "its source port is a service's";
+        if (udp_addr_refused(l->u, sa, to))
+                return "no single peer has its source or destination address";
+        /* Another echo's answer: answering it would start a loop. */
+        if (plen && l->msg_in[i].msg_len >= plen && memcmp(l->in[i], cf->udp.prefix, plen) == 0)
+                return "it starts with the prefix, an echo's answer";
+        return NULL;
+}
+
+static void udp_serve_batch(struct udp_loop *l, int n)
+{
+        const struct conf *cf = conf_cached(l->u->conf, &l->live);
         int64_t now = clock_now_ms();
         unsigned nout = 0;
 
         for (int i = 0; i < n; i++) {
-                const struct sockaddr *sa = (struct sockaddr *)&u->from[i];
-                unsigned port = addr_port(sa);
+                const struct sockaddr *sa = (struct sockaddr *)&l->from[i];
+                struct msghdr *out = &l->msg_out[nout].msg_hdr;
+                struct sockaddr_storage to;
+                const char *why;
 
-                if (udp_port_ignored(port)) {
+                memset(&l->msg_out[nout], 0, sizeof(l->msg_out[nout]));
+                bool local = udp_local(l, i, &to, out);
+                if ((why = udp_refusal(l, cf, i, local ? (struct sockaddr *)&to : NULL))) {
                         char peer[ADDR_STR_MAX];
                         addr_format(sa, peer, sizeof(peer));
-                        log_msg(LOG_DEBUG, "udp: ignoring datagram from port %u (%s)", port, peer);
+                        log_msg(LOG_DEBUG, "udp: not answering %s: %s", peer, why);
                         continue;
                 }
                 /* Datagrams let in are not logged: that would be a line each. */
                 if (!server_access(cf, "udp", sa, false))
                         continue;
-                if (limit && udp_over_rate(u->u, cf, sa, now))
+                if ((cf->udp.rate_per_source || cf->udp.rate_total) &&
+                    udp_over_rate(l->u, cf, sa, now))
                         continue;
-                size_t len = udp_format(u->out[nout], cf->udp.prefix, u->in[i],
-                                        u->msg_in[i].msg_len);
-                u->iov_out[nout].iov_base = u->out[nout];
-                u->iov_out[nout].iov_len = len;
-                memset(&u->msg_out[nout], 0, sizeof(u->msg_out[nout]));
-                u->msg_out[nout].msg_hdr.msg_name = &u->from[i];
-                u->msg_out[nout].msg_hdr.msg_namelen = u->msg_in[i].msg_hdr.msg_namelen;
-                u->msg_out[nout].msg_hdr.msg_iov = &u->iov_out[nout];
-                u->msg_out[nout].msg_hdr.msg_iovlen = 1;
+                size_t len = udp_format(l->out[nout], cf->udp.prefix, l->in[i],
+                                        l->msg_in[i].msg_len);
+                l->iov_out[nout].iov_base = l->out[nout];
+                l->iov_out[nout].iov_len = len;
+                out->msg_name = &l->from[i];
+                out->msg_namelen = l->msg_in[i].msg_hdr.msg_namelen;
+                out->msg_iov = &l->iov_out[nout];
+                out->msg_iovlen = 1;
                 nout++;
         }
 
         for (unsigned sent = 0; sent < nout;) {
-                int r = sendmmsg(u->fd, u->msg_out + sent, nout - sent, MSG_DONTWAIT);
+                int r = sendmmsg(l->fd, l->msg_out + sent, nout - sent, MSG_DONTWAIT);
                 if (r < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -153,7 +294,7 @@ static void udp_serve_batch(struct udp_loop *u, int n)
                         continue;
                 }
                 sent += (unsigned)r;
-                atomic_fetch_add(&u->u->answered, (unsigned long)r);
+                atomic_fetch_add(&l->u->answered, (unsigned long)r);
         }
 }
 
@@ -173,6 +314,7 @@ static void *udp_thread(void *arg)
 {
         struct udp_loop *l = arg;
         struct server *srv = l->u->srv;
+        struct server_backoff backoff = { 0 };
 
         pthread_setname_np(pthread_self(), "udp");
         /* The socket may be systemd's too: wake by signal, never by
@@ -193,19 +335,47 @@ static void *udp_thread(void *arg)
                         l->msg_in[i].msg_hdr.msg_namelen = sizeof(l->from[i]);
                         l->msg_in[i].msg_hdr.msg_iov = &l->iov_in[i];
                         l->msg_in[i].msg_hdr.msg_iovlen = 1;
+                        l->msg_in[i].msg_hdr.msg_control = l->ctl_in[i].buf;
+                        l->msg_in[i].msg_hdr.msg_controllen = sizeof(l->ctl_in[i].buf);
                 }
                 /* Waits for the first datagram only, then takes what
                  * else is queued. */
                 int n = recvmmsg(l->fd, l->msg_in, UDP_BATCH, MSG_WAITFORONE, NULL);
-                if (n > 0 && !server_stopping(srv))
+                if (n > 0 && !server_stopping(srv)) {
                         udp_serve_batch(l, n);
-                /* Errors (EAGAIN at the heartbeat, ICMP errors queued on
-                 * the socket) cost one turn, never the thread. */
+                        server_backoff_clear(&backoff);
+                } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                           errno != ECONNREFUSED) {
+                        /* Not the heartbeat, nor an ICMP error queued for
+                         * one datagram: a socket that keeps failing (not
+                         * a datagram socket at all, say) must not spin. */
+                        server_backoff(srv, &backoff, "udp: receiving");
+                }
         }
         server_sleeper_del(srv, &l->sleeper);
         udp_loop_free(l);
         server_thread_done(srv);
         return NULL;
+}
+
+/* Learn where each datagram was sent to: IPv4 datagrams, also those on
+ * an IPv6 socket (dual stack), come with IP_PKTINFO, IPv6 ones with
+ * IPV6_PKTINFO. 0 or -errno. */
+static int udp_want_pktinfo(int fd)
+{
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        int one = 1;
+
+        if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+                return -errno;
+        if (ss.ss_family == AF_INET6 &&
+            setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0)
+                return -errno;
+        if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0 &&
+            ss.ss_family == AF_INET)
+                return -errno;
+        return 0;
 }
 
 int udp_start(struct udp *u, int fd)
@@ -215,7 +385,7 @@ int udp_start(struct udp *u, int fd)
                 .tv_sec = PICHAT_HEARTBEAT_MS / 1000,
                 .tv_usec = (PICHAT_HEARTBEAT_MS % 1000) * 1000,
         };
-        int fl, r;
+        int fl, r = 0;
 
         if (!l) {
                 close(fd);
@@ -225,8 +395,9 @@ int udp_start(struct udp *u, int fd)
         l->fd = fd;
         fl = fcntl(fd, F_GETFL);
         if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ||
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &beat, sizeof(beat)) < 0) {
-                r = -errno;
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &beat, sizeof(beat)) < 0 ||
+            (r = udp_want_pktinfo(fd)) < 0) {
+                r = r < 0 ? r : -errno;
                 udp_loop_free(l);
                 return r;
         }

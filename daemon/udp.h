@@ -1,6 +1,15 @@
 /* udp: the UDP echo service: one thread per socket, answering prefix +
  * datagram, in batches.
  *
+ * A UDP service answers anyone who can write a source address, so it is
+ * built not to become a reflector or one end of a loop: it never answers
+ * a source that is a service port (below 1024, and NFS) or an address no
+ * peer has (0/8, 255/8, broadcast, multicast), a datagram sent to a
+ * broadcast or multicast address, or one that already starts with its own
+ * prefix (another echo's answer); each source has its rate, and all
+ * sources together a budget that sheds what is over it. Replies leave
+ * from the address the datagram was sent to.
+ *
  * All state is in struct udp, which main (or a test) makes beside the
  * server whose threads, heartbeats and shutdown it uses. */
 #pragma once
@@ -11,23 +20,40 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <netinet/in.h>
+
+#include "bucket.h"
 #include "conf.h"
 #include "rate.h"
 #include "server.h"
+
+/* Interface broadcast addresses kept, and how often they are read again. */
+#define UDP_BROADCASTS_MAX 32
+#define UDP_BROADCASTS_MS  10000
 
 struct udp {
         struct server *srv;
         struct conf_store *conf;
         /* [udp] rate_per_source: one table for all UDP sockets, so a
          * source gets its rate once, not once per bind address. */
-        pthread_mutex_t rate_lock;
+        pthread_mutex_t rate_lock;      /* guards what follows */
         struct rate_table rates;
+        struct bucket total;            /* [udp] rate_total, for every source (cap 0: unused yet) */
+        bool shedding;                  /* in a run of replies over it */
+        struct in_addr bcast[UDP_BROADCASTS_MAX];
+        unsigned n_bcast;
+        int64_t bcast_ms;               /* when they were read (0: never) */
         atomic_ulong answered;
 };
 
-/* Ports whose traffic is never answered: 0 and the classic UDP services
- * (echo, daytime, qotd, chargen, time) that would answer us back. */
+/* Source ports never answered: those below 1024, where the services live
+ * that would answer back (echo, daytime, chargen, DNS, ...), and NFS's. */
 bool udp_port_ignored(unsigned port);
+
+/* Whether a datagram from sa, sent to the local address to (NULL: not
+ * known), is not to be answered whatever it holds: the source or the
+ * destination is an address no single peer has. */
+bool udp_addr_refused(struct udp *u, const struct sockaddr *sa, const struct sockaddr *to);
 
 /* Build the reply into out (PICHAT_UDP_MAX bytes), truncated to fit. */
 size_t udp_format(char *out, const char *prefix, const char *data, size_t len);

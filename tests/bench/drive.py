@@ -142,7 +142,9 @@ port = %d
 [udp]
 port = %d
 ; the load comes from one address: lift the per-source limit (100/s)
+; and the limit of all sources together (1000/s)
 rate_per_source = 0
+rate_total = 0
 [chat]
 port = %d
 ; the benchmark's only change to the chat defaults: flood control is

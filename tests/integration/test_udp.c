@@ -87,7 +87,7 @@ static bool check_silent_from(unsigned src)
 
 START_TEST(udp_loop_ports_silent)
 {
-        static const unsigned ports[] = { 7, 13, 17, 19, 37 };
+        static const unsigned ports[] = { 2049, 7, 13, 17, 19, 37, 53, 123, 1023 };
         char reply[64];
 
         for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
@@ -96,7 +96,8 @@ START_TEST(udp_loop_ports_silent)
                         return;
                 }
         }
-        ck_assert(pd_log_wait(&d, "ignoring datagram from port 7", 2000));
+        ck_assert(pd_log_wait(&d, ":7: its source port is a service's", 2000));
+        ck_assert(pd_log_wait(&d, ":2049: its source port is a service's", 2000));
         /* and ordinary senders are still answered */
         ck_assert_int_gt(pd_udp_exchange(AF_INET, d.udp_port, "x", 1, reply, sizeof(reply), 3000), 0);
 }
@@ -176,6 +177,89 @@ START_TEST(udp_rate_per_source)
 }
 END_TEST
 
+/* A reply leaves from the address its datagram was sent to: a client
+ * that talks to 127.0.0.2 (a second address of the machine, as a Pi has
+ * on eth0 and wlan0) through a connected socket takes no reply from
+ * 127.0.0.1. The socket pichatd serves is bound to [::], both stacks. */
+START_TEST(udp_reply_from_destination)
+{
+        struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons((uint16_t)d.udp_port) };
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        char reply[64];
+
+        inet_pton(AF_INET, "127.0.0.2", &to.sin_addr);
+        ck_assert_int_eq(connect(fd, (struct sockaddr *)&to, sizeof(to)), 0);
+        for (int i = 0; i < 3; i++) {
+                ck_assert_int_eq(send(fd, "where", 5, 0), 5);
+                struct pollfd pfd = { .fd = fd, .events = POLLIN };
+                ck_assert_msg(poll(&pfd, 1, 2000) == 1, "no reply from 127.0.0.2");
+                ck_assert_int_eq(recv(fd, reply, sizeof(reply), 0), 10);
+        }
+        close(fd);
+}
+END_TEST
+
+/* A datagram that starts with the prefix is another echo's answer: never
+ * answered, so two echo services cannot be made to bounce one datagram
+ * between them. Here one is "sent by" the first pichatd to the second
+ * (from a copy of the first's own socket, as a forged source would be),
+ * with no rate limits to stop a loop. */
+START_TEST(udp_no_loop_between_echoes)
+{
+        struct pd a, b;
+        struct pd_opts o = { .fdnames = "echo:chat:udp", .keep_udp = true, .notify = true };
+        char msg[1024], status[256];
+        const char *ini = "[udp]\nrate_per_source = 0\nrate_total = 0\n";
+
+        ck_assert_int_eq(pd_start_opts(&a, ini, &o), 0);
+        ck_assert_int_eq(pd_start_opts(&b, ini, &o), 0);
+        struct sockaddr_in6 to = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT,
+                                   .sin6_port = htons((uint16_t)b.udp_port) };
+        ck_assert_int_eq(sendto(a.udp_fd, "ping", 4, 0, (struct sockaddr *)&to, sizeof(to)), 4);
+        ck_assert(pd_log_wait(&a, "it starts with the prefix, an echo's answer", 3000));
+        usleep(1500 * 1000);
+        /* b answered once, a never. */
+        ck_assert(pd_notify_wait(&b, "STATUS=", msg, sizeof(msg), 3000));
+        ck_assert(pd_notify_field(msg, "STATUS", status, sizeof(status)));
+        while (pd_notify_next(&b, msg, sizeof(msg), 1200) > 0)
+                pd_notify_field(msg, "STATUS", status, sizeof(status));
+        ck_assert_msg(strstr(status, "udp: 1 datagram answered"), "b: %s", status);
+        while (pd_notify_next(&a, msg, sizeof(msg), 100) > 0)
+                pd_notify_field(msg, "STATUS", status, sizeof(status));
+        ck_assert_msg(strstr(status, "udp: 0 datagrams answered"), "a: %s", status);
+        ck_assert_int_eq(pd_stop(&a), 0);
+        ck_assert_int_eq(pd_stop(&b), 0);
+}
+END_TEST
+
+/* [udp] rate_total holds for many sources together, and sheds load
+ * rather than switching the service off. */
+START_TEST(udp_rate_total)
+{
+        struct pd r;
+        char src[32], reply[64];
+        long long ms, took = 0;
+        int got = 0;
+
+        ck_assert_int_eq(pd_start(&r, "[udp]\nrate_per_source = 0\nrate_total = 30\n"), 0);
+        for (int i = 0; i < 10; i++) {
+                snprintf(src, sizeof(src), "127.0.1.%d", i + 1);
+                got += flood(src, r.udp_port, 40, &ms);
+                took += ms;
+        }
+        /* the burst (30), 30/s for as long as the sending took, and the
+         * 300 ms each source waited for its last replies */
+        ck_assert_int_ge(got, 30);
+        ck_assert_int_le(got, 30 + (int)((took + 10 * 300) * 30 / 1000) + 1);
+        ck_assert_int_eq(pd_log_count(&r, "over rate_total (30 replies/s)"), 1);
+        /* Still on: once the flood is over, answered again. */
+        usleep(200 * 1000);
+        ck_assert_int_eq(pd_udp_exchange_from("127.0.0.9", 0, r.udp_port, "x", 1, reply,
+                                              sizeof(reply), 1000), 6);
+        ck_assert_int_eq(pd_stop(&r), 0);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
         Suite *s = suite_create("integration-udp");
@@ -187,11 +271,14 @@ Suite *test_suite(void)
         tcase_add_test(tc, udp_truncated_to_max);
         tcase_add_test(tc, udp_loop_ports_silent);
         tcase_add_test(tc, udp_many);
+        tcase_add_test(tc, udp_reply_from_destination);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("rate");
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, udp_rate_per_source);
+        tcase_add_test(tc, udp_rate_total);
+        tcase_add_test(tc, udp_no_loop_between_echoes);
         suite_add_tcase(s, tc);
         return s;
 }

@@ -175,6 +175,7 @@ static void assert_conf_eq(const struct conf *a, const struct conf *b)
         EQ_UINT(udp.port);
         EQ_STR(udp.prefix);
         EQ_UINT(udp.rate_per_source);
+        EQ_UINT(udp.rate_total);
 
         EQ_UINT(chat.enabled);
         EQ_UINT(chat.port);
@@ -229,6 +230,7 @@ static const struct {
         { "udp", "port" },
         { "udp", "prefix" },
         { "udp", "rate_per_source" },
+        { "udp", "rate_total" },
         { "chat", "enabled" },
         { "chat", "port" },
         { "chat", "motd" },
@@ -268,6 +270,7 @@ static const struct {
           0, 7 * 24 * 3600 },
         { "server", "max_line_bytes", offsetof(struct conf, server.max_line_bytes),
           16, 65536 },
+        { "udp", "rate_total", offsetof(struct conf, udp.rate_total), 0, PICHAT_UDP_RATE_MAX },
         { "udp", "rate_per_source", offsetof(struct conf, udp.rate_per_source),
           0, PICHAT_UDP_RATE_MAX },
         { "chat", "max_nick_len", offsetof(struct conf, chat.max_nick_len), 1, 64 },
@@ -359,6 +362,7 @@ START_TEST(defaults_values)
         ck_assert_uint_eq(d.udp.port, 8888);
         ck_assert_str_eq(d.udp.prefix, "OK...");
         ck_assert_uint_eq(d.udp.rate_per_source, 100);
+        ck_assert_uint_eq(d.udp.rate_total, 1000);
         ck_assert(d.chat.enabled);
         ck_assert_uint_eq(d.chat.port, 5000);
         ck_assert_str_eq(d.chat.motd, "Be nice, and have fun.");

@@ -4,11 +4,13 @@
  * the list of connections, heartbeats, and a shutdown that wakes every
  * client and waits for it. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -213,6 +215,82 @@ START_TEST(stop_wakes_and_waits)
 }
 END_TEST
 
+/* CPU time (ticks) of this process's threads named name so far. */
+static long thread_ticks(const char *name)
+{
+        DIR *d = opendir("/proc/self/task");
+        struct dirent *e;
+        long ticks = 0;
+
+        ck_assert_ptr_nonnull(d);
+        while ((e = readdir(d))) {
+                char path[300], comm[64] = "", stat[1024];
+                FILE *f;
+
+                if (e->d_name[0] == '.')
+                        continue;
+                snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+                if ((f = fopen(path, "r"))) {
+                        if (fgets(comm, sizeof(comm), f))
+                                comm[strcspn(comm, "\n")] = '\0';
+                        fclose(f);
+                }
+                if (strcmp(comm, name) != 0)
+                        continue;
+                snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
+                if (!(f = fopen(path, "r")))
+                        continue;
+                if (fgets(stat, sizeof(stat), f)) {
+                        /* utime and stime are fields 14 and 15, after ")". */
+                        const char *p = strrchr(stat, ')');
+                        unsigned long ut = 0, st = 0;
+                        if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                                        &ut, &st) == 2)
+                                ticks += (long)(ut + st);
+                }
+                fclose(f);
+        }
+        closedir(d);
+        return ticks;
+}
+
+/* A "listener" that is not one (a datagram socket, passed by mistake)
+ * keeps accept() failing while it is readable: the loop must back off,
+ * not spin, and still stop at once. */
+START_TEST(failing_accept_backs_off)
+{
+        struct conf_errors errs;
+        struct conf_store cs;
+        struct server srv;
+        struct sockaddr_in sa = { .sin_family = AF_INET };
+        socklen_t len = sizeof(sa);
+        int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        int out = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+        conf_store_init(&cs, conf_load_string("test.ini", "", &errs));
+        ck_assert_int_eq(server_init(&srv, &cs), 0);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+        ck_assert_int_eq(server_add_listener(&srv, fd, &test_svc, NULL), 0);
+        ck_assert_int_eq(server_start(&srv), 0);
+        /* Readable for good: a datagram nobody takes. */
+        ck_assert_int_eq(sendto(out, "x", 1, 0, (struct sockaddr *)&sa, sizeof(sa)), 1);
+        usleep(200 * 1000);
+        long before = thread_ticks("accept-test");
+        usleep(1000 * 1000);
+        long used = thread_ticks("accept-test") - before;
+        /* A spinning loop takes a whole core: sysconf(_SC_CLK_TCK) a second. */
+        ck_assert_msg(used < sysconf(_SC_CLK_TCK) / 10, "%ld ticks in a second", used);
+        int64_t t0 = clock_now_ms();
+        ck_assert_int_eq(server_stop(&srv), 0);
+        ck_assert_int_lt(clock_now_ms() - t0, 1000);
+        close(out);
+        server_destroy(&srv);
+        conf_store_destroy(&cs);
+}
+END_TEST
+
 /* A listener that does not fit is closed, not leaked; so are loops. */
 START_TEST(bounded_tables)
 {
@@ -250,6 +328,7 @@ Suite *test_suite(void)
         tcase_add_test(tc, refused_by_limits);
         tcase_add_test(tc, stop_wakes_and_waits);
         tcase_add_test(tc, bounded_tables);
+        tcase_add_test(tc, failing_accept_backs_off);
         suite_add_tcase(s, tc);
         return s;
 }

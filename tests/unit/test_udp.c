@@ -3,10 +3,13 @@
  * answers, a socket that cannot be served (closed, not leaked), and a
  * shutdown that wakes the loop by signal, leaving the socket as it was. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,6 +17,14 @@
 #include "clock.h"
 #include "suite.h"
 #include "udp.h"
+
+/* A numeric address into ss: its length, or 0. */
+static socklen_t pd_parse(const char *ip, struct sockaddr_storage *ss)
+{
+        socklen_t len;
+
+        return addr_parse(ip, 9, ss, &len) == 0 ? len : 0;
+}
 
 struct fixture {
         struct conf_store conf;
@@ -148,6 +159,75 @@ START_TEST(access_lists)
 }
 END_TEST
 
+/* CPU time (ticks) of this process's threads named name so far. */
+static long thread_ticks(const char *name)
+{
+        DIR *d = opendir("/proc/self/task");
+        struct dirent *e;
+        long ticks = 0;
+
+        ck_assert_ptr_nonnull(d);
+        while ((e = readdir(d))) {
+                char path[300], comm[64] = "", stat[1024];
+                FILE *f;
+
+                if (e->d_name[0] == '.')
+                        continue;
+                snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+                if ((f = fopen(path, "r"))) {
+                        if (fgets(comm, sizeof(comm), f))
+                                comm[strcspn(comm, "\n")] = '\0';
+                        fclose(f);
+                }
+                if (strcmp(comm, name) != 0)
+                        continue;
+                snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
+                if (!(f = fopen(path, "r")))
+                        continue;
+                if (fgets(stat, sizeof(stat), f)) {
+                        /* utime and stime are fields 14 and 15, after ")". */
+                        const char *p = strrchr(stat, ')');
+                        unsigned long ut = 0, st = 0;
+                        if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                                        &ut, &st) == 2)
+                                ticks += (long)(ut + st);
+                }
+                fclose(f);
+        }
+        closedir(d);
+        return ticks;
+}
+
+/* A socket that is not a datagram socket (a listening TCP socket, passed
+ * by mistake) fails every receive: the loop backs off, not spins. */
+START_TEST(failing_receive_backs_off)
+{
+        struct conf_store cs;
+        struct conf_errors errs;
+        struct server srv;
+        struct udp u;
+        struct sockaddr_in sa = { .sin_family = AF_INET };
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        conf_store_init(&cs, conf_load_string("test.ini", "", &errs));
+        ck_assert_int_eq(server_init(&srv, &cs), 0);
+        ck_assert_int_eq(udp_init(&u, &srv, &cs), 0);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        ck_assert_int_eq(listen(fd, 4), 0);
+        ck_assert_int_eq(udp_start(&u, fd), 0);
+        usleep(200 * 1000);
+        long before = thread_ticks("udp");
+        usleep(1000 * 1000);
+        long used = thread_ticks("udp") - before;
+        ck_assert_msg(used < sysconf(_SC_CLK_TCK) / 10, "%ld ticks in a second", used);
+        ck_assert_int_eq(server_stop(&srv), 0);
+        udp_destroy(&u);
+        server_destroy(&srv);
+        conf_store_destroy(&cs);
+}
+END_TEST
+
 /* What cannot be served is closed, not leaked. */
 START_TEST(bad_socket_closed)
 {
@@ -170,13 +250,31 @@ START_TEST(bad_socket_closed)
 }
 END_TEST
 
-START_TEST(loop_ports)
+/* Sources and destinations no single peer has are never answered. */
+START_TEST(refused_addresses)
 {
-        static const unsigned ignored[] = { 0, 7, 13, 17, 19, 37 };
+        static const char *const refused[] = {
+                "0.1.2.3", "255.1.2.3", "255.255.255.255", "224.0.0.1", "239.9.9.9",
+                "::ffff:224.0.0.1", "ff02::1", "::",
+        };
+        static const char *const fine[] = { "127.0.0.1", "192.0.2.1", "2001:db8::1", "::1" };
+        struct fixture f;
+        struct sockaddr_storage ss, ok;
 
-        for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
-                ck_assert(udp_port_ignored(ignored[i]));
-        ck_assert(!udp_port_ignored(8888));
+        up(&f, "");
+        ck_assert_uint_gt(pd_parse(fine[0], &ok), 0);
+        for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+                ck_assert_uint_gt(pd_parse(refused[i], &ss), 0);
+                ck_assert_msg(udp_addr_refused(&f.udp, (struct sockaddr *)&ss, NULL), "%s",
+                              refused[i]);
+                /* As a destination too. */
+                ck_assert(udp_addr_refused(&f.udp, (struct sockaddr *)&ok, (struct sockaddr *)&ss));
+        }
+        for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+                ck_assert_uint_gt(pd_parse(fine[i], &ss), 0);
+                ck_assert_msg(!udp_addr_refused(&f.udp, (struct sockaddr *)&ss, NULL), "%s", fine[i]);
+        }
+        down(&f);
 }
 END_TEST
 
@@ -190,7 +288,8 @@ Suite *test_suite(void)
         tcase_add_test(tc, rate_per_source);
         tcase_add_test(tc, access_lists);
         tcase_add_test(tc, bad_socket_closed);
-        tcase_add_test(tc, loop_ports);
+        tcase_add_test(tc, failing_receive_backs_off);
+        tcase_add_test(tc, refused_addresses);
         suite_add_tcase(s, tc);
         return s;
 }
