@@ -94,6 +94,16 @@ void addr_format(const struct sockaddr *sa, char *buf, size_t size)
                 snprintf(buf, size, "%s:%u", ip, addr_port(sa));
 }
 
+void addr_key_format(const struct addr_key *k, char *buf, size_t size)
+{
+        char ip[INET6_ADDRSTRLEN];
+
+        if (k->family != AF_INET && k->family != AF_INET6)
+                snprintf(buf, size, "(unknown)");
+        else
+                snprintf(buf, size, "%s", inet_ntop(k->family, k->bytes, ip, sizeof(ip)));
+}
+
 int addr_parse(const char *ip, unsigned port, struct sockaddr_storage *ss, socklen_t *len)
 {
         memset(ss, 0, sizeof(*ss));

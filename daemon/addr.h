@@ -31,6 +31,8 @@ uint64_t addr_key_hash(const struct addr_key *k, uint64_t seed);
 uint64_t addr_hash_seed(void);
 /* "127.0.0.1:54012" or "[::1]:5000" */
 void addr_format(const struct sockaddr *sa, char *buf, size_t size);
+/* "192.0.2.1" or "2001:db8::" (a prefix is shown as its first address). */
+void addr_key_format(const struct addr_key *k, char *buf, size_t size);
 unsigned addr_port(const struct sockaddr *sa);
 /* Fill *ss from a numeric address and a port: 0 or -EINVAL. */
 int addr_parse(const char *ip, unsigned port, struct sockaddr_storage *ss, socklen_t *len);

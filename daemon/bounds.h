@@ -55,6 +55,22 @@
 #define PICHAT_PASS_TRIES           3
 #define PICHAT_PASS_PAUSE_MS        1000
 
+/* Sources the chat service keeps throttles for (guard.h), and how long a
+ * source's wrong passwords count against it. */
+#define PICHAT_GUARD_SOURCES        256
+#define PICHAT_GUARD_FORGET_MS      (10 * 60 * 1000)
+/* Wrong passwords from one address, across connections: the pause after
+ * one doubles with each in a row up to this; a line in the log at most
+ * this often per address. */
+#define PICHAT_PASS_BACKOFF_MAX_MS  60000
+#define PICHAT_PASS_LOG_MS          60000
+/* "entered" and "left" notices one address may cause: this many at once,
+ * then one more every PICHAT_NOTICE_REFILL_MS; the others are counted,
+ * and said every PICHAT_NOTICE_SUMMARY_MS as "* N guests came and went". */
+#define PICHAT_NOTICE_BURST         10
+#define PICHAT_NOTICE_REFILL_MS     6000
+#define PICHAT_NOTICE_SUMMARY_MS    10000
+
 /* Time allowed to flush goodbyes to clients on SIGTERM/SIGINT. */
 #define PICHAT_SHUTDOWN_GRACE_MS    1500
 

@@ -33,6 +33,7 @@ struct chat_client {
         struct bucket bucket;
         bool told_slow;
         bool logged_in;                 /* gave [chat] password, or none is set */
+        bool quiet;                     /* came in unannounced: leaves so too */
         unsigned wrong;                 /* tries at the password so far */
         int64_t yield_until;            /* see CHAT_HIGH_WATER, PICHAT_PASS_PAUSE_MS */
         struct conn *conn;
@@ -52,6 +53,8 @@ int chat_init(struct chat *ch, const struct conf *cf)
 {
         struct room_limits lim = limits_of(cf);
 
+        guard_init(&ch->pass);
+        guard_init(&ch->notices);
         return room_registry_init(&ch->reg, cf->chat.default_room, &cf->chat.room_list, &lim);
 }
 
@@ -67,6 +70,29 @@ void chat_reconfigure(struct chat *ch, const struct conf *cf)
 void chat_destroy(struct chat *ch)
 {
         room_registry_free(&ch->reg);
+        guard_destroy(&ch->pass);
+        guard_destroy(&ch->notices);
+}
+
+static void log_wrong_passwords(void *arg, const struct addr_key *k, unsigned n)
+{
+        char who[64];
+
+        (void)arg;
+        addr_key_format(k, who, sizeof(who));
+        log_msg(LOG_NOTICE, "chat: %u wrong password%s from %s in the last %d s", n,
+                n == 1 ? "" : "s", who, PICHAT_PASS_LOG_MS / 1000);
+}
+
+static struct msg *note_came_and_went(size_t n)
+{
+        return msg_new("* %zu guest%s came and went", n, n == 1 ? "" : "s");
+}
+
+void chat_tick(struct chat *ch, int64_t now_ms)
+{
+        guard_pass_report(&ch->pass, now_ms, log_wrong_passwords, NULL);
+        room_summaries(&ch->reg, now_ms, PICHAT_NOTICE_SUMMARY_MS, note_came_and_went);
 }
 
 size_t chat_clients(struct chat *ch)
@@ -120,6 +146,19 @@ static const struct room_notes chat_notes = {
         .joined = note_joined,
 };
 
+/* For a member whose source has caused too many notices. */
+static const struct room_notes quiet_notes = {
+        .joined = note_joined,
+};
+
+/* The notes for cc coming into a room: whether the room hears of it
+ * depends on how many notices its source has caused (guard.h). */
+static const struct room_notes *entering(struct chat_client *cc)
+{
+        cc->quiet = !guard_notice(&cc->chat->notices, &cc->conn->key, clock_now_ms());
+        return cc->quiet ? &quiet_notes : &chat_notes;
+}
+
 static struct msg *note_renamed(const char *old, const char *nick)
 {
         return msg_new("* %s is now known as %s", old, nick);
@@ -167,7 +206,7 @@ static int chat_enter(struct chat_client *cc, const struct conf *cf)
         motd_line(cf, motd, sizeof(motd));
         if (motd[0])
                 tell(cc, "* %s", motd);
-        r = room_add(&cc->chat->reg, &cc->m, &chat_notes);
+        r = room_add(&cc->chat->reg, &cc->m, entering(cc));
         if (r == 0) {
                 struct log_ctx ctx = chat_log_ctx(cc);
                 log_ctx(LOG_INFO, &ctx, "%s joined as %s", cc->conn->peer, cc->m.nick);
@@ -267,8 +306,13 @@ static void do_join(struct chat_client *cc, const char *room, const char *key, c
                 return;
         }
         snprintf(oldroom, sizeof(oldroom), "%s", cc->m.room ? cc->m.room->name : "");
-        struct msg *left = msg_new("* %s left room %s (%s)", cc->m.nick, oldroom, why);
-        r = room_join(&cc->chat->reg, &cc->m, name, key, left, &chat_notes);
+        /* A member that came unannounced leaves so, counted instead. */
+        bool was_quiet = cc->quiet;
+        struct msg *left = was_quiet ? NULL :
+                           msg_new("* %s left room %s (%s)", cc->m.nick, oldroom, why);
+        if (was_quiet)
+                room_note_quiet(&cc->chat->reg, &cc->m, clock_now_ms());
+        r = room_join(&cc->chat->reg, &cc->m, name, key, left, entering(cc));
         msg_unref(left);
         switch (r) {
         case 0: {
@@ -391,6 +435,8 @@ static void say(struct chat_client *cc, const char *text, bool action)
 static int chat_login(struct chat_client *cc, struct conn *c, const struct cmd *cmd)
 {
         struct log_ctx ctx = { .service = "chat", .peer = c->peer };
+        int64_t now = clock_now_ms(), wait = 0;
+        bool held = false;
         unsigned left;
 
         switch (cmd->type) {
@@ -400,17 +446,31 @@ static int chat_login(struct chat_client *cc, struct conn *c, const struct cmd *
                 tell(cc, "* this server needs a password first: /pass SECRET");
                 return 0;
         case CMD_PASS:
+                /* Wrong tries count against the address, whatever the
+                 * connection: a try while it is held back is not judged. */
+                if ((wait = guard_pass_wait(&cc->chat->pass, &c->key, now)) > 0) {
+                        held = true;
+                        break;
+                }
                 if (text_secret_equal(cmd->text, c->conf->chat.password)) {
+                        guard_pass_ok(&cc->chat->pass, &c->key);
                         log_ctx(LOG_INFO, &ctx, "%s gave the password", c->peer);
                         tell(cc, "* password accepted");
                         return chat_enter(cc, conn_conf(c));
                 }
+                /* One line per address and minute in the log, not one a
+                 * try: a guesser must not flood it. */
+                unsigned n = guard_pass_failed(&cc->chat->pass, &c->key, now);
+                if (n)
+                        log_wrong_passwords(NULL, &c->key, n);
+                wait = guard_pass_wait(&cc->chat->pass, &c->key, now);
                 break;
         default:
                 break;
         }
         cc->wrong++;
-        log_ctx(LOG_NOTICE, &ctx, "%s: %s (%u of %d tries)", c->peer,
+        log_ctx(LOG_DEBUG, &ctx, "%s: %s (%u of %d tries)", c->peer,
+                held ? "password while held back" :
                 cmd->type == CMD_PASS ? "wrong password" : "no password given",
                 cc->wrong, PICHAT_PASS_TRIES);
         if (cc->wrong >= PICHAT_PASS_TRIES) {
@@ -418,9 +478,13 @@ static int chat_login(struct chat_client *cc, struct conn *c, const struct cmd *
                 conn_set_reason(c, "wrong password");
                 return SERVICE_CLOSE;
         }
-        cc->yield_until = clock_now_ms() + PICHAT_PASS_PAUSE_MS;
+        /* The next line waits as long as the address must. */
+        cc->yield_until = now + (wait > PICHAT_PASS_PAUSE_MS ? wait : PICHAT_PASS_PAUSE_MS);
         left = PICHAT_PASS_TRIES - cc->wrong;
-        if (cmd->type == CMD_PASS)
+        if (held)
+                tell(cc, "* too many wrong passwords from your address: try again in %lld s",
+                     (long long)(wait + 999) / 1000);
+        else if (cmd->type == CMD_PASS)
                 tell(cc, "* wrong password (%u more %s)", left, left == 1 ? "try" : "tries");
         else
                 tell(cc, "* send /pass SECRET first (%u more %s)", left, left == 1 ? "try" : "tries");
@@ -522,7 +586,9 @@ static void chat_close(struct conn *c, const char *reason)
                 struct log_ctx ctx = chat_log_ctx(cc);
                 log_ctx(LOG_INFO, &ctx, "%s left (%s)", cc->m.nick, reason);
                 /* At shutdown everyone is leaving: spare them the notices. */
-                if (!conn_stopping(c))
+                if (cc->quiet && !conn_stopping(c))
+                        room_note_quiet(&cc->chat->reg, &cc->m, clock_now_ms());
+                else if (!conn_stopping(c))
                         left = msg_new("* %s left room %s (%s)", cc->m.nick, cc->m.room->name,
                                        reason);
                 room_remove(&cc->chat->reg, &cc->m, left);

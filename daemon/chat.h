@@ -12,6 +12,7 @@
 #include <stddef.h>
 
 #include "conf.h"
+#include "guard.h"
 #include "room.h"
 #include "service.h"
 
@@ -19,6 +20,8 @@ extern const struct service chat_service;
 
 struct chat {
         struct registry reg;
+        struct guard pass;              /* wrong passwords, per source */
+        struct guard notices;           /* "entered" notices, per source */
 };
 
 /* The room registry from cf. 0 or -ENOMEM. */
@@ -28,6 +31,9 @@ int chat_init(struct chat *ch, const struct conf *cf);
 void chat_reconfigure(struct chat *ch, const struct conf *cf);
 /* Once no client is left. */
 void chat_destroy(struct chat *ch);
+/* The supervisor's periodic step: summaries of what was not said at
+ * once (wrong passwords in the log, guests who came and went). */
+void chat_tick(struct chat *ch, int64_t now_ms);
 
 size_t chat_clients(struct chat *ch);
 size_t chat_rooms(struct chat *ch);

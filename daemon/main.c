@@ -212,6 +212,8 @@ static void supervisor_tick(struct pichatd *pd)
         /* The service loops are alive if each went round recently. */
         bool alive = oldest == INT64_MAX || now - oldest < PICHAT_HEARTBEAT_STALE_MS;
 
+        if (pd->running[SOCK_ROLE_CHAT])
+                chat_tick(&pd->chat, now);
         status_line(pd, status, sizeof(status));
         notify_tick(now, alive, status);
 }

@@ -449,6 +449,29 @@ void room_each_member(struct registry *reg, struct member *m,
         pthread_mutex_unlock(&reg->lock);
 }
 
+void room_note_quiet(struct registry *reg, struct member *m, int64_t now_ms)
+{
+        pthread_mutex_lock(&reg->lock);
+        if (m->room && m->room->quiet++ == 0)
+                m->room->quiet_since = now_ms;
+        pthread_mutex_unlock(&reg->lock);
+}
+
+void room_summaries(struct registry *reg, int64_t now_ms, int64_t summary_ms,
+                    struct msg *(*make)(size_t n))
+{
+        pthread_mutex_lock(&reg->lock);
+        for (struct room *r = reg->rooms; r; r = r->next) {
+                if (!r->quiet || now_ms - r->quiet_since < summary_ms)
+                        continue;
+                struct msg *msg = make(r->quiet);
+                fan_out(r, NULL, msg, NULL, -1);
+                msg_unref(msg);
+                r->quiet = 0;
+        }
+        pthread_mutex_unlock(&reg->lock);
+}
+
 size_t room_count(struct registry *reg)
 {
         return LOCKED_READ(&reg->lock, reg->n_rooms);

@@ -56,6 +56,8 @@ struct room {
         char key[ROOM_KEY_MAX + 1];     /* "" = open */
         char topic[ROOM_TOPIC_MAX + 1];
         bool persistent;                /* listed in [chat] rooms: never removed */
+        size_t quiet;                   /* members gone unannounced, not yet told */
+        int64_t quiet_since;            /* clock_now_ms() of the first of them */
         struct member **members;
         size_t n_members, cap_members;
         struct history history;
@@ -151,6 +153,14 @@ void room_each_room(struct registry *reg,
                     void *arg);
 void room_each_member(struct registry *reg, struct member *m,
                       void (*fn)(void *arg, const char *room, const char *nick), void *arg);
+
+/* m leaves, or has left, its room without a notice (its source caused
+ * too many): counted, to be said in a summary (room_summaries()). */
+void room_note_quiet(struct registry *reg, struct member *m, int64_t now_ms);
+/* Every room whose unannounced departures are at least summary_ms old
+ * gets make(n) for them, n set back to 0. */
+void room_summaries(struct registry *reg, int64_t now_ms, int64_t summary_ms,
+                    struct msg *(*make)(size_t n));
 
 /* Counts for status lines. */
 size_t room_count(struct registry *reg);

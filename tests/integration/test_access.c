@@ -250,7 +250,11 @@ START_TEST(password_three_wrong_tries)
         ck_assert_int_ge(clock_now_ms() - t0, 2 * 1000 - 50);
         pd_close(&c);
         ck_assert(pd_log_wait(&d, "(wrong password)", 2000));
-        ck_assert_int_eq(pd_log_count(&d, "wrong password (3 of 3 tries)"), 1);
+        /* One line for the address, not one a try: the first at once,
+         * the others in the next one a minute later. */
+        ck_assert_int_eq(pd_log_count(&d, "chat: 1 wrong password from 127.0.0.1 in the last 60 s"),
+                         1);
+        ck_assert_int_eq(pd_log_count(&d, "wrong password from"), 1);
         ck_assert_int_eq(pd_log_count(&d, "gave the password"), 0);
 
         /* /quit needs no password */
@@ -298,6 +302,50 @@ START_TEST(password_and_keys_never_logged)
 }
 END_TEST
 
+/* Reconnecting buys no fresh tries: wrong passwords count against the
+ * address across connections, each making the next wait twice as long,
+ * and the right one is judged only once the wait is over. */
+START_TEST(password_throttled_across_connections)
+{
+        struct pd d;
+        struct pd_client c;
+        char line[256];
+
+        ck_assert_int_eq(pd_start(&d, "[chat]\npassword = " SECRET "\n"), 0);
+        /* Three wrong tries, on three connections: 1 s, 2 s, 4 s. */
+        for (int i = 0; i < 3; i++) {
+                chat_unlogged(&d, &c);
+                if (i > 0) {
+                        pd_send(&c, "/pass " SECRET "\n");
+                        ck_assert_int_ge(pd_line(&c, line, sizeof(line), 5000), 0);
+                        ck_assert_msg(strncmp(line, "* too many wrong passwords from your address: "
+                                              "try again in ", 46) == 0, "got '%s'", line);
+                }
+                usleep((useconds_t)(1000 << i) * 1000);
+                pd_send(&c, "/pass wrong\n");
+                ck_assert(pd_expect_next(&c, i == 0 ? "* wrong password (2 more tries)" :
+                                                      "* wrong password (1 more try)", 5000));
+                pd_close(&c);
+        }
+        /* Held back 4 s now: the right password, at once, is not judged. */
+        chat_unlogged(&d, &c);
+        pd_send(&c, "/pass " SECRET "\n");
+        ck_assert(pd_expect_next(&c, "* too many wrong passwords from your address: try again in 4 s",
+                                 5000));
+        usleep(4100 * 1000);
+        pd_send(&c, "/pass " SECRET "\n");
+        ck_assert(pd_expect_next(&c, "* password accepted", 5000));
+        pd_close(&c);
+        /* Given right, the address starts afresh. */
+        chat_unlogged(&d, &c);
+        pd_send(&c, "/pass wrong\n");
+        ck_assert(pd_expect_next(&c, "* wrong password (2 more tries)", 5000));
+        pd_close(&c);
+        ck_assert_int_eq(pd_log_count(&d, "wrong password from 127.0.0.1"), 1);
+        ck_assert_int_eq(pd_stop(&d), 0);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
         Suite *s = suite_create("integration-access");
@@ -315,6 +363,7 @@ Suite *test_suite(void)
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, password_login);
         tcase_add_test(tc, password_three_wrong_tries);
+        tcase_add_test(tc, password_throttled_across_connections);
         tcase_add_test(tc, password_and_keys_never_logged);
         suite_add_tcase(s, tc);
         return s;

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bounds.h"
 #include "clock.h"
 #include "harness.h"
 #include "suite.h"
@@ -494,6 +495,42 @@ START_TEST(chat_history_never_drops_a_joiner)
 }
 END_TEST
 
+/* A connect/close loop from one address does not flood a room: the
+ * first few arrivals are announced, the rest are said once, as a count. */
+START_TEST(chat_notices_coalesced)
+{
+        struct pd_client w, g;
+        char line[512], nick[64];
+        unsigned entered = 0, left = 0, came = 0, n;
+
+        start("");
+        enter(&w, nick);
+        for (int i = 0; i < 40; i++) {
+                ck_assert_int_eq(pd_connect_from(&g, "127.0.0.5", d.chat_port), 0);
+                do
+                        ck_assert_int_ge(pd_line(&g, line, sizeof(line), 5000), 0);
+                while (strncmp(line, "* you are ", 10) != 0);
+                pd_close(&g);
+        }
+        long long end = clock_now_ms() + 15000;
+        while (entered + came < 40 && clock_now_ms() < end) {
+                if (pd_line(&w, line, sizeof(line), 500) < 0)
+                        continue;
+                if (strstr(line, "entered room lobby"))
+                        entered++;
+                else if (strstr(line, "left room lobby"))
+                        left++;
+                else if (sscanf(line, "* %u guest", &n) == 1 && strstr(line, "came and went"))
+                        came += n;
+        }
+        ck_assert_uint_le(entered, PICHAT_NOTICE_BURST + 2);
+        ck_assert_uint_eq(entered + came, 40);
+        settle(&w);
+        pd_close(&w);
+        stop();
+}
+END_TEST
+
 START_TEST(chat_slow_reader_dropped)
 {
         enum { N = 20, LINES = 3000 };
@@ -628,6 +665,7 @@ Suite *test_suite(void)
         tcase_add_test(tc, chat_sanitised);
         tcase_add_test(tc, chat_burst_no_loss);
         tcase_add_test(tc, chat_history_never_drops_a_joiner);
+        tcase_add_test(tc, chat_notices_coalesced);
         tcase_add_test(tc, chat_slow_reader_dropped);
         tcase_add_test(tc, chat_slow_reader_others_within_a_second);
         tcase_add_test(tc, chat_flood_control);
