@@ -81,6 +81,7 @@ static const struct conf_key conf_keys[] = {
         K("chat", "lines_per_sec", CT_UINT, chat.lines_per_sec, 1, PICHAT_LINES_PER_SEC_MAX),
         K("chat", "burst", CT_UINT, chat.burst, 1, PICHAT_LINES_PER_SEC_MAX),
         K("chat", "password", CT_SECRET, chat.password, 0, 0),
+        K("chat", "password_file", CT_TEXT, chat.password_file, 0, 0),
 
         K("access", "allow", CT_ACL, access.allow, 0, 0),
         K("access", "deny", CT_ACL, access.deny, 0, 0),
@@ -562,6 +563,58 @@ static unsigned last_line(const struct parse_state *ps, ...)
         return line;
 }
 
+#define CREDENTIAL "credential:"
+
+/* [chat] password_file: the password is the file's first line. A path
+ * "credential:NAME" is NAME in $CREDENTIALS_DIRECTORY, where systemd puts
+ * what LoadCredential= gave the service (readable by its dynamic user,
+ * which a root-owned 0600 file is not). */
+static void read_password_file(struct parse_state *ps)
+{
+        struct conf *c = ps->conf;
+        unsigned line = last_line(ps, "chat.password_file", NULL);
+        const char *name = c->chat.password_file, *dir = getenv("CREDENTIALS_DIRECTORY");
+        char path[PATH_MAX], text[TEXT_SECRET_MAX + 2];
+        FILE *f;
+
+        if (c->chat.password[0]) {
+                conf_error(ps, last_line(ps, "chat.password", "chat.password_file", NULL),
+                           "[chat] password and password_file are both set: use one");
+                return;
+        }
+        if (strncmp(name, CREDENTIAL, strlen(CREDENTIAL)) == 0) {
+                if (!dir || !*dir) {
+                        conf_error(ps, line, "password_file: %s needs the service manager's "
+                                   "credentials (LoadCredential=), and none were passed", name);
+                        return;
+                }
+                snprintf(path, sizeof(path), "%s/%s", dir, name + strlen(CREDENTIAL));
+        } else {
+                snprintf(path, sizeof(path), "%s", name);
+        }
+        if (!(f = fopen(path, "re"))) {
+                conf_error(ps, line, "password_file: cannot read %s: %s", path, strerror(errno));
+                return;
+        }
+        if (!fgets(text, sizeof(text), f))
+                text[0] = '\0';
+        fclose(f);
+        text[strcspn(text, "\r\n")] = '\0';
+        if (strlen(text) > TEXT_SECRET_MAX - 1) {
+                conf_error(ps, line, "password_file: %s: the password is longer than %d bytes",
+                           path, TEXT_SECRET_MAX - 1);
+        } else if (!text[0]) {
+                conf_error(ps, line, "password_file: %s holds no password on its first line", path);
+        } else {
+                unsigned saved = ps->line;
+                /* Checked as a password written in the file would be. */
+                ps->line = line;
+                parse_secret(ps, "password_file", text, c->chat.password);
+                ps->line = saved;
+        }
+        memset(text, 0, sizeof(text));
+}
+
 /* What no single key can tell: every check that could refuse a start
  * later is made here, so that --check-config refuses it first. */
 static void conf_validate(struct parse_state *ps)
@@ -583,6 +636,8 @@ static void conf_validate(struct parse_state *ps)
                            "[chat] max_queue_kib = %u cannot hold one line of max_line_bytes = %u "
                            "(%zu bytes once cleaned): use at least %zu", c->chat.max_queue_kib,
                            c->server.max_line_bytes, longest, (longest + 1023) / 1024);
+        if (c->chat.password_file[0])
+                read_password_file(ps);
 }
 
 static struct conf *conf_parse(struct parse_state *ps)

@@ -63,6 +63,7 @@ struct conf {
                 unsigned lines_per_sec;
                 unsigned burst;
                 char password[CONF_TEXT_SIZE];  /* "" = none; never logged */
+                char password_file[CONF_TEXT_SIZE];     /* where password was read from */
         } chat;
 
         struct {

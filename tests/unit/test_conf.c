@@ -191,6 +191,7 @@ static void assert_conf_eq(const struct conf *a, const struct conf *b)
         EQ_UINT(chat.lines_per_sec);
         EQ_UINT(chat.burst);
         EQ_STR(chat.password);
+        EQ_STR(chat.password_file);
 
         EQ_UINT(access.allow.n);
         EQ_UINT(access.deny.n);
@@ -245,6 +246,7 @@ static const struct {
         { "chat", "lines_per_sec" },
         { "chat", "burst" },
         { "chat", "password" },
+        { "chat", "password_file" },
         { "access", "allow" },
         { "access", "deny" },
         { "log", "level" },
@@ -1405,6 +1407,43 @@ START_TEST(file_good)
 }
 END_TEST
 
+/* The password from a file, or from a credential systemd passed. */
+START_TEST(password_from_file)
+{
+        char path[128], text[400];
+        struct conf *c;
+
+        write_file("pw", "open sesame\nsecond line\n", 24, path, sizeof(path));
+        snprintf(text, sizeof(text), "[chat]\npassword_file = %s\n", path);
+        c = load_ok(text);
+        ck_assert_str_eq(c->chat.password, "open sesame");
+        conf_unref(c);
+
+        /* Not both; a file that cannot be read, or says nothing, is an
+         * error at its line. */
+        snprintf(text, sizeof(text), "[chat]\npassword = x\n\npassword_file = %s\n", path);
+        expect_error(text, 4, "[chat] password and password_file are both set");
+        snprintf(text, sizeof(text), "[chat]\n\npassword_file = %s/none\n", tmpdir);
+        expect_error(text, 3, "No such file or directory");
+        write_file("empty", "\n", 1, path, sizeof(path));
+        snprintf(text, sizeof(text), "[chat]\npassword_file = %s\n", path);
+        expect_error(text, 2, "holds no password on its first line");
+        write_file("spaced", " lead\n", 6, path, sizeof(path));
+        snprintf(text, sizeof(text), "[chat]\npassword_file = %s\n", path);
+        expect_error(text, 2, "password_file: cannot begin or end with a space");
+
+        /* credential:NAME is NAME in $CREDENTIALS_DIRECTORY. */
+        unsetenv("CREDENTIALS_DIRECTORY");
+        expect_error("[chat]\npassword_file = credential:pw\n", 2,
+                     "needs the service manager's credentials (LoadCredential=)");
+        setenv("CREDENTIALS_DIRECTORY", tmpdir, 1);
+        c = load_ok("[chat]\npassword_file = credential:pw\n");
+        ck_assert_str_eq(c->chat.password, "open sesame");
+        conf_unref(c);
+        unsetenv("CREDENTIALS_DIRECTORY");
+}
+END_TEST
+
 /* ---- checks across keys ----------------------------------------------- */
 
 /* No queue too small for the longest line: it would drop every member
@@ -1688,6 +1727,7 @@ Suite *test_suite(void)
         tcase_add_test(tc, file_missing);
         tcase_add_test(tc, file_unreadable);
         tcase_add_test(tc, file_good);
+        tcase_add_test(tc, password_from_file);
         tcase_add_test(tc, cross_same_tcp_port);
         tcase_add_test(tc, cross_queue_holds_a_line);
         tcase_add_test(tc, cross_no_service);
