@@ -917,3 +917,61 @@ int pd_netns_private(const char *const addrs[], char *why, size_t size)
         }
         return 0;
 }
+
+const char *pd_hear(int fd, const char *want, char *buf, size_t size, int timeout_ms)
+{
+        long long end = clock_now_ms() + timeout_ms;
+        size_t n = 0;
+
+        buf[0] = '\0';
+        while (!strstr(buf, want) && clock_now_ms() < end) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                if (poll(&p, 1, 50) <= 0)
+                        continue;
+                ssize_t k = recv(fd, buf + n, size - 1 - n, MSG_DONTWAIT);
+                if (k <= 0)
+                        break;
+                n += (size_t)k;
+                buf[n] = '\0';
+        }
+        return buf;
+}
+
+long pd_thread_ticks(const char *name)
+{
+        DIR *d = opendir("/proc/self/task");
+        struct dirent *e;
+        long ticks = 0;
+
+        if (!d)
+                return -1;
+        while ((e = readdir(d))) {
+                char path[300], comm[64] = "", stat[1024];
+                FILE *f;
+
+                if (e->d_name[0] == '.')
+                        continue;
+                snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+                if ((f = fopen(path, "r"))) {
+                        if (fgets(comm, sizeof(comm), f))
+                                comm[strcspn(comm, "\n")] = '\0';
+                        fclose(f);
+                }
+                if (strcmp(comm, name) != 0)
+                        continue;
+                snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
+                if (!(f = fopen(path, "r")))
+                        continue;
+                if (fgets(stat, sizeof(stat), f)) {
+                        /* utime and stime are fields 14 and 15, after ")". */
+                        const char *p = strrchr(stat, ')');
+                        unsigned long ut = 0, st = 0;
+                        if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                                        &ut, &st) == 2)
+                                ticks += (long)(ut + st);
+                }
+                fclose(f);
+        }
+        closedir(d);
+        return ticks;
+}

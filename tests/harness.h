@@ -103,6 +103,15 @@ bool pd_running(struct pd *d);
  * is not touched. 0, or -1 with the reason in why (not root, no ip(8)). */
 int pd_netns_private(const char *const addrs[], char *why, size_t size);
 
+/* What fd receives, into buf (NUL-terminated), until buf holds want, the
+ * peer closes, or timeout_ms pass: buf. For the unit tests that talk to
+ * one connection over a socketpair. */
+const char *pd_hear(int fd, const char *want, char *buf, size_t size, int timeout_ms);
+
+/* CPU time (clock ticks) used so far by this process's threads named
+ * name: what a test of a loop that must not spin measures. */
+long pd_thread_ticks(const char *name);
+
 /* Figures of process pid from /proc, or -1 if they cannot be read. */
 long pd_proc_threads(pid_t pid);        /* "Threads:" in status */
 long pd_proc_fds(pid_t pid);            /* open descriptors (/proc/PID/fd) */

@@ -13,6 +13,7 @@
 #include "chat.h"
 #include "clock.h"
 #include "conn.h"
+#include "harness.h"
 #include "suite.h"
 
 static struct conf_store store;
@@ -61,24 +62,12 @@ static void *serve(void *arg)
         return NULL;
 }
 
-/* What fd receives until it holds want (3 s at most). */
+/* What fd receives until it holds want (3 s at most), which it must. */
 static const char *hear(int fd, const char *want)
 {
         static char buf[8192];
-        size_t n = 0;
-        int64_t end = clock_now_ms() + 3000;
 
-        buf[0] = '\0';
-        while (!strstr(buf, want) && clock_now_ms() < end) {
-                struct pollfd p = { .fd = fd, .events = POLLIN };
-                if (poll(&p, 1, 50) <= 0)
-                        continue;
-                ssize_t k = recv(fd, buf + n, sizeof(buf) - 1 - n, MSG_DONTWAIT);
-                if (k <= 0)
-                        break;
-                n += (size_t)k;
-                buf[n] = '\0';
-        }
+        pd_hear(fd, want, buf, sizeof(buf), 3000);
         ck_assert_msg(strstr(buf, want), "wanted '%s', got '%s'", want, buf);
         return buf;
 }

@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "conn.h"
+#include "harness.h"
 #include "suite.h"
 
 /* ---- a context of the test's own ---------------------------------------- */
@@ -164,21 +165,8 @@ static void finish(struct running *r)
 static char *receive(int fd, const char *want, int timeout_ms)
 {
         static char buf[8192];
-        size_t n = 0;
-        int64_t end = clock_now_ms() + timeout_ms;
 
-        buf[0] = '\0';
-        while (!strstr(buf, want) && clock_now_ms() < end) {
-                struct pollfd p = { .fd = fd, .events = POLLIN };
-                if (poll(&p, 1, 50) <= 0)
-                        continue;
-                ssize_t k = recv(fd, buf + n, sizeof(buf) - 1 - n, MSG_DONTWAIT);
-                if (k <= 0)
-                        break;
-                n += (size_t)k;
-                buf[n] = '\0';
-        }
-        return buf;
+        return (char *)pd_hear(fd, want, buf, sizeof(buf), timeout_ms);
 }
 
 static bool closed_by_server(int fd, int timeout_ms)

@@ -4,7 +4,6 @@
  * the list of connections, heartbeats, and a shutdown that wakes every
  * client and waits for it. */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -17,6 +16,7 @@
 
 #include "clock.h"
 #include "server.h"
+#include "harness.h"
 #include "suite.h"
 
 static atomic_int opened, closed;
@@ -80,21 +80,8 @@ static int dial(unsigned port)
 static const char *hear(int fd, const char *want)
 {
         static char buf[1024];
-        size_t n = 0;
-        int64_t end = clock_now_ms() + 3000;
 
-        buf[0] = '\0';
-        while (!strstr(buf, want) && clock_now_ms() < end) {
-                struct pollfd p = { .fd = fd, .events = POLLIN };
-                if (poll(&p, 1, 50) <= 0)
-                        continue;
-                ssize_t k = recv(fd, buf + n, sizeof(buf) - 1 - n, 0);
-                if (k <= 0)
-                        break;
-                n += (size_t)k;
-                buf[n] = '\0';
-        }
-        return buf;
+        return pd_hear(fd, want, buf, sizeof(buf), 3000);
 }
 
 /* Wait (3 s at most) for cond, a condition on the server. */
@@ -215,44 +202,6 @@ START_TEST(stop_wakes_and_waits)
 }
 END_TEST
 
-/* CPU time (ticks) of this process's threads named name so far. */
-static long thread_ticks(const char *name)
-{
-        DIR *d = opendir("/proc/self/task");
-        struct dirent *e;
-        long ticks = 0;
-
-        ck_assert_ptr_nonnull(d);
-        while ((e = readdir(d))) {
-                char path[300], comm[64] = "", stat[1024];
-                FILE *f;
-
-                if (e->d_name[0] == '.')
-                        continue;
-                snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
-                if ((f = fopen(path, "r"))) {
-                        if (fgets(comm, sizeof(comm), f))
-                                comm[strcspn(comm, "\n")] = '\0';
-                        fclose(f);
-                }
-                if (strcmp(comm, name) != 0)
-                        continue;
-                snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
-                if (!(f = fopen(path, "r")))
-                        continue;
-                if (fgets(stat, sizeof(stat), f)) {
-                        /* utime and stime are fields 14 and 15, after ")". */
-                        const char *p = strrchr(stat, ')');
-                        unsigned long ut = 0, st = 0;
-                        if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-                                        &ut, &st) == 2)
-                                ticks += (long)(ut + st);
-                }
-                fclose(f);
-        }
-        closedir(d);
-        return ticks;
-}
 
 /* A "listener" that is not one (a datagram socket, passed by mistake)
  * keeps accept() failing while it is readable: the loop must back off,
@@ -277,9 +226,9 @@ START_TEST(failing_accept_backs_off)
         /* Readable for good: a datagram nobody takes. */
         ck_assert_int_eq(sendto(out, "x", 1, 0, (struct sockaddr *)&sa, sizeof(sa)), 1);
         usleep(200 * 1000);
-        long before = thread_ticks("accept-test");
+        long before = pd_thread_ticks("accept-test");
         usleep(1000 * 1000);
-        long used = thread_ticks("accept-test") - before;
+        long used = pd_thread_ticks("accept-test") - before;
         /* A spinning loop takes a whole core: sysconf(_SC_CLK_TCK) a second. */
         ck_assert_msg(used < sysconf(_SC_CLK_TCK) / 10, "%ld ticks in a second", used);
         int64_t t0 = clock_now_ms();

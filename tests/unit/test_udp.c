@@ -3,7 +3,6 @@
  * answers, a socket that cannot be served (closed, not leaked), and a
  * shutdown that wakes the loop by signal, leaving the socket as it was. */
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "harness.h"
 #include "suite.h"
 #include "udp.h"
 
@@ -159,44 +159,6 @@ START_TEST(access_lists)
 }
 END_TEST
 
-/* CPU time (ticks) of this process's threads named name so far. */
-static long thread_ticks(const char *name)
-{
-        DIR *d = opendir("/proc/self/task");
-        struct dirent *e;
-        long ticks = 0;
-
-        ck_assert_ptr_nonnull(d);
-        while ((e = readdir(d))) {
-                char path[300], comm[64] = "", stat[1024];
-                FILE *f;
-
-                if (e->d_name[0] == '.')
-                        continue;
-                snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
-                if ((f = fopen(path, "r"))) {
-                        if (fgets(comm, sizeof(comm), f))
-                                comm[strcspn(comm, "\n")] = '\0';
-                        fclose(f);
-                }
-                if (strcmp(comm, name) != 0)
-                        continue;
-                snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
-                if (!(f = fopen(path, "r")))
-                        continue;
-                if (fgets(stat, sizeof(stat), f)) {
-                        /* utime and stime are fields 14 and 15, after ")". */
-                        const char *p = strrchr(stat, ')');
-                        unsigned long ut = 0, st = 0;
-                        if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-                                        &ut, &st) == 2)
-                                ticks += (long)(ut + st);
-                }
-                fclose(f);
-        }
-        closedir(d);
-        return ticks;
-}
 
 /* A socket that is not a datagram socket (a listening TCP socket, passed
  * by mistake) fails every receive: the loop backs off, not spins. */
@@ -217,9 +179,9 @@ START_TEST(failing_receive_backs_off)
         ck_assert_int_eq(listen(fd, 4), 0);
         ck_assert_int_eq(udp_start(&u, fd), 0);
         usleep(200 * 1000);
-        long before = thread_ticks("udp");
+        long before = pd_thread_ticks("udp");
         usleep(1000 * 1000);
-        long used = thread_ticks("udp") - before;
+        long used = pd_thread_ticks("udp") - before;
         ck_assert_msg(used < sysconf(_SC_CLK_TCK) / 10, "%ld ticks in a second", used);
         ck_assert_int_eq(server_stop(&srv), 0);
         udp_destroy(&u);
