@@ -85,5 +85,21 @@
 #define PICHAT_HEARTBEAT_MS         500
 #define PICHAT_HEARTBEAT_STALE_MS   5000
 
+/* The web service. A request head (request line and header fields) is
+ * at most PICHAT_HTTP_HEAD_MAX bytes, in at most PICHAT_HTTP_FIELDS_MAX
+ * fields; [web] allowed_origins lists at most PICHAT_ORIGINS_MAX origins. */
+#define PICHAT_HTTP_HEAD_MAX        8192
+#define PICHAT_HTTP_FIELDS_MAX      100
+#define PICHAT_ORIGINS_MAX          16
+/* A framing that keeps its connection alive (WebSocket) pings a peer
+ * silent this long, or half of [server] idle_timeout_s if that is less;
+ * a peer that then sends nothing at all for as long again is gone. */
+#define PICHAT_KEEPALIVE_MS         30000
+/* After its last words, a connection whose peer may still be sending
+ * (HTTP, WebSocket) reads and drops what comes for at most this long, so
+ * that they are not lost to a reset. */
+#define PICHAT_LINGER_MS            1000
+#define PICHAT_LINGER_BYTES         65536
+
 /* Least time between two STATUS= updates to the service manager. */
 #define PICHAT_STATUS_INTERVAL_MS   1000

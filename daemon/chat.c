@@ -168,7 +168,7 @@ static struct log_ctx chat_log_ctx(struct chat_client *cc)
 {
         /* Only the client's own thread changes its nick and room. */
         struct log_ctx ctx = {
-                .service = "chat",
+                .service = cc->conn->entry->name,
                 .peer = cc->conn->peer,
                 .nick = cc->m.nick,
                 .room = cc->m.room ? cc->m.room->name : NULL,
@@ -434,7 +434,7 @@ static void say(struct chat_client *cc, const char *text, bool action)
  * and what was tried are never logged. 0, SERVICE_CLOSE or -errno. */
 static int chat_login(struct chat_client *cc, struct conn *c, const struct cmd *cmd)
 {
-        struct log_ctx ctx = { .service = "chat", .peer = c->peer };
+        struct log_ctx ctx = { .service = c->entry->name, .peer = c->peer };
         int64_t now = clock_now_ms(), wait = 0;
         bool held = false;
         unsigned left;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http.h"
 #include "log.h"
 #include "text.h"
 
@@ -30,6 +31,7 @@ enum conf_type {
         CT_SECRET,
         CT_ROOM,        /* a room name, kept without its '#' */
         CT_ROOMS,       /* a list of room names, also kept parsed */
+        CT_ORIGINS,     /* a list of web origins */
 };
 
 struct conf_key {
@@ -83,13 +85,20 @@ static const struct conf_key conf_keys[] = {
         K("chat", "password", CT_SECRET, chat.password, 0, 0),
         K("chat", "password_file", CT_TEXT, chat.password_file, 0, 0),
 
+        K("web", "enabled", CT_BOOL, web.enabled, 0, 0),
+        K("web", "port", CT_PORT, web.port, 0, 0),
+        K("web", "title", CT_TEXT, web.title, 0, 0),
+        K("web", "allowed_origins", CT_ORIGINS, web.allowed_origins, 0, 0),
+        K("web", "status_json", CT_BOOL, web.status_json, 0, 0),
+
         K("access", "allow", CT_ACL, access.allow, 0, 0),
         K("access", "deny", CT_ACL, access.deny, 0, 0),
 
         K("log", "level", CT_LEVEL, log.level, 0, 0),
 };
 
-static const char *const conf_sections[] = { "server", "echo", "udp", "chat", "access", "log" };
+static const char *const conf_sections[] = { "server", "echo", "udp", "chat", "web", "access",
+                                             "log" };
 
 void conf_defaults(struct conf *c)
 {
@@ -130,6 +139,11 @@ void conf_defaults(struct conf *c)
         c->chat.max_queue_kib = 64;
         c->chat.lines_per_sec = 10;
         c->chat.burst = 20;
+
+        c->web.enabled = true;
+        c->web.port = 8080;
+        strcpy(c->web.title, "pichat");
+        c->web.status_json = true;
 
         c->log.level = LOG_INFO;
 }
@@ -324,6 +338,32 @@ static void parse_rooms(struct parse_state *ps, const char *name, const char *va
                 snprintf(out, CONF_TEXT_SIZE, "%s", v);
 }
 
+/* Each word an origin as a browser sends it (scheme://host[:port]), or "*". */
+static void parse_origins(struct parse_state *ps, const char *name, const char *value, char *out)
+{
+        char v[CONF_TEXT_SIZE], *save = NULL;
+        unsigned before = ps->errs->n, n = 0;
+
+        parse_text(ps, name, value, v);
+        if (ps->errs->n != before)
+                return;
+        snprintf(out, CONF_TEXT_SIZE, "%s", v);
+        for (char *w = strtok_r(v, " ,", &save); w; w = strtok_r(NULL, " ,", &save)) {
+                if (++n > PICHAT_ORIGINS_MAX) {
+                        conf_error(ps, ps->line, "%s: more than %d origins", name,
+                                   PICHAT_ORIGINS_MAX);
+                        break;
+                }
+                if (strcmp(w, "*") != 0 && !http_origin_valid(w, strlen(w))) {
+                        conf_error(ps, ps->line, "%s: '%s' is not an origin (like "
+                                   "http://pi.local:8080, or *)", name, w);
+                        break;
+                }
+        }
+        if (ps->errs->n != before)
+                out[0] = '\0';
+}
+
 /* ---- one parser for each type of key --------------------------------- */
 
 static void key_bool(struct parse_state *ps, const struct conf_key *k, const char *v, char *field)
@@ -371,6 +411,12 @@ static void key_rooms(struct parse_state *ps, const struct conf_key *k, const ch
         parse_rooms(ps, k->name, v, field);
 }
 
+static void key_origins(struct parse_state *ps, const struct conf_key *k, const char *v,
+                        char *field)
+{
+        parse_origins(ps, k->name, v, field);
+}
+
 static void key_bind(struct parse_state *ps, const struct conf_key *k, const char *v, char *field)
 {
         (void)k;
@@ -404,6 +450,7 @@ static void (*const conf_parsers[])(struct parse_state *ps, const struct conf_ke
         [CT_BOOL] = key_bool, [CT_UINT] = key_uint, [CT_PORT] = key_uint, [CT_TEXT] = key_text,
         [CT_BIND] = key_bind, [CT_LEVEL] = key_level, [CT_ACL] = key_acl,
         [CT_SECRET] = key_secret, [CT_ROOM] = key_room, [CT_ROOMS] = key_rooms,
+        [CT_ORIGINS] = key_origins,
 };
 
 static int conf_handler(void *user, const char *section, const char *name, const char *value)
@@ -621,17 +668,32 @@ static void conf_validate(struct parse_state *ps)
 {
         struct conf *c = ps->conf;
 
-        if (!c->echo.enabled && !c->udp.enabled && !c->chat.enabled)
-                conf_error(ps, last_line(ps, "echo.enabled", "udp.enabled", "chat.enabled", NULL),
-                           "no service is enabled ([echo], [udp] and [chat] are all off)");
-        if (c->echo.enabled && c->chat.enabled && c->echo.port != 0 &&
-            c->echo.port == c->chat.port)
-                conf_error(ps, last_line(ps, "echo.port", "chat.port", NULL),
-                           "[echo] and [chat] cannot share TCP port %u", c->echo.port);
+        static const char *const names[] = { "echo", "chat", "web" };
+        const bool on[] = { c->echo.enabled, c->chat.enabled, c->web.enabled };
+        const unsigned port[] = { c->echo.port, c->chat.port, c->web.port };
+
+        if (!c->echo.enabled && !c->udp.enabled && !c->chat.enabled && !c->web.enabled)
+                conf_error(ps, last_line(ps, "echo.enabled", "udp.enabled", "chat.enabled",
+                                         "web.enabled", NULL),
+                           "no service is enabled ([echo], [udp], [chat] and [web] are all off)");
+        /* The TCP services, each on its own port. */
+        for (int i = 0; i < 3; i++) {
+                for (int j = i + 1; j < 3; j++) {
+                        char ki[16], kj[16];
+
+                        if (!on[i] || !on[j] || port[i] == 0 || port[i] != port[j])
+                                continue;
+                        snprintf(ki, sizeof(ki), "%s.port", names[i]);
+                        snprintf(kj, sizeof(kj), "%s.port", names[j]);
+                        conf_error(ps, last_line(ps, ki, kj, NULL),
+                                   "[%s] and [%s] cannot share TCP port %u", names[i], names[j],
+                                   port[i]);
+                }
+        }
         /* Every member's queue must hold the longest line a room can
          * send, or saying it would drop everyone as too slow. */
         size_t longest = PICHAT_ROOM_LINE_MAX(c->server.max_line_bytes);
-        if (c->chat.enabled && (size_t)c->chat.max_queue_kib * 1024 < longest)
+        if ((c->chat.enabled || c->web.enabled) && (size_t)c->chat.max_queue_kib * 1024 < longest)
                 conf_error(ps, last_line(ps, "chat.max_queue_kib", "server.max_line_bytes", NULL),
                            "[chat] max_queue_kib = %u cannot hold one line of max_line_bytes = %u "
                            "(%zu bytes once cleaned): use at least %zu", c->chat.max_queue_kib,

@@ -67,6 +67,16 @@ struct conf {
         } chat;
 
         struct {
+                bool enabled;
+                unsigned port;
+                char title[CONF_TEXT_SIZE];     /* the page's heading */
+                /* Origins a WebSocket may come from besides the page's own
+                 * host ("http://pi.local:8080 ...", "*" = any), checked. */
+                char allowed_origins[CONF_TEXT_SIZE];
+                bool status_json;               /* serve /status.json */
+        } web;
+
+        struct {
                 struct acl allow;               /* empty = every address */
                 struct acl deny;                /* wins over allow */
         } access;

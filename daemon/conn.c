@@ -30,13 +30,14 @@ struct conn *conn_new(int fd, const struct sockaddr *sa, const struct service *s
          * field as far as it got. */
         transport_plain(&c->t, fd);
         c->wake_fd = -1;
-        c->svc = svc;
+        c->bye_why = FRAMING_BYE_CLOSE;
+        c->entry = c->svc = svc;
         c->svc_ctx = ctx;
         c->halt = halt;
         c->store = store;
         c->conf = conf_current(store);
-        c->fr = &framing_telnet;
-        c->blocking = !svc->shared;
+        c->fr = svc->framing ? svc->framing : &framing_telnet;
+        atomic_init(&c->blocking, !svc->shared);
         addr_key_prefix(sa, c->conf->server.ipv6_prefix_len, &c->key);
         addr_format(sa, c->peer, sizeof(c->peer));
         if (msg_queue_init(&c->out, SIZE_MAX, -1, c->fr) < 0 ||
@@ -99,7 +100,7 @@ void conn_limit_output(struct conn *c, size_t bytes)
 
 void conn_wake(struct conn *c)
 {
-        if (c->blocking)
+        if (atomic_load(&c->blocking))
                 c->t.ops->wake(&c->t);
 }
 
@@ -154,47 +155,77 @@ int conn_say(struct conn *c, const char *text, size_t len)
         return conn_sayv(c, &part, 1);
 }
 
-/* Best effort, never waiting: for goodbyes to clients that may be gone. */
-static void conn_say_nowait(struct conn *c, const char *text)
+/* Best effort, never waiting: for bytes to clients that may be gone. */
+static void conn_send_nowait(struct conn *c, const char *buf, size_t len)
 {
-        char buf[CONN_REASON_SIZE * 2 + 8];
-        struct iovec iov = { .iov_base = buf };
+        struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 
-        struct iovec part = { .iov_base = (void *)text, .iov_len = strlen(text) };
-
-        if (c->fr->encoded_max(part.iov_len) > sizeof(buf))
+        if (len == 0)
                 return;
-        iov.iov_len = c->fr->encode(&part, 1, buf);
         conn_hold(c, true);
         transport_sendv(&c->t, &iov, 1);
         conn_hold(c, false);
 }
 
+/* Last words (a goodbye, or the framing's close), as the framing says
+ * them; without its own way, the text of a goodbye as a message. */
+static void conn_say_nowait(struct conn *c, enum framing_bye why, const char *text)
+{
+        char buf[FRAMING_WORDS_MAX(CONN_REASON_SIZE)];
+        size_t len = strlen(text);
+        struct iovec part = { .iov_base = (void *)text, .iov_len = len };
+
+        if (len > CONN_REASON_SIZE)
+                return;
+        if (c->fr->last_words)
+                len = c->fr->last_words(&c->fs, why, text, len, buf);
+        else if (why != FRAMING_BYE_CLOSE && c->fr->encoded_max(len) <= sizeof(buf))
+                len = c->fr->encode(&part, 1, buf);
+        else
+                len = 0;
+        conn_send_nowait(c, buf, len);
+}
+
 void conn_refuse(struct conn *c, const char *why)
 {
-        struct log_ctx ctx = { .service = c->svc->name, .peer = c->peer };
+        struct log_ctx ctx = { .service = c->entry->name, .peer = c->peer };
 
-        conn_say_nowait(c, "server full, try again later");
+        conn_say_nowait(c, FRAMING_BYE_REFUSED, "server full, try again later");
         log_ctx(LOG_NOTICE, &ctx, "refused %s: %s", c->peer, why);
 }
 
 static int conn_stop(struct conn *c)
 {
         conn_set_reason(c, "server shutting down");
-        conn_say_nowait(c, "server shutting down");
+        c->bye_why = FRAMING_BYE_SHUTDOWN;
         return SERVICE_CLOSE;
 }
 
 /* The session ends for a timeout: the reason for the log, and a last
- * line telling the client. */
+ * line telling the client (conn_finish()). */
 static int conn_time_out(struct conn *c, const char *what, unsigned secs)
+{
+        conn_set_reason(c, "%s", what);
+        c->bye_why = FRAMING_BYE_TIMEOUT;
+        c->bye_what = what;
+        c->bye_secs = secs;
+        return SERVICE_CLOSE;
+}
+
+/* The goodbye conn_stop() or conn_time_out() chose, then the framing's
+ * close: the last things the client gets. */
+static void conn_goodbye(struct conn *c)
 {
         char msg[CONN_REASON_SIZE];
 
-        snprintf(msg, sizeof(msg), "%s (%u s), closing connection", what, secs);
-        conn_set_reason(c, "%s", what);
-        conn_say_nowait(c, msg);
-        return SERVICE_CLOSE;
+        if (c->bye_why == FRAMING_BYE_SHUTDOWN) {
+                conn_say_nowait(c, FRAMING_BYE_SHUTDOWN, "server shutting down");
+        } else if (c->bye_why == FRAMING_BYE_TIMEOUT) {
+                snprintf(msg, sizeof(msg), "%s (%u s), closing connection", c->bye_what,
+                         c->bye_secs);
+                conn_say_nowait(c, FRAMING_BYE_TIMEOUT, msg);
+        }
+        conn_say_nowait(c, FRAMING_BYE_CLOSE, c->reason);
 }
 
 /* Hand buffered input to the service, message by message, while flood
@@ -214,9 +245,16 @@ static int conn_dispatch(struct conn *c, int64_t *delay)
                 c->rlen = n;
                 if (r == FRAMING_MSG) {
                         c->line_since = 0;
+                        c->last_input = clock_now_ms();
                         r = c->svc->message(c, msg, len);
                 } else if (r == FRAMING_TOOLONG) {
+                        c->last_input = clock_now_ms();
                         r = c->svc->too_long(c);
+                } else if (r == FRAMING_REPLY) {
+                        r = conn_write(c, msg, len);
+                } else if (r == FRAMING_END) {
+                        conn_set_reason(c, "%.*s", (int)len, msg);
+                        return SERVICE_CLOSE;
                 }
                 if (r != 0)
                         return r;
@@ -237,6 +275,8 @@ static int conn_take(struct conn *c, ssize_t n)
 
         if (n <= 0)
                 return (int)n;
+        c->last_heard = clock_now_ms();
+        c->pinged = 0;
         c->fr->take(&c->fs, c->rbuf, (size_t)n, &kept, reply, &nreply);
         c->rpos = 0;
         c->rlen = kept;
@@ -245,8 +285,8 @@ static int conn_take(struct conn *c, ssize_t n)
                 if (r < 0)
                         return r;
         }
-        if (kept > 0)
-                c->last_input = clock_now_ms();
+        if (kept > 0 && c->fr->activity_on_bytes)
+                c->last_input = c->last_heard;
         return kept > 0;
 }
 
@@ -283,6 +323,16 @@ static bool conn_rcvtimeo_stale(int64_t set, int64_t want)
         return set == 0 || set > want || set < want - want / 8;
 }
 
+/* How long a peer may be silent before its framing's keepalive goes out:
+ * PICHAT_KEEPALIVE_MS, or half the idle timeout if that is shorter, so
+ * that a peer that is gone is found before its session would end anyway. */
+static int64_t conn_keepalive_ms(const struct conn *c)
+{
+        int64_t half = (int64_t)c->conf->server.idle_timeout_s * 500;
+
+        return half > 0 && half < PICHAT_KEEPALIVE_MS ? half : PICHAT_KEEPALIVE_MS;
+}
+
 /* The nearest deadline (idle, or a message begun and not ended) as a
  * poll timeout from now: ms, or -1 for none; no later than delay when
  * that is set. */
@@ -304,6 +354,11 @@ static int64_t conn_timeout(struct conn *c, int64_t delay)
         }
         if (line_ms > 0 && c->line_since && c->rlen == 0 && c->line_since + line_ms < deadline)
                 deadline = c->line_since + line_ms;
+        if (c->fr->keepalive) {
+                int64_t ka = (c->pinged ? c->pinged : c->last_heard) + conn_keepalive_ms(c);
+                if (ka < deadline)
+                        deadline = ka;
+        }
         if (deadline != INT64_MAX)
                 timeout = deadline > now ? deadline - now : 0;
         if (delay > 0 && (timeout < 0 || delay < timeout))
@@ -321,6 +376,18 @@ static int conn_timed_out(struct conn *c)
                 return conn_time_out(c, "idle timeout", idle_s);
         if (line_s && c->line_since && c->rlen == 0 && now - c->line_since >= (int64_t)line_s * 1000)
                 return conn_time_out(c, "line timeout", line_s);
+        if (c->fr->keepalive) {
+                int64_t ka = conn_keepalive_ms(c);
+                if (c->pinged && now - c->pinged >= ka) {
+                        conn_set_reason(c, "no answer to a ping");
+                        return SERVICE_CLOSE;
+                }
+                if (!c->pinged && now - c->last_heard >= ka) {
+                        char ping[FRAMING_PING_MAX];
+                        conn_send_nowait(c, ping, c->fr->keepalive(&c->fs, ping));
+                        c->pinged = now;
+                }
+        }
         return 0;
 }
 
@@ -363,6 +430,14 @@ static int conn_turn_polling(struct conn *c)
         msg_batch_end(&c->batch);
         if (r != 0)
                 return r;
+        /* Input that was no activity (a browser's pongs, all it sends
+         * while idle) is handled: its read buffer goes back, as an idle
+         * client keeps none (see conn_read). */
+        if (c->rbuf && c->rlen == 0 && !c->fr->activity_on_bytes &&
+            c->last_input < c->last_heard) {
+                free(c->rbuf);
+                c->rbuf = NULL;
+        }
         bool want_write = msg_queue_pending(&c->out);
         timeout = conn_timeout(c, delay);
         struct pollfd pfd[3] = {
@@ -445,13 +520,74 @@ static void conn_trim_stack(void)
  * often a single one, and Nagle's algorithm would hold one back behind an
  * unacknowledged one for up to the peer's delayed-ACK time (40 ms); a
  * shared service's client is woken by an eventfd. */
+static int conn_start_shared(struct conn *c);
+
 static int conn_start(struct conn *c)
 {
         int one = 1;
 
         setsockopt(c->t.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        c->last_input = clock_now_ms();
-        if (!c->svc->shared)
+        c->last_input = c->last_heard = clock_now_ms();
+        return conn_start_shared(c);
+}
+
+/* A switch: the new framing and service in place of the old, and the
+ * bytes that came after the message that asked for it handed to the new
+ * framing; then the new service opens. 0, SERVICE_CLOSE or -errno. */
+static int conn_apply_switch(struct conn *c)
+{
+        size_t left = c->rlen;
+        int r;
+
+        msg_batch_end(&c->batch);
+        if (c->svc->close)
+                c->svc->close(c, "switched");
+        c->priv = NULL;
+        c->fr->free(&c->fs);
+        c->fr = c->next_fr;
+        c->svc = c->next_svc;
+        c->svc_ctx = c->next_ctx;
+        c->next_fr = NULL;
+        /* The queue has carried nothing yet: no other thread knows it
+         * before the new service makes it a room member. */
+        c->out.fr = c->fr;
+        c->line_since = 0;
+        memset(&c->fs, 0, sizeof(c->fs));
+        if ((r = c->fr->init(&c->fs, c->conf->server.max_line_bytes)) < 0)
+                return r;
+        atomic_store(&c->blocking, !c->svc->shared);
+        if (c->rcvtimeo_ms && (r = c->t.ops->set_timeout(&c->t, 0)) < 0)
+                return r;
+        c->rcvtimeo_ms = 0;
+        if ((r = conn_start_shared(c)) < 0)
+                return r;
+        if (left > 0) {
+                memmove(c->rbuf, c->rbuf + c->rpos, left);
+                if ((r = conn_take(c, (ssize_t)left)) < 0)
+                        return r;
+        } else {
+                /* An idle client keeps no read buffer (see conn_read). */
+                free(c->rbuf);
+                c->rbuf = NULL;
+                c->rpos = c->rlen = 0;
+        }
+        r = c->svc->open(c);
+        conn_trim_stack();
+        return r;
+}
+
+void conn_switch(struct conn *c, const struct framing *fr, const struct service *svc, void *ctx)
+{
+        c->next_fr = fr;
+        c->next_svc = svc;
+        c->next_ctx = ctx;
+}
+
+/* What a shared service's client needs besides: an eventfd its queue is
+ * woken by, and direct writes. */
+static int conn_start_shared(struct conn *c)
+{
+        if (!c->svc->shared || c->wake_fd >= 0)
                 return 0;
         c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (c->wake_fd < 0)
@@ -461,12 +597,37 @@ static int conn_start(struct conn *c)
         return 0;
 }
 
+/* Read and drop what the peer still sends, until it closes its end, for
+ * PICHAT_LINGER_MS and PICHAT_LINGER_BYTES at most (or shutdown): a
+ * close with unread input would reset the connection, and the reset
+ * could destroy the last words before the peer read them. */
+static void conn_linger(struct conn *c)
+{
+        int64_t end = clock_now_ms() + PICHAT_LINGER_MS;
+        size_t total = 0;
+        char sink[512];
+
+        while (total < PICHAT_LINGER_BYTES) {
+                int64_t left = end - clock_now_ms();
+                struct pollfd pfd[2] = {
+                        { .fd = c->t.fd, .events = POLLIN },
+                        { .fd = c->halt->fd, .events = POLLIN },
+                };
+                if (left <= 0 || poll(pfd, 2, (int)left) <= 0 || pfd[1].revents)
+                        return;
+                ssize_t n = transport_recv(&c->t, sink, sizeof(sink), false, false);
+                if (n < 0)
+                        return;
+                total += (size_t)n;
+        }
+}
+
 /* The one way a session ends, whatever ended it: the service lets go
  * (leaves its rooms), nobody writes to the transport any more, last words
  * go out if they can, and the peer is told no more is coming. */
 static void conn_finish(struct conn *c, int r)
 {
-        struct log_ctx ctx = { .service = c->svc->name, .peer = c->peer };
+        struct log_ctx ctx = { .service = c->entry->name, .peer = c->peer };
 
         conn_reason_from(c, r);
         msg_batch_end(&c->batch);
@@ -479,13 +640,16 @@ static void conn_finish(struct conn *c, int r)
                 if (!msg_queue_overflowed(&c->out))
                         msg_queue_write(&c->out, &c->t);
         }
+        conn_goodbye(c);
         log_ctx(LOG_INFO, &ctx, "disconnected %s (%s)", c->peer, c->reason);
         c->t.ops->finish(&c->t);
+        if (c->fr->linger && !conn_stopping(c))
+                conn_linger(c);
 }
 
 void conn_run(struct conn *c)
 {
-        struct log_ctx ctx = { .service = c->svc->name, .peer = c->peer };
+        struct log_ctx ctx = { .service = c->entry->name, .peer = c->peer };
         int r;
 
         log_ctx(LOG_INFO, &ctx, "connected %s", c->peer);
@@ -493,7 +657,12 @@ void conn_run(struct conn *c)
         if (r == 0)
                 r = c->svc->open(c);
         conn_trim_stack();
-        while (r == 0)
-                r = c->blocking ? conn_turn_blocking(c) : conn_turn_polling(c);
+        for (;;) {
+                if (r == SERVICE_SWITCH && c->next_fr)
+                        r = conn_apply_switch(c);
+                if (r != 0)
+                        break;
+                r = atomic_load(&c->blocking) ? conn_turn_blocking(c) : conn_turn_polling(c);
+        }
         conn_finish(c, r);
 }

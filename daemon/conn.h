@@ -52,6 +52,10 @@ struct conn {
         bool slot_held;
         void *owner;
 
+        /* The service it came in for (its listener's): its name in the
+         * log and the count it is in. svc is the one serving it now,
+         * which conn_switch() may change. */
+        const struct service *entry;
         const struct service *svc;
         void *svc_ctx;                  /* the service's shared state */
         void *priv;                     /* the service's state for this client */
@@ -72,14 +76,29 @@ struct conn {
         uint8_t *rbuf;                  /* CONN_READ_SIZE, from the first byte on */
         size_t rpos, rlen;
         int64_t last_input;             /* clock_now_ms() of the last text */
+        int64_t last_heard;             /* ... of the last bytes of any kind */
+        int64_t pinged;                 /* ... of a keepalive unanswered yet (0: none) */
         /* clock_now_ms() since which input has not ended a message (0:
          * none): what [server] line_timeout_s is measured against. */
         int64_t line_since;
         /* Not shared: the thread sleeps in its read itself, and the
-         * server wakes it with conn_wake(). */
-        bool blocking;
+         * server wakes it with conn_wake() (from its thread: atomic, as
+         * a switch changes it). */
+        atomic_bool blocking;
         int64_t rcvtimeo_ms;            /* the read timeout set (0: none) */
         char reason[CONN_REASON_SIZE];  /* why the session ends */
+        /* The goodbye it ends with, said once its queue is written (so
+         * that it is the last thing a client gets): FRAMING_BYE_SHUTDOWN
+         * or _TIMEOUT (what timed out, and after how long), or
+         * FRAMING_BYE_CLOSE for none. */
+        uint8_t bye_why;
+        const char *bye_what;
+        unsigned bye_secs;
+        /* What conn_switch() asked for, applied when the message that
+         * asked is handled. */
+        const struct framing *next_fr;
+        const struct service *next_svc;
+        void *next_ctx;
 };
 
 /* A connection around socket fd (accepted, blocking) from sa, for svc
@@ -131,6 +150,15 @@ static inline struct msg_batch *conn_batch(struct conn *c)
 {
         return &c->batch;
 }
+
+/* From a service's message(), which then returns SERVICE_SWITCH: the
+ * session goes on under framing fr and service svc (shared state ctx).
+ * The connection then frees the old framing's state, makes the new one,
+ * hands it the bytes that came after the message, and opens svc as for a
+ * new client; the old service's close() is called first, and c->priv
+ * starts again from NULL. The web service uses it to turn an HTTP
+ * connection into a WebSocket chat client. */
+void conn_switch(struct conn *c, const struct framing *fr, const struct service *svc, void *ctx);
 
 /* Bound what is held for a slow reader: the queue's bytes, and what the
  * kernel keeps for the socket, so that "too slow" comes after bytes, not

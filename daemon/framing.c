@@ -3,6 +3,16 @@
 
 #include <string.h>
 
+void framing_take_all(struct framing_state *st, uint8_t *buf, size_t n, size_t *kept,
+                      uint8_t *reply, size_t *nreply)
+{
+        (void)st;
+        (void)buf;
+        (void)reply;
+        *kept = n;
+        *nreply = 0;
+}
+
 static int telnet_lines_init(struct framing_state *st, size_t max)
 {
         telnet_init(&st->telnet.tn);
@@ -61,5 +71,5 @@ const struct framing framing_telnet = {
         .init = telnet_lines_init, .free = telnet_lines_free,
         .take = telnet_lines_take, .next = telnet_lines_next, .mid_message = telnet_lines_mid,
         .encoded_max = telnet_lines_max, .encode = telnet_lines_encode,
-        .line_as_is = telnet_lines_as_is,
+        .line_as_is = telnet_lines_as_is, .activity_on_bytes = true,
 };

@@ -23,8 +23,11 @@
 #include "server.h"
 #include "sock.h"
 #include "udp.h"
+#include "web.h"
 
 #define EXIT_USAGE 2
+/* Listeners at most: each role on each bound address. */
+#define LISTEN_MAX (PICHAT_BIND_MAX * (SOCK_ROLE_COUNT - 1))
 /* Signals are waited for this long at most: the supervisor's tick. */
 #define SUPERVISOR_TICK_MS 200
 
@@ -53,14 +56,31 @@ struct listen_plan {
         enum sock_role role;
 };
 
+static bool role_enabled(const struct conf *cf, enum sock_role role)
+{
+        switch (role) {
+        case SOCK_ROLE_ECHO: return cf->echo.enabled;
+        case SOCK_ROLE_CHAT: return cf->chat.enabled;
+        case SOCK_ROLE_UDP: return cf->udp.enabled;
+        case SOCK_ROLE_WEB: return cf->web.enabled;
+        default: return false;
+        }
+}
+
+/* The chat registry serves the chat port and the web's WebSocket clients. */
+static bool chat_needed(const struct conf *cf)
+{
+        return cf->chat.enabled || cf->web.enabled;
+}
+
 /* Open (or take over) every listener before anything else runs, so a bad
  * port is reported on the terminal and nothing is left running. */
 static int open_listeners(const struct conf *cf, struct listen_plan *plan, size_t max)
 {
-        struct sock_inherited inh[PICHAT_BIND_MAX * 3];
-        bool have[4] = { false };
+        struct sock_inherited inh[LISTEN_MAX];
+        bool have[SOCK_ROLE_COUNT] = { false };
         size_t n = 0;
-        int k = sock_inherit(cf->echo.port, cf->chat.port, inh, PICHAT_BIND_MAX * 3);
+        int k = sock_inherit(cf->echo.port, cf->chat.port, cf->web.port, inh, LISTEN_MAX);
 
         if (k < 0) {
                 fprintf(stderr, "pichatd: cannot take sockets from the service manager: %s\n",
@@ -81,13 +101,14 @@ static int open_listeners(const struct conf *cf, struct listen_plan *plan, size_
                 { SOCK_ROLE_ECHO, SOCK_STREAM },
                 { SOCK_ROLE_CHAT, SOCK_STREAM },
                 { SOCK_ROLE_UDP, SOCK_DGRAM },
+                { SOCK_ROLE_WEB, SOCK_STREAM },
         };
         for (size_t w = 0; w < sizeof(wanted) / sizeof(wanted[0]); w++) {
                 enum sock_role role = wanted[w].role;
-                bool enabled = role == SOCK_ROLE_ECHO ? cf->echo.enabled :
-                               role == SOCK_ROLE_UDP ? cf->udp.enabled : cf->chat.enabled;
+                bool enabled = role_enabled(cf, role);
                 unsigned port = role == SOCK_ROLE_ECHO ? cf->echo.port :
-                                role == SOCK_ROLE_UDP ? cf->udp.port : cf->chat.port;
+                                role == SOCK_ROLE_UDP ? cf->udp.port :
+                                role == SOCK_ROLE_WEB ? cf->web.port : cf->chat.port;
 
                 if (!enabled || have[role])
                         continue;
@@ -107,15 +128,6 @@ static int open_listeners(const struct conf *cf, struct listen_plan *plan, size_
         return (int)n;
 }
 
-static bool role_enabled(const struct conf *cf, enum sock_role role)
-{
-        switch (role) {
-        case SOCK_ROLE_ECHO: return cf->echo.enabled;
-        case SOCK_ROLE_CHAT: return cf->chat.enabled;
-        case SOCK_ROLE_UDP: return cf->udp.enabled;
-        default: return false;
-        }
-}
 
 /* The daemon: one of it, made in main() and handed down; every module's
  * state hangs off it. */
@@ -125,7 +137,8 @@ struct pichatd {
         struct server srv;
         struct chat chat;
         struct udp udp;
-        bool running[4];                        /* by enum sock_role */
+        struct web web;
+        bool running[SOCK_ROLE_COUNT];          /* by enum sock_role */
         char problem[CONF_TEXT_SIZE + 160];     /* "reload failed: ...", or "" */
 };
 
@@ -156,6 +169,9 @@ static int start_services(struct pichatd *pd, const struct conf *cf,
                         break;
                 case SOCK_ROLE_UDP:
                         r = udp_start(&pd->udp, plan[i].fd);
+                        break;
+                case SOCK_ROLE_WEB:
+                        r = server_add_listener(&pd->srv, plan[i].fd, &web_service, &pd->web);
                         break;
                 default:
                         log_msg(LOG_NOTICE, "%s: no such service in this build, closing %s",
@@ -191,17 +207,32 @@ static void raise_fd_limit(const struct conf *cf)
                         cf->server.max_clients, (unsigned long long)need);
 }
 
-static void status_line(struct pichatd *pd, char *buf, size_t size)
+/* The counters of the status line; also /status.json's, from client
+ * threads: every one is an atomic or taken under its module's lock, and
+ * running[] is set before any thread starts. */
+static void status_counts(void *arg, struct notify_counts *c)
 {
-        struct notify_counts c = {
+        struct pichatd *pd = arg;
+        bool rooms = pd->running[SOCK_ROLE_CHAT] || pd->running[SOCK_ROLE_WEB];
+
+        *c = (struct notify_counts){
                 .echo = pd->running[SOCK_ROLE_ECHO],
                 .chat = pd->running[SOCK_ROLE_CHAT],
                 .udp = pd->running[SOCK_ROLE_UDP],
+                .web = pd->running[SOCK_ROLE_WEB],
                 .echo_clients = server_clients_of(&pd->srv, &echo_service),
                 .chat_clients = server_clients_of(&pd->srv, &chat_service),
-                .chat_rooms = pd->running[SOCK_ROLE_CHAT] ? chat_rooms(&pd->chat) : 0,
+                .web_clients = server_clients_of(&pd->srv, &web_service),
+                .chat_rooms = rooms ? chat_rooms(&pd->chat) : 0,
                 .udp_datagrams = udp_answered(&pd->udp),
         };
+}
+
+static void status_line(struct pichatd *pd, char *buf, size_t size)
+{
+        struct notify_counts c;
+
+        status_counts(pd, &c);
         notify_status_format(buf, size, &c, pd->problem);
 }
 
@@ -225,7 +256,8 @@ static void supervisor_reload(struct pichatd *pd)
         log_msg(LOG_NOTICE, "SIGHUP: reloading %s", pd->config_path);
         notify_reloading();
         if (reload_config(&pd->conf, pd->config_path,
-                          pd->running[SOCK_ROLE_CHAT] ? &pd->chat : NULL, problem,
+                          pd->running[SOCK_ROLE_CHAT] || pd->running[SOCK_ROLE_WEB] ?
+                          &pd->chat : NULL, problem,
                           sizeof(problem)) < 0)
                 snprintf(pd->problem, sizeof(pd->problem), "reload failed: %s", problem);
         else
@@ -303,7 +335,7 @@ int main(int argc, char **argv)
         static struct pichatd pd;
         bool check_only = false, foreground = false;
         struct conf_errors errs;
-        struct listen_plan plan[PICHAT_BIND_MAX * 3 + PICHAT_BIND_MAX * 3];
+        struct listen_plan plan[LISTEN_MAX * 2];
         int c, n, r, ready_fd = -1;
 
         while ((c = getopt_long(argc, argv, "c:nfhV", opts, NULL)) != -1) {
@@ -370,9 +402,10 @@ int main(int argc, char **argv)
         sigaddset(&set, SIGUSR2);
         pthread_sigmask(SIG_BLOCK, &set, NULL);
 
+        pd.web = (struct web){ .chat = &pd.chat, .counts = status_counts, .counts_arg = &pd };
         if ((r = server_init(&pd.srv, &pd.conf)) < 0 ||
             (cf->udp.enabled && (r = udp_init(&pd.udp, &pd.srv, &pd.conf)) < 0) ||
-            (cf->chat.enabled && (r = chat_init(&pd.chat, cf)) < 0) ||
+            (chat_needed(cf) && (r = chat_init(&pd.chat, cf)) < 0) ||
             (r = start_services(&pd, cf, plan, n)) < 0) {
                 log_msg(LOG_ERR, "cannot start: %s", strerror(-r));
                 return EXIT_FAILURE;
@@ -399,7 +432,7 @@ int main(int argc, char **argv)
         supervise(&pd, &set);
         /* What a thread still closing uses is left to the exit. */
         if (server_stop(&pd.srv) == 0) {
-                if (cf->chat.enabled)
+                if (chat_needed(cf))
                         chat_destroy(&pd.chat);
                 if (cf->udp.enabled)
                         udp_destroy(&pd.udp);

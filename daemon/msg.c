@@ -214,6 +214,8 @@ int msg_queue_offer(struct msg_queue *q, struct msg *m, struct msg_batch *b, int
         /* The wire form first, while only this thread knows m. */
         if ((r = msg_encode(m, q->fr)) < 0)
                 return r;
+        /* Counted as written: the bytes its framing puts on the wire. */
+        size_t wire = m->wire[q->fr->index].len;
         pthread_mutex_lock(&q->lock);
         if (q->overflow) {
                 r = MSG_QUEUE_OVERFLOW;
@@ -225,7 +227,7 @@ int msg_queue_offer(struct msg_queue *q, struct msg *m, struct msg_batch *b, int
         } else if (in_batch && q->count == 0 && !q->busy_by && !q->closing && q->direct) {
                 claim(b, q, i, false);
                 direct = true;
-        } else if (live_cost(q) + m->wire[q->fr->index].len + MSG_QUEUE_ENTRY_COST > q->limit) {
+        } else if (live_cost(q) + wire + MSG_QUEUE_ENTRY_COST > q->limit) {
                 q->overflow = true;
                 wake = true;
                 r = MSG_QUEUE_OVERFLOW;
@@ -235,7 +237,7 @@ int msg_queue_offer(struct msg_queue *q, struct msg *m, struct msg_batch *b, int
                  * claim, its batch wakes the owner when done. */
                 wake = q->count == 0 && !q->busy_by;
                 q->count++;
-                q->bytes += m->wire[q->fr->index].len;
+                q->bytes += wire;
         }
         if (percent)
                 *percent = direct ? 0 : fill_percent(q);

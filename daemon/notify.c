@@ -68,9 +68,14 @@ size_t notify_status_format(char *buf, size_t size, const struct notify_counts *
                            plural(c->chat_rooms));
                 sep = "; ";
         }
-        if (c->udp)
+        if (c->udp) {
                 n = append(buf, size, n, "%sudp: %lu datagram%s answered", sep,
                            c->udp_datagrams, plural(c->udp_datagrams));
+                sep = "; ";
+        }
+        if (c->web)
+                n = append(buf, size, n, "%sweb: %u client%s", sep, c->web_clients,
+                           plural(c->web_clients));
         return n;
 }
 

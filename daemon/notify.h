@@ -14,14 +14,16 @@
 
 /* What the status line shows. A service that is off is left out. */
 struct notify_counts {
-        bool echo, chat, udp;
+        bool echo, chat, udp, web;
         unsigned echo_clients;
         unsigned chat_clients;
+        unsigned web_clients;
         size_t chat_rooms;
         unsigned long udp_datagrams;
 };
 
-/* "echo: 1 client; chat: 2 clients in 1 room; udp: 5 datagrams answered",
+/* "echo: 1 client; chat: 2 clients in 1 room; udp: 5 datagrams answered;
+ * web: 3 clients",
  * after "PROBLEM; " when problem is not NULL or empty (e.g. "reload failed:
  * FILE:LINE: reason"). Returns the length, cut to fit size. */
 size_t notify_status_format(char *buf, size_t size, const struct notify_counts *c,

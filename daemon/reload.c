@@ -63,6 +63,8 @@ unsigned reload_keep_restart_only(const struct conf *cur, struct conf *next)
         changed += keep_uint("[udp] port", cur->udp.port, &next->udp.port);
         changed += keep_bool("[chat] enabled", cur->chat.enabled, &next->chat.enabled);
         changed += keep_uint("[chat] port", cur->chat.port, &next->chat.port);
+        changed += keep_bool("[web] enabled", cur->web.enabled, &next->web.enabled);
+        changed += keep_uint("[web] port", cur->web.port, &next->web.port);
         return changed;
 }
 

@@ -250,8 +250,9 @@ static void server_close_conn(struct server *srv, struct conn *c, const char *wh
         if (listed)
                 list_del(&c->link);
         pthread_mutex_unlock(&srv->lock);
+        /* Counted under the service it came in for, whichever serves it now. */
         if (listed)
-                atomic_fetch_sub(count_of(srv, c->svc), 1);
+                atomic_fetch_sub(count_of(srv, c->entry), 1);
         if (c->slot_held)
                 slots_release(&srv->slots, &c->key);
         conn_free(c);

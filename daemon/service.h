@@ -18,7 +18,11 @@ struct conn;
 
 enum {
         SERVICE_CLOSE = 1,      /* the session is over (e.g. /quit) */
+        SERVICE_SWITCH = 2,     /* it goes on under another framing and service,
+                                 * given to conn_switch() (message() only) */
 };
+
+struct framing;
 
 struct service {
         const char *name;
@@ -26,6 +30,8 @@ struct service {
          * their threads wait in poll() for input, output and wake-ups.
          * Without, a client's thread sleeps in its read alone. */
         bool shared;
+        /* How its clients' bytes are cut into messages (NULL: telnet lines). */
+        const struct framing *framing;
         /* The client is in: greet it. c->priv is the service's. */
         int (*open)(struct conn *c);
         int (*message)(struct conn *c, const char *text, size_t len);

@@ -20,6 +20,7 @@ const char *sock_role_name(enum sock_role role)
         case SOCK_ROLE_ECHO: return "echo";
         case SOCK_ROLE_CHAT: return "chat";
         case SOCK_ROLE_UDP: return "udp";
+        case SOCK_ROLE_WEB: return "web";
         default: return "unknown";
         }
 }
@@ -88,7 +89,8 @@ fail:
         return r;
 }
 
-static enum sock_role role_of(int fd, const char *name, unsigned echo_port, unsigned chat_port)
+static enum sock_role role_of(int fd, const char *name, unsigned echo_port, unsigned chat_port,
+                              unsigned web_port)
 {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
@@ -99,6 +101,8 @@ static enum sock_role role_of(int fd, const char *name, unsigned echo_port, unsi
                 return SOCK_ROLE_CHAT;
         if (name && strcmp(name, "udp") == 0)
                 return SOCK_ROLE_UDP;
+        if (name && strcmp(name, "web") == 0)
+                return SOCK_ROLE_WEB;
         if (sysd_is_socket(fd, AF_UNSPEC, SOCK_DGRAM, -1) > 0)
                 return SOCK_ROLE_UDP;
         if (sysd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0)
@@ -107,12 +111,14 @@ static enum sock_role role_of(int fd, const char *name, unsigned echo_port, unsi
                 return SOCK_ROLE_NONE;
         if (addr_port((struct sockaddr *)&ss) == chat_port)
                 return SOCK_ROLE_CHAT;
+        if (addr_port((struct sockaddr *)&ss) == web_port)
+                return SOCK_ROLE_WEB;
         if (addr_port((struct sockaddr *)&ss) == echo_port)
                 return SOCK_ROLE_ECHO;
         return SOCK_ROLE_NONE;
 }
 
-int sock_inherit(unsigned echo_port, unsigned chat_port,
+int sock_inherit(unsigned echo_port, unsigned chat_port, unsigned web_port,
                  struct sock_inherited *out, size_t max)
 {
         char **names = NULL;
@@ -124,7 +130,7 @@ int sock_inherit(unsigned echo_port, unsigned chat_port,
         for (int i = 0; i < n; i++) {
                 int fd = SYSD_LISTEN_FDS_START + i;
                 const char *name = names ? names[i] : NULL;
-                enum sock_role role = role_of(fd, name, echo_port, chat_port);
+                enum sock_role role = role_of(fd, name, echo_port, chat_port, web_port);
                 char what[ADDR_STR_MAX + 16];
 
                 sock_describe(fd, what, sizeof(what));

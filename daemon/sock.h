@@ -9,6 +9,8 @@ enum sock_role {
         SOCK_ROLE_ECHO,
         SOCK_ROLE_CHAT,
         SOCK_ROLE_UDP,
+        SOCK_ROLE_WEB,
+        SOCK_ROLE_COUNT,
 };
 
 const char *sock_role_name(enum sock_role role);
@@ -26,9 +28,9 @@ struct sock_inherited {
 };
 
 /* Listeners passed by the service manager (LISTEN_FDS). A socket is given
- * its role by its name (echo, chat, udp) or, unnamed, by its type and port:
- * datagram = udp, stream on the chat port = chat, other stream = echo.
- * Returns how many were taken (at most max), or -errno. Unusable fds are
- * logged and closed. */
-int sock_inherit(unsigned echo_port, unsigned chat_port,
+ * its role by its name (echo, chat, udp, web) or, unnamed, by its type and
+ * port: datagram = udp, stream on the chat port = chat, on the web port =
+ * web, on the echo port = echo. Returns how many were taken (at most
+ * max), or -errno. Unusable fds are logged and closed. */
+int sock_inherit(unsigned echo_port, unsigned chat_port, unsigned web_port,
                  struct sock_inherited *out, size_t max);

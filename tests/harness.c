@@ -25,6 +25,10 @@ static const char pd_defaults[] =
         "[server]\n"
         "bind = ::\n"
         "idle_timeout_s = 60\n"
+        /* Off unless a test turns it on (with a port of its own): the
+         * default, 8080, is nobody's to take. */
+        "[web]\n"
+        "enabled = no\n"
         "[log]\n"
         "level = debug\n";
 
@@ -141,6 +145,8 @@ static int make_listener(const char *name, struct pd *d)
                 d->chat_port = bound_port(fd);
         else if (strcmp(name, "udp") == 0)
                 d->udp_port = bound_port(fd);
+        else if (strcmp(name, "web") == 0)
+                d->web_port = bound_port(fd);
         else
                 d->extra_port = bound_port(fd);
         return fd;
@@ -179,8 +185,11 @@ int pd_start_opts(struct pd *d, const char *ini_extra, const struct pd_opts *o)
                 char *ini = malloc(size);
                 if (!ini)
                         return -1;
-                snprintf(ini, size, "%s[echo]\nport = %u\n[chat]\nport = %u\n[udp]\nport = %u\n",
-                         ini_extra ? ini_extra : "", d->echo_port, d->chat_port, d->udp_port);
+                int n = snprintf(ini, size, "%s[echo]\nport = %u\n[chat]\nport = %u\n[udp]\nport = %u\n",
+                                 ini_extra ? ini_extra : "", d->echo_port, d->chat_port,
+                                 d->udp_port);
+                if (d->web_port && n > 0 && (size_t)n < size)
+                        snprintf(ini + n, size - (size_t)n, "[web]\nport = %u\n", d->web_port);
                 pd_write_conf(d, ini);
                 free(ini);
         } else {
@@ -279,8 +288,8 @@ int pd_start(struct pd *d, const char *ini_extra)
 
 int pd_ports_from_log(struct pd *d)
 {
-        static const char *const roles[] = { "echo", "chat", "udp" };
-        unsigned *ports[] = { &d->echo_port, &d->chat_port, &d->udp_port };
+        static const char *const roles[] = { "echo", "chat", "udp", "web" };
+        unsigned *ports[] = { &d->echo_port, &d->chat_port, &d->udp_port, &d->web_port };
         FILE *f = fopen(d->log_path, "r");
         char line[4096];
         int found = 0;
@@ -288,7 +297,7 @@ int pd_ports_from_log(struct pd *d)
         if (!f)
                 return 0;
         while (fgets(line, sizeof(line), f)) {
-                for (int i = 0; i < 3; i++) {
+                for (int i = 0; i < 4; i++) {
                         char key[32];
                         snprintf(key, sizeof(key), "%s: listening on ", roles[i]);
                         char *p = strstr(line, key);

@@ -18,7 +18,7 @@ struct pd {
         char dir[64];           /* temporary directory, removed by pd_stop() */
         char conf_path[128];    /* the pichat.ini the daemon runs with */
         char log_path[128];     /* its stderr */
-        unsigned echo_port, chat_port, udp_port;
+        unsigned echo_port, chat_port, udp_port, web_port;
         unsigned extra_port;    /* of a listener with another name (pd_opts) */
         int notify_fd;          /* our end of NOTIFY_SOCKET, or -1 */
         int udp_fd;             /* the passed UDP socket, kept (pd_opts.keep_udp), or -1 */
@@ -27,7 +27,7 @@ struct pd {
 /* How pd_start_opts() starts pichatd; zero values are the defaults. */
 struct pd_opts {
         /* Listeners the harness binds and passes, as LISTEN_FDNAMES:
-         * "echo", "chat", "udp", "unix" (an AF_UNIX stream socket), any
+         * "echo", "chat", "udp", "web", "unix" (an AF_UNIX stream socket), any
          * other name a TCP listener (its port in extra_port). NULL: none,
          * pichatd binds its own ports (give them in ini_extra, 0 = any;
          * pd_ports_from_log() reads them back). */

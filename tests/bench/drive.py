@@ -21,7 +21,7 @@ ap.add_argument('--build', required=True, help='meson build directory (built wit
 ap.add_argument('--out', required=True, help='results file to write')
 ap.add_argument('--reps', type=int, default=3)
 ap.add_argument('--secs', type=float, default=2.0, help='length of each timed run')
-ap.add_argument('--only', default='echo,idle,chat,udp,startup')
+ap.add_argument('--only', default='echo,idle,chat,udp,startup,web')
 args = ap.parse_args()
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -33,7 +33,7 @@ REF_EPOLL = os.path.join(B, 'tests/bench/ref_epoll')
 PY = '/usr/bin/python3'
 WORK = tempfile.mkdtemp(prefix='pichat-bench-')
 T0 = time.monotonic()
-BUDGET = 560            # seconds: the whole run must stay under 10 minutes
+BUDGET = 600            # seconds: the whole run must stay under 11 minutes
 PLAN = args.only.split(',')
 
 
@@ -130,7 +130,7 @@ def wait_port(port, secs=10):
 
 # ---- the servers
 
-def pichat_conf(echo, chat, extra=''):
+def pichat_conf(echo, chat, web, extra=''):
     path = os.path.join(WORK, 'pichat-%d.ini' % echo)
     with open(path, 'w') as f:
         f.write("""[server]
@@ -151,16 +151,20 @@ port = %d
 ; lifted so that one sender may send 500 lines/s and bursts of 2,000
 lines_per_sec = 100000
 burst = 100000
-%s""" % (echo, echo, chat, extra))
+[web]
+port = %d
+%s""" % (echo, echo, chat, web, extra))
     return path
 
 
 def start_pichat():
-    echo, chat = freeport(), freeport()
-    conf = pichat_conf(echo, chat)
+    echo, chat, web = freeport(), freeport(), freeport()
+    conf = pichat_conf(echo, chat, web)
     s = Server('pichat', [PICHATD, '--foreground', '-c', conf], echo)
     wait_port(chat)
+    wait_port(web)
     s.chat_port = chat
+    s.web_port = web
     return s
 
 
@@ -375,6 +379,41 @@ def run_chat():
                     d.get('corrupted')))
 
 
+WEB_MEMBERS = 100       # of each kind, in one room with one sender
+WEB_IDLE_N = 1000       # idle chat members, telnet or WebSocket
+
+
+def run_web():
+    """Browsers beside telnet users: one sender into a room of 100 telnet and
+    100 WebSocket members (the same lines, the same moment), and the RSS of
+    1,000 idle chat members of either kind, each kind in a pichatd of its
+    own (the order alternates between runs)."""
+    for rep in range(args.reps):
+        s = start_pichat()
+        try:
+            d = loadgen('chat', '-p', s.chat_port, '-n', 2 * WEB_MEMBERS + 1, '-k', 1,
+                        '-r', 'pichat', '-W', WEB_MEMBERS, '-q', s.web_port, '-m', 'window',
+                        '-w', 64, '-t', args.secs, '-c', 8)
+        finally:
+            s.stop()
+        rec('web', 'fan-out', 'pichat', d)
+        log('web rep %d fan-out: telnet %s dps p99 %s us, websocket %s dps p99 %s us, lost %s' % (
+            rep, d.get('tcp_dps'), d.get('tcp_p99_us'), d.get('ws_dps'), d.get('ws_p99_us'),
+            d.get('lost')))
+        for kind in (('telnet', 'websocket') if rep % 2 == 0 else ('websocket', 'telnet')):
+            s = start_pichat()
+            time.sleep(0.5)
+            try:
+                a = ['idle', '-p', s.chat_port, '-n', WEB_IDLE_N, '-P', s.pid, '-g', '-t', 1]
+                if kind == 'websocket':
+                    a += ['-W', WEB_IDLE_N, '-q', s.web_port]
+                d = loadgen(*a, timeout=120)
+            finally:
+                s.stop()
+            rec('web', 'idle', kind, d)
+            log('web rep %d idle %s: %s' % (rep, kind, d))
+
+
 UDP_SERVERS = [('pichat', start_pichat, 'OK...'), ('python-udp', start_py_udp, 'OK...'),
                ('xinetd', start_xinetd, '')]
 
@@ -398,7 +437,7 @@ def run_startup():
         port = freeport()
         chat = freeport()
         cmds = [
-            ('pichat', [PICHATD, '--foreground', '-c', pichat_conf(port, chat)], True),
+            ('pichat', [PICHATD, '--foreground', '-c', pichat_conf(port, chat, freeport())], True),
             ('ref-thread', [REF_THREAD, port], False),
             ('ref-epoll', [REF_EPOLL, port], False),
             ('python-thread', [PY, os.path.join(HERE, 'py_echo.py'), port], False),
@@ -507,6 +546,36 @@ def report():
         targets.append(('chat burst 2000 N=100: 0 lost, 0 corrupted',
                         '%s lost+corrupted in %d runs' % (fmt(bad), len(rs)),
                         bad == 0 and all(rs)))
+    if 'web' in PLAN:
+        L.append('\n### Browsers beside telnet users (one room, one sender, window 64)\n')
+        L.append('| members | deliveries/s | p50 µs | p99 µs |')
+        L.append('|---|---|---|---|')
+        for kind, pre in (('%d telnet' % WEB_MEMBERS, 'tcp'), ('%d WebSocket' % WEB_MEMBERS, 'ws')):
+            L.append('| %s | %s | %s | %s |' % (
+                kind, fmt(med('web', 'fan-out', 'pichat', pre + '_dps')),
+                fmt(med('web', 'fan-out', 'pichat', pre + '_p50_us')),
+                fmt(med('web', 'fan-out', 'pichat', pre + '_p99_us'))))
+        rs = R.get(('web', 'fan-out', 'pichat'), [])
+        lost = sum(d.get('lost', 1) + d.get('corrupted', 1) for d in rs) if rs else None
+        p99 = [d['ws_p99_us'] / d['tcp_p99_us'] for d in rs if d.get('ws_p99_us') and d.get('tcp_p99_us')]
+        L.append('\n(WebSocket p99 / telnet p99 within each run: %s; lost+corrupted over %d runs: %s)'
+                 % (', '.join('%.2f' % r for r in p99), len(rs), fmt(lost)))
+        targets.append(('web: every line reaches both kinds, 0 lost, 0 corrupted',
+                        '%s lost+corrupted' % fmt(lost), lost == 0 and all(rs)))
+        L.append('\n| %d idle chat members | RSS KiB | per member KiB | threads |' % WEB_IDLE_N)
+        L.append('|---|---|---|---|')
+        for kind in ('telnet', 'websocket'):
+            L.append('| %s | %s | %s | %s |' % (
+                kind, fmt(med('web', 'idle', kind, 'rss_kib')),
+                fmt(med('web', 'idle', kind, 'per_client_kib'), 2),
+                fmt(med('web', 'idle', kind, 'threads'))))
+        diffs = [w['per_client_kib'] - t['per_client_kib'] for t, w in
+                 zip(R.get(('web', 'idle', 'telnet'), []), R.get(('web', 'idle', 'websocket'), []))
+                 if t.get('per_client_kib') is not None and w.get('per_client_kib') is not None]
+        m = median(diffs)
+        targets.append(('web: RSS per idle WebSocket member within 2 KiB of a telnet one',
+                        '+%s KiB [%s]' % (fmt(m, 2), ', '.join('%.2f' % x for x in diffs)),
+                        m is not None and m <= 2.0))
     if 'udp' in PLAN:
         L.append('\n### UDP echo (8 sockets × 4 in flight, %g s)\n' % args.secs)
         L.append('| server | replies/s | lost | p99 µs |')
@@ -540,7 +609,7 @@ def report():
 
 def main():
     steps = {'echo': run_echo, 'idle': run_idle, 'chat': run_chat, 'udp': run_udp,
-             'startup': run_startup}
+             'startup': run_startup, 'web': run_web}
     try:
         for s in PLAN:
             if time.monotonic() - T0 > BUDGET:

@@ -9,7 +9,7 @@
  *       N clients, each with one request in flight: send a line, wait for
  *       PREFIX + line, repeat. Round trips/s and a latency histogram.
  *       -g: the server greets every client with one line first.
- *   loadgen idle    -p PORT -n N -P PID [-g] [-t HOLD]
+ *   loadgen idle    -p PORT -n N -P PID [-g] [-t HOLD] [-W N -q WEBPORT]
  *       Connect N clients (greeted if -g) and hold them: the server's RSS
  *       and threads (/proc/PID/status) before and while held, and how long
  *       it took until every client was served.
@@ -19,6 +19,13 @@
  *       others; deliveries/s, loss, corruption, order and delivery latency.
  *       window: at most WINDOW lines per sender not yet delivered to all;
  *       paced: RATE lines/s per sender; burst: LINES lines at once.
+ *   -W M -q WEBPORT (chat, idle; pichat): M of the N clients are browsers:
+ *       WebSocket clients of pichatd's web service on WEBPORT, in the same
+ *       room; chat then gives deliveries/s and latency for the telnet
+ *       (tcp_*) and WebSocket (ws_*) members apart. When M is half the
+ *       members who do not send, every other member is a browser (a
+ *       room's lines reach its members in the order they joined: the two
+ *       kinds must not differ by where they stand); else the last M are.
  *   loadgen udp     -p PORT [-n SOCKETS] [-w INFLIGHT] -t SECS [-x PREFIX]
  *   loadgen startup -p PORT [-N] [-g] -- COMMAND ARGS...
  *       Start COMMAND; the time to READY=1 (-N: it gets a NOTIFY_SOCKET)
@@ -140,6 +147,8 @@ static struct {
         pid_t pid;
         unsigned size;
         unsigned connects;      /* connects in flight at once */
+        unsigned ws;            /* the last ws clients are WebSocket ones */
+        unsigned web_port;
 } opt = { .connects = CONNECT_INFLIGHT, .n = 1, .k = 1, .w = 64, .secs = 2, .rate = 500, .lines = 2000,
           .prefix = "OK...", .proto = "pichat", .mode = "window", .size = 32 };
 
@@ -167,6 +176,8 @@ struct conn {
         int state;              /* mode specific */
         bool want_out;          /* EPOLLOUT asked for */
         bool ready;             /* counted by connect_all() */
+        bool ws;                /* a WebSocket client: frames, not lines */
+        bool upgraded;          /* ... its handshake answered */
         size_t rlen;
         char rbuf[LINE_MAX_BYTES];
         char *out;              /* pending output (burst sender) */
@@ -180,9 +191,10 @@ struct conn {
 static struct conn *conns;
 static int ep;
 
-static int tcp_connect_nb(void)
+static int tcp_connect_nb(unsigned port)
 {
         struct sockaddr_in sa = server_addr();
+        sa.sin_port = htons((uint16_t)port);
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (fd < 0)
                 die("socket: %s", strerror(errno));
@@ -226,6 +238,61 @@ static int send_all(int fd, const char *buf, size_t len)
         return 0;
 }
 
+/* A browser's first words: the handshake pichatd's web service takes. */
+static void ws_handshake(struct conn *c)
+{
+        char req[512];
+        int n = snprintf(req, sizeof(req),
+                         "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nUpgrade: websocket\r\n"
+                         "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                         "Sec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1:%u\r\n\r\n",
+                         opt.web_port, opt.web_port);
+        send_all(c->fd, req, (size_t)n);
+}
+
+/* A WebSocket client's text frames as lines, once the response to its
+ * handshake is read: fn for each text frame's payload. -1 at a close. */
+static int ws_frames(struct conn *c, void (*fn)(struct conn *c, char *line, size_t len))
+{
+        size_t pos = 0;
+        char line[LINE_MAX_BYTES];
+
+        if (!c->upgraded) {
+                char *end = memmem(c->rbuf, c->rlen, "\r\n\r\n", 4);
+                if (!end)
+                        return 0;
+                if (strncmp(c->rbuf, "HTTP/1.1 101 ", 13) != 0)
+                        die("client #%u: no WebSocket: %.40s", c->id, c->rbuf);
+                c->upgraded = true;
+                pos = (size_t)(end + 4 - c->rbuf);
+        }
+        while (c->rlen - pos >= 2) {
+                const unsigned char *f = (const unsigned char *)c->rbuf + pos;
+                size_t h = 2, n = f[1] & 0x7F;
+                if (n == 126) {
+                        if (c->rlen - pos < 4)
+                                break;
+                        n = (size_t)f[2] << 8 | f[3];
+                        h = 4;
+                } else if (n == 127) {
+                        die("client #%u: a frame too long for the benchmark", c->id);
+                }
+                if (c->rlen - pos < h + n)
+                        break;
+                if ((f[0] & 0x0F) == 0x8)
+                        return -1;
+                if ((f[0] & 0x0F) == 0x1 && n < sizeof(line)) {
+                        memcpy(line, f + h, n);
+                        line[n] = '\0';
+                        fn(c, line, n);
+                }
+                pos += h + n;
+        }
+        memmove(c->rbuf, c->rbuf + pos, c->rlen - pos);
+        c->rlen -= pos;
+        return 0;
+}
+
 /* Read what is there; call fn for every complete line (without CR/LF).
  * Returns -1 on EOF/error, else 0. */
 static int read_lines(struct conn *c, void (*fn)(struct conn *c, char *line, size_t len))
@@ -240,6 +307,15 @@ static int read_lines(struct conn *c, void (*fn)(struct conn *c, char *line, siz
                 if (n <= 0)
                         return -1;
                 c->rlen += (size_t)n;
+                if (c->ws) {
+                        if (ws_frames(c, fn) < 0)
+                                return -1;
+                        if (c->rlen == sizeof(c->rbuf))
+                                die("client #%u: a frame longer than its buffer", c->id);
+                        if ((size_t)n < room)
+                                return 0;
+                        continue;
+                }
                 size_t start = 0;
                 for (size_t i = c->rlen - (size_t)n; i < c->rlen; i++) {
                         if (c->rbuf[i] != '\n')
@@ -262,6 +338,16 @@ static int read_lines(struct conn *c, void (*fn)(struct conn *c, char *line, siz
         }
 }
 
+/* Whether client i is a browser (-W; see the top of this file). */
+static bool is_ws(unsigned i)
+{
+        unsigned members = opt.n - opt.k;
+
+        if (opt.ws && opt.ws * 2 == members)
+                return i >= opt.k && (i - opt.k) % 2 == 1;
+        return i >= opt.n - opt.ws;
+}
+
 /* Connect n clients, at most opt.connects of them not yet ready at once,
  * so that a server's short listen backlog never overflows (a client whose
  * handshake the kernel finished may still wait unseen in the backlog, and
@@ -278,7 +364,8 @@ static unsigned connect_all(unsigned n, void (*on_est)(struct conn *c),
         while (ready < n && now_ns() < deadline) {
                 while (started < n && started - ready < opt.connects) {
                         struct conn *c = &conns[started];
-                        c->fd = tcp_connect_nb();
+                        c->ws = is_ws(started);
+                        c->fd = tcp_connect_nb(c->ws ? opt.web_port : opt.port);
                         c->id = started;
                         c->state = -1;  /* connecting */
                         ep_add(c->fd, EPOLLOUT | EPOLLIN, started);
@@ -295,6 +382,8 @@ static unsigned connect_all(unsigned n, void (*on_est)(struct conn *c),
                                         die("connect #%u: %s", c->id, strerror(err));
                                 c->state = 0;
                                 ep_mod(c->fd, EPOLLIN, c->id);
+                                if (c->ws)
+                                        ws_handshake(c);
                                 on_est(c);
                         }
                         if (c->state >= 0 && (evs[i].events & EPOLLIN))
@@ -473,6 +562,9 @@ static enum proto proto;
 static unsigned joined;
 static uint64_t delivered, corrupted, disorder, foreign;
 static struct hist chat_hist;
+/* The same, for the telnet and the WebSocket members apart. */
+static uint64_t delivered_by[2];
+static struct hist hist_by[2];
 static uint64_t *sent_count;           /* per sender */
 static uint32_t *win_count;            /* per sender x window: receipts of seq */
 static uint64_t *win_low;              /* per sender: oldest seq not fully delivered */
@@ -616,7 +708,9 @@ static void chat_line(struct conn *c, char *line, size_t len)
         if (seq >= c->next[sender])
                 c->next[sender] = seq + 1;
         delivered++;
+        delivered_by[c->ws]++;
         h_add(&chat_hist, (uint64_t)(now_ns() - t) / 1000);
+        h_add(&hist_by[c->ws], (uint64_t)(now_ns() - t) / 1000);
         if (seq >= win_low[sender] && seq < win_low[sender] + opt.w) {
                 uint32_t *cnt = &win_count[(size_t)sender * opt.w + seq % opt.w];
                 (*cnt)++;
@@ -731,6 +825,8 @@ static int mode_chat(void)
         uint64_t foreign0 = foreign;
         delivered = corrupted = disorder = 0;
         memset(&chat_hist, 0, sizeof(chat_hist));
+        memset(delivered_by, 0, sizeof(delivered_by));
+        memset(hist_by, 0, sizeof(hist_by));
         for (unsigned i = 0; i < opt.n; i++)
                 memset(conns[i].next, 0, opt.k * sizeof(uint64_t));
 
@@ -809,11 +905,22 @@ static int mode_chat(void)
         printf("mode=chat proto=%s how=%s n=%u k=%u sent=%" PRIu64 " expected=%" PRIu64
                " delivered=%" PRIu64 " lost=%" PRIu64 " corrupted=%" PRIu64 " disorder=%" PRIu64
                " other=%" PRIu64 " secs=%.3f dps=%.0f p50_us=%" PRIu64 " p99_us=%" PRIu64
-               " max_us=%" PRIu64 "\n",
+               " max_us=%" PRIu64,
                opt.proto, opt.mode, opt.n, opt.k, total_sent, expected_done, delivered,
                expected_done > delivered ? expected_done - delivered : 0, corrupted, disorder,
                foreign - foreign0, el, (double)delivered / el, h_pct(&chat_hist, 50),
                h_pct(&chat_hist, 99), chat_hist.max);
+        if (opt.ws) {
+                /* The members of each kind, in the same room, apart. */
+                printf(" tcp_n=%u ws_n=%u tcp_delivered=%" PRIu64
+                       " ws_delivered=%" PRIu64 " tcp_dps=%.0f ws_dps=%.0f tcp_p50_us=%" PRIu64
+                       " ws_p50_us=%" PRIu64 " tcp_p99_us=%" PRIu64 " ws_p99_us=%" PRIu64 "\n",
+                       opt.n - opt.ws, opt.ws, delivered_by[0], delivered_by[1],
+                       (double)delivered_by[0] / el, (double)delivered_by[1] / el,
+                       h_pct(&hist_by[0], 50), h_pct(&hist_by[1], 50), h_pct(&hist_by[0], 99),
+                       h_pct(&hist_by[1], 99));
+        }
+        printf("\n");
         return 0;
 }
 
@@ -1067,7 +1174,7 @@ int main(int argc, char **argv)
         int c;
 
         optind = 2;
-        while ((c = getopt(argc, argv, "p:n:k:w:t:R:l:gNx:r:m:P:s:c:")) != -1) {
+        while ((c = getopt(argc, argv, "p:n:k:w:t:R:l:gNx:r:m:P:s:c:W:q:")) != -1) {
                 switch (c) {
                 case 'p': opt.port = (unsigned)atoi(optarg); break;
                 case 'n': opt.n = (unsigned)atoi(optarg); break;
@@ -1082,6 +1189,8 @@ int main(int argc, char **argv)
                 case 'r': opt.proto = optarg; break;
                 case 'm': opt.mode = optarg; break;
                 case 'P': opt.pid = (pid_t)atoi(optarg); break;
+                case 'W': opt.ws = (unsigned)atoi(optarg); break;
+                case 'q': opt.web_port = (unsigned)atoi(optarg); break;
                 case 's': opt.size = (unsigned)atoi(optarg); break;
                 case 'c': opt.connects = (unsigned)atoi(optarg); break;
                 default: die("bad option");
@@ -1101,6 +1210,8 @@ int main(int argc, char **argv)
                 die("-c must be at least 1");
         if (opt.size < 16 || opt.size > 200)
                 die("-s must be 16..200");
+        if (opt.ws > opt.n || (opt.ws && !opt.web_port))
+                die("-W at most -n, and with -q WEBPORT");
         signal(SIGPIPE, SIG_IGN);
         raise_nofile();
         ep = epoll_create1(EPOLL_CLOEXEC);

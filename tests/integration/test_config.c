@@ -178,10 +178,10 @@ START_TEST(check_cross_field)
                  path);
         ck_assert_str_eq(out, want);
 
-        write_ini("none.ini", "[echo]\nenabled = no\n[udp]\nenabled = no\n[chat]\nenabled = no\n",
-                  path, sizeof(path));
+        write_ini("none.ini", "[echo]\nenabled = no\n[udp]\nenabled = no\n[chat]\nenabled = no\n"
+                  "[web]\nenabled = no\n", path, sizeof(path));
         ck_assert_int_eq(check_config(path), 1);
-        snprintf(want, sizeof(want), "pichatd: %s:6: no service is enabled", path);
+        snprintf(want, sizeof(want), "pichatd: %s:8: no service is enabled", path);
         ck_assert_ptr_nonnull(strstr(out, want));
 }
 END_TEST
@@ -364,6 +364,10 @@ static const char *const gen_good[] = {
         "[chat]\nmax_queue_kib = 4\n", "[chat]\npassword = secret\n",
         "[server]\nmax_line_bytes = 65536\n[chat]\nmax_queue_kib = 193\n",
         "[access]\nallow = 127.0.0.0/8\n", "[log]\nlevel = error\n",
+        "[web]\nenabled = no\n", "[web]\ntitle = \"Class 4B & friends\"\n",
+        "[web]\nallowed_origins = http://pi.local:8080 https://[::1]:8443\n",
+        "[web]\nallowed_origins = *\n", "[web]\nstatus_json = no\n",
+        "[echo]\nenabled = no\n[udp]\nenabled = no\n[chat]\nenabled = no\n",
 };
 
 static const char *const gen_bad[] = {
@@ -385,7 +389,11 @@ static const char *const gen_bad[] = {
         "[echo]\nport = 7777\n[chat]\nport = 7777\n",
         "[server]\nmax_line_bytes = 65536\n",
         "[chat]\nmax_queue_kib = 4\n[server]\nmax_line_bytes = 2000\n",
-        "[echo]\nenabled = no\n[udp]\nenabled = no\n[chat]\nenabled = no\n",
+        "[echo]\nenabled = no\n[udp]\nenabled = no\n[chat]\nenabled = no\n[web]\nenabled = no\n",
+        "[web]\nport = 65536\n", "[web]\nenabled = sometimes\n", "[web]\ntitle = \x02\n",
+        "[web]\nallowed_origins = pi.local\n", "[web]\nallowed_origins = http://a/b\n",
+        "[web]\nport = 7778\n[chat]\nport = 7778\n", "[web]\nport = 7779\n[echo]\nport = 7779\n",
+        "[web]\nnosuch = 1\n",
 };
 
 /* xorshift32: the same configurations on every run and machine. */
@@ -425,7 +433,8 @@ START_TEST(check_agrees_with_start)
                 char *log = NULL;
                 size_t n = (size_t)snprintf(ini, sizeof(ini),
                                             "[server]\nbind = 127.0.0.1\n[echo]\nport = 0\n"
-                                            "[chat]\nport = 0\n[udp]\nport = 0\n");
+                                            "[chat]\nport = 0\n[udp]\nport = 0\n"
+                                            "[web]\nenabled = yes\nport = 0\n");
                 unsigned lines = 1 + gen_next(&seed) % 3;
                 struct pd d;
                 struct pd_opts o = { .notify = true, .no_wait = true };

@@ -98,17 +98,17 @@ START_TEST(reload_broken_file_keeps_config)
         ck_assert_int_eq(pd_connect(&e, d.echo_port, AF_INET), 0);
         ck_assert(pd_expect_next(&e, "old welcome", 5000));
 
-        /* The defaults take 5 lines, old_ini 5 more: line 13 is bad. */
+        /* The defaults take 7 lines, old_ini 5 more: line 15 is bad. */
         char broken[512];
         snprintf(broken, sizeof(broken), "%s[echo]\nwelcome = broken\nthis is not ini\n", old_ini);
         pd_write_conf(&d, broken);
         reload(&d, status, sizeof(status));
-        snprintf(want, sizeof(want), "reload failed: %s:13: syntax error", d.conf_path);
+        snprintf(want, sizeof(want), "reload failed: %s:15: syntax error", d.conf_path);
         ck_assert_msg(strncmp(status, want, strlen(want)) == 0, "status: %s", status);
         /* The status line still counts clients after the problem. */
         ck_assert_msg(strstr(status, "; echo: 1 client; chat: 0 clients in 1 room;") != NULL,
                       "status: %s", status);
-        snprintf(want, sizeof(want), "error: reload: %s:13: syntax error", d.conf_path);
+        snprintf(want, sizeof(want), "error: reload: %s:15: syntax error", d.conf_path);
         ck_assert_int_eq(pd_log_count(&d, want), 1);
         ck_assert_int_eq(pd_log_count(&d, "reload failed, keeping the configuration in force"), 1);
 
@@ -134,14 +134,14 @@ END_TEST
 START_TEST(reload_bad_room_name_keeps_config)
 {
         /* A room name is checked before anything is swapped in, with
-         * the line it is on (the harness writes 5 lines of its own). */
+         * the line it is on (the harness writes 7 lines of its own). */
         struct pd d;
         char status[512], want[256];
 
         start(&d, old_ini);
         pd_write_conf(&d, "[echo]\nwelcome = new\n[chat]\nrooms = lobby no/slash\n");
         reload(&d, status, sizeof(status));
-        snprintf(want, sizeof(want), "reload failed: %s:9: rooms: 'no/slash' is not a room name",
+        snprintf(want, sizeof(want), "reload failed: %s:11: rooms: 'no/slash' is not a room name",
                  d.conf_path);
         ck_assert_msg(strncmp(status, want, strlen(want)) == 0, "status: %s", status);
         struct pd_client e;

@@ -193,6 +193,12 @@ static void assert_conf_eq(const struct conf *a, const struct conf *b)
         EQ_STR(chat.password);
         EQ_STR(chat.password_file);
 
+        EQ_UINT(web.enabled);
+        EQ_UINT(web.port);
+        EQ_STR(web.title);
+        EQ_STR(web.allowed_origins);
+        EQ_UINT(web.status_json);
+
         EQ_UINT(access.allow.n);
         EQ_UINT(access.deny.n);
         ck_assert_msg(memcmp(&a->access, &b->access, sizeof(a->access)) == 0,
@@ -293,6 +299,7 @@ static const struct {
         { "echo", offsetof(struct conf, echo.port) },
         { "udp", offsetof(struct conf, udp.port) },
         { "chat", offsetof(struct conf, chat.port) },
+        { "web", offsetof(struct conf, web.port) },
 };
 
 static const struct {
@@ -302,6 +309,7 @@ static const struct {
         { "echo", offsetof(struct conf, echo.enabled) },
         { "udp", offsetof(struct conf, udp.enabled) },
         { "chat", offsetof(struct conf, chat.enabled) },
+        { "web", offsetof(struct conf, web.enabled) },
 };
 
 static const struct {
@@ -313,6 +321,7 @@ static const struct {
         { "udp", "prefix", offsetof(struct conf, udp.prefix) },
         { "chat", "motd", offsetof(struct conf, chat.motd) },
         { "chat", "motd_file", offsetof(struct conf, chat.motd_file) },
+        { "web", "title", offsetof(struct conf, web.title) },
 };
 
 /* ---- defaults --------------------------------------------------------- */
@@ -1459,7 +1468,8 @@ START_TEST(cross_queue_holds_a_line)
                      "max_queue_kib = 4 cannot hold");
         c = load_ok("[server]\nmax_line_bytes = 65536\n[chat]\nmax_queue_kib = 193\n");
         conf_unref(c);
-        c = load_ok("[server]\nmax_line_bytes = 65536\n[chat]\nenabled = no\n");
+        /* The queue is the chat's, and the web's members use it too. */
+        c = load_ok("[server]\nmax_line_bytes = 65536\n[chat]\nenabled = no\n[web]\nenabled = no\n");
         conf_unref(c);
         /* The defaults, and the smallest queue with the default line. */
         c = load_ok("[chat]\nmax_queue_kib = 4\n");
@@ -1501,9 +1511,10 @@ START_TEST(cross_no_service)
         struct conf *c;
 
         ck_assert_ptr_null(conf_load_string(NAME,
-                "[echo]\nenabled = no\n[udp]\nenabled = off\n[chat]\nenabled = false\n", &errs));
+                "[echo]\nenabled = no\n[udp]\nenabled = off\n[chat]\nenabled = false\n"
+                "[web]\nenabled = no\n", &errs));
         ck_assert_uint_eq(errs.n, 1);
-        ck_assert(has_error(NAME, 6, "no service is enabled"));
+        ck_assert(has_error(NAME, 8, "no service is enabled"));
 
         /* Any one service is enough. */
         c = load_ok("[echo]\nenabled = no\n[udp]\nenabled = no\n");
@@ -1514,6 +1525,55 @@ START_TEST(cross_no_service)
         conf_unref(c);
         c = load_ok("[udp]\nenabled = no\n[chat]\nenabled = no\n");
         ck_assert(c->echo.enabled);
+        conf_unref(c);
+}
+END_TEST
+
+START_TEST(web_keys)
+{
+        struct conf *c = load_ok("");
+
+        ck_assert(c->web.enabled);
+        ck_assert_uint_eq(c->web.port, 8080);
+        ck_assert_str_eq(c->web.title, "pichat");
+        ck_assert_str_eq(c->web.allowed_origins, "");
+        ck_assert(c->web.status_json);
+        conf_unref(c);
+
+        c = load_ok("[web]\ntitle = \"Class 4B\"\nstatus_json = no\n"
+                    "allowed_origins = http://pi.local:8080 https://chat.example.org, *\n");
+        ck_assert_str_eq(c->web.title, "Class 4B");
+        ck_assert(!c->web.status_json);
+        ck_assert_str_eq(c->web.allowed_origins,
+                         "http://pi.local:8080 https://chat.example.org, *");
+        conf_unref(c);
+
+        static const char *const bad[] = {
+                "pi.local", "http://", "ftp://pi.local", "http://pi.local/", "http://pi.local:99999",
+                "http://[::1", "http://pi.local:80x", "http://pi@local",
+        };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                char text[256];
+                snprintf(text, sizeof(text), "[web]\nallowed_origins = http://ok %s\n", bad[i]);
+                ck_assert_ptr_null(conf_load_string(NAME, text, &errs));
+                ck_assert_msg(has_error(NAME, 2, "allowed_origins: '"), "%s", bad[i]);
+        }
+        char many[512] = "[web]\nallowed_origins =";
+        for (int i = 0; i <= PICHAT_ORIGINS_MAX; i++)
+                snprintf(many + strlen(many), sizeof(many) - strlen(many), " http://h%d", i);
+        ck_assert_ptr_null(conf_load_string(NAME, many, &errs));
+        ck_assert(has_error(NAME, 2, "allowed_origins: more than 16 origins"));
+
+        /* Its port is its own, like every TCP service's. */
+        ck_assert_ptr_null(conf_load_string(NAME, "[web]\nport = 5000\n", &errs));
+        ck_assert(has_error(NAME, 2, "[chat] and [web] cannot share TCP port 5000"));
+        ck_assert_ptr_null(conf_load_string(NAME, "[echo]\nport = 9\n[web]\nport = 9\n", &errs));
+        ck_assert(has_error(NAME, 4, "[echo] and [web] cannot share TCP port 9"));
+        c = load_ok("[web]\nport = 5000\n[chat]\nenabled = no\n");
+        conf_unref(c);
+        /* The web alone is a service. */
+        c = load_ok("[echo]\nenabled = no\n[udp]\nenabled = no\n[chat]\nenabled = no\n");
+        ck_assert(c->web.enabled);
         conf_unref(c);
 }
 END_TEST
@@ -1688,12 +1748,12 @@ Suite *test_suite(void)
         suite_add_tcase(s, tc);
 
         tc = tcase_create("keys");
-        tcase_add_loop_test(tc, bool_spellings, 0, 3);
-        tcase_add_loop_test(tc, bool_bad, 0, 3);
+        tcase_add_loop_test(tc, bool_spellings, 0, 4);
+        tcase_add_loop_test(tc, bool_bad, 0, 4);
         tcase_add_loop_test(tc, uint_range, 0, N_UINT_KEYS);
         tcase_add_loop_test(tc, uint_negative, 0, N_UINT_KEYS);
         tcase_add_loop_test(tc, uint_not_a_number, 0, N_UINT_KEYS);
-        tcase_add_loop_test(tc, port_values, 0, 3);
+        tcase_add_loop_test(tc, port_values, 0, 4);
         tcase_add_test(tc, stack_and_line_bounds);
         tcase_add_loop_test(tc, text_values, 0, (int)(sizeof(text_keys) / sizeof(text_keys[0])));
         tcase_add_loop_test(tc, text_control_characters, 0,
@@ -1731,6 +1791,7 @@ Suite *test_suite(void)
         tcase_add_test(tc, cross_same_tcp_port);
         tcase_add_test(tc, cross_queue_holds_a_line);
         tcase_add_test(tc, cross_no_service);
+        tcase_add_test(tc, web_keys);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("refs");

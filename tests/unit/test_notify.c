@@ -51,6 +51,14 @@ START_TEST(status_services_off_left_out)
         c.udp = true;
         notify_status_format(buf, sizeof(buf), &c, NULL);
         ck_assert_str_eq(buf, "udp: 0 datagrams answered");
+        c.web = true;
+        c.web_clients = 1;
+        notify_status_format(buf, sizeof(buf), &c, NULL);
+        ck_assert_str_eq(buf, "udp: 0 datagrams answered; web: 1 client");
+        c.udp = false;
+        c.web_clients = 3;
+        notify_status_format(buf, sizeof(buf), &c, NULL);
+        ck_assert_str_eq(buf, "web: 3 clients");
 }
 END_TEST
 
