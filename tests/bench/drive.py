@@ -22,6 +22,9 @@ ap.add_argument('--out', required=True, help='results file to write')
 ap.add_argument('--reps', type=int, default=3)
 ap.add_argument('--secs', type=float, default=2.0, help='length of each timed run')
 ap.add_argument('--only', default='echo,idle,chat,udp,startup,web')
+ap.add_argument('--baseline', metavar='PICHATD',
+                help='an earlier pichatd, run as "pichat-before" beside the others '
+                     '(echo, idle, chat, udp) to show what a change cost')
 args = ap.parse_args()
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -131,6 +134,7 @@ def wait_port(port, secs=10):
 # ---- the servers
 
 def pichat_conf(echo, chat, web, extra=''):
+    # web = None: a pichatd from before the web service, which refuses [web]
     path = os.path.join(WORK, 'pichat-%d.ini' % echo)
     with open(path, 'w') as f:
         f.write("""[server]
@@ -151,21 +155,25 @@ port = %d
 ; lifted so that one sender may send 500 lines/s and bursts of 2,000
 lines_per_sec = 100000
 burst = 100000
-[web]
-port = %d
-%s""" % (echo, echo, chat, web, extra))
+%s
+%s""" % (echo, echo, chat, '' if web is None else '[web]\nport = %d' % web, extra))
     return path
 
 
-def start_pichat():
-    echo, chat, web = freeport(), freeport(), freeport()
+def start_pichat(binary=PICHATD, web=True):
+    echo, chat, web = freeport(), freeport(), freeport() if web else None
     conf = pichat_conf(echo, chat, web)
-    s = Server('pichat', [PICHATD, '--foreground', '-c', conf], echo)
+    s = Server('pichat', [binary, '--foreground', '-c', conf], echo)
     wait_port(chat)
-    wait_port(web)
+    if web:
+        wait_port(web)
     s.chat_port = chat
     s.web_port = web
     return s
+
+
+def start_baseline():
+    return start_pichat(args.baseline, web=False)
 
 
 def start_ref_thread():
@@ -309,6 +317,7 @@ ECHO_SERVERS = [('pichat', start_pichat, True, 'OK...'),
                 ('python-thread', start_py_echo, True, 'OK...'),
                 ('xinetd', start_xinetd, False, '')]
 ECHO_N = [1, 10, 100, 1000]
+BASE = 'pichat-before'
 
 
 def run_echo():
@@ -416,6 +425,11 @@ def run_web():
 
 UDP_SERVERS = [('pichat', start_pichat, 'OK...'), ('python-udp', start_py_udp, 'OK...'),
                ('xinetd', start_xinetd, '')]
+if args.baseline:
+    ECHO_SERVERS.insert(1, (BASE, start_baseline, True, 'OK...'))
+    IDLE_SERVERS.insert(1, (BASE, start_baseline))
+    CHAT_SERVERS.insert(1, (BASE, start_baseline, 'pichat'))
+    UDP_SERVERS.insert(1, (BASE, start_baseline, 'OK...'))
 
 
 def run_udp():
@@ -480,7 +494,7 @@ def report():
             L.append('| %s | ' % name + ' | '.join('%s (%s)' % (
                 fmt(med('echo', n, name, 'rps')), fmt(med('echo', n, name, 'p99_us')))
                 for n in ECHO_N) + ' |')
-        for ref in ('ref-thread', 'ref-epoll'):
+        for ref in ('ref-thread', 'ref-epoll') + ((BASE,) if args.baseline else ()):
             cells = []
             for n in ECHO_N:
                 m, rs = ratio_med('echo', n, 'pichat', ref, 'rps')
@@ -534,6 +548,12 @@ def report():
                     fmt(med('chat', case, name, 'p50_us')), fmt(med('chat', case, name, 'p99_us')),
                     tot('lost'), tot('corrupted'), tot('disorder')))
         L.append('\n(lost, corrupted and out of order: summed over the %d runs)' % args.reps)
+        if args.baseline:
+            for case, *_ in CHAT_CASES:
+                for key in ('dps', 'p99_us'):
+                    m, rs = ratio_med('chat', case, 'pichat', BASE, key)
+                    L.append('\npichat / %s, %s %s: %s× [%s]' % (
+                        BASE, case, key, fmt(m, 2), ', '.join('%.2f' % r for r in rs)))
         for case in ('window N=100', 'window N=500'):
             m, rs = ratio_med('chat', case, 'pichat', 'ngircd', 'dps')
             targets.append(('chat %s: deliveries/s ≥ ngircd' % case, '%s× [%s]' % (
@@ -586,6 +606,10 @@ def report():
                 name, fmt(med('udp', '8x4', name, 'rps')),
                 fmt(sum(d.get('lost', 0) for d in rs)) if rs else 'n/a',
                 fmt(med('udp', '8x4', name, 'p99_us'))))
+        if args.baseline:
+            m, rs = ratio_med('udp', '8x4', 'pichat', BASE, 'rps')
+            L.append('\npichat / %s replies/s: %s× [%s]' % (
+                BASE, fmt(m, 2), ', '.join('%.2f' % r for r in rs)))
         m, rs = ratio_med('udp', '8x4', 'pichat', 'python-udp', 'rps')
         lost = sum(d.get('lost', 1) for d in R.get(('udp', '8x4', 'pichat'), [])) or 0
         targets.append(('udp: ≥ 2× python, 0 lost', '%s× [%s], %d lost' % (
