@@ -135,9 +135,9 @@ def wait_port(port, secs=10):
 
 def pichat_conf(echo, chat, web, extra=''):
     # web = None: a pichatd from before the web service, which refuses [web]
+    # and rate_total (it had no limit of all sources together)
     path = os.path.join(WORK, 'pichat-%d.ini' % echo)
-    with open(path, 'w') as f:
-        f.write("""[server]
+    text = """[server]
 bind = 127.0.0.1
 max_clients = 10000
 max_clients_per_ip = 0
@@ -156,7 +156,11 @@ port = %d
 lines_per_sec = 100000
 burst = 100000
 %s
-%s""" % (echo, echo, chat, '' if web is None else '[web]\nport = %d' % web, extra))
+%s""" % (echo, echo, chat, '' if web is None else '[web]\nport = %d' % web, extra)
+    if web is None:
+        text = text.replace('rate_total = 0\n', '')
+    with open(path, 'w') as f:
+        f.write(text)
     return path
 
 
