@@ -402,6 +402,11 @@ int main(int argc, char **argv)
         sigaddset(&set, SIGUSR2);
         pthread_sigmask(SIG_BLOCK, &set, NULL);
 
+        /* From here on no thread waits for the log's destination. After
+         * the fork: a thread would not survive it. */
+        if ((r = log_start((size_t)cf->log.queue_kib * 1024)) < 0)
+                log_msg(LOG_WARNING, "no log thread (%s): messages are written as they come",
+                        strerror(-r));
         pd.web = (struct web){ .chat = &pd.chat, .counts = status_counts, .counts_arg = &pd };
         if ((r = server_init(&pd.srv, &pd.conf)) < 0 ||
             (cf->udp.enabled && (r = udp_init(&pd.udp, &pd.srv, &pd.conf)) < 0) ||
@@ -440,6 +445,9 @@ int main(int argc, char **argv)
                 conf_store_destroy(&pd.conf);
         }
         log_msg(LOG_NOTICE, "stopped");
+        /* What the log does not take within the bound is lost with the
+         * process: saying so would wait on the same stuck destination. */
+        log_stop(PICHAT_LOG_FLUSH_MS);
         conf_unref(cf);
         return 0;
 }
