@@ -544,16 +544,21 @@ int pd_log_count(struct pd *d, const char *needle)
         return n;
 }
 
-bool pd_log_wait(struct pd *d, const char *needle, int timeout_ms)
+bool pd_log_wait_count(struct pd *d, const char *needle, int n, int timeout_ms)
 {
         long long end = clock_now_ms() + timeout_ms;
 
         do {
-                if (pd_log_count(d, needle) > 0)
+                if (pd_log_count(d, needle) >= n)
                         return true;
                 usleep(10000);
         } while (clock_now_ms() < end);
         return false;
+}
+
+bool pd_log_wait(struct pd *d, const char *needle, int timeout_ms)
+{
+        return pd_log_wait_count(d, needle, 1, timeout_ms);
 }
 
 int pd_run(const char *const argv[], char *out, size_t outsize, int timeout_ms)

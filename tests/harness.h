@@ -98,6 +98,10 @@ int pd_stop(struct pd *d);
 void pd_signal(struct pd *d, int sig);
 /* true once the daemon's log contains needle, within timeout_ms. */
 bool pd_log_wait(struct pd *d, const char *needle, int timeout_ms);
+/* true once the daemon's log has n lines containing needle. pichatd's log
+ * is written by a thread of its own, a moment after what it tells of:
+ * wait for a count, rather than take one at once. */
+bool pd_log_wait_count(struct pd *d, const char *needle, int n, int timeout_ms);
 /* Count of log lines containing needle, now. */
 int pd_log_count(struct pd *d, const char *needle);
 /* Overwrite the daemon's config file with the defaults plus ini_extra. */

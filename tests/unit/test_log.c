@@ -185,6 +185,18 @@ static int stderr_to_pipe(int *saved)
         return p[0];
 }
 
+/* Fill the pipe that stderr is until a write would wait. */
+static void stderr_fill(void)
+{
+        char fill[4096];
+
+        memset(fill, '#', sizeof(fill));
+        fcntl(STDERR_FILENO, F_SETFL, O_NONBLOCK);
+        while (write(STDERR_FILENO, fill, sizeof(fill)) > 0)
+                ;
+        fcntl(STDERR_FILENO, F_SETFL, 0);
+}
+
 static void stderr_back(int saved)
 {
         dup2(saved, STDERR_FILENO);
@@ -254,16 +266,12 @@ END_TEST
 START_TEST(queue_full_counts_then_says_how_many)
 {
         static char all[1 << 20];
-        char fill[4096], want[160];
+        char want[160];
         size_t len = 0;
         int saved, rd = stderr_to_pipe(&saved);
 
         /* A stderr nobody reads: the pipe full before the first message. */
-        memset(fill, '#', sizeof(fill));
-        fcntl(STDERR_FILENO, F_SETFL, O_NONBLOCK);
-        while (write(STDERR_FILENO, fill, sizeof(fill)) > 0)
-                ;
-        fcntl(STDERR_FILENO, F_SETFL, 0);
+        stderr_fill();
 
         log_set_level(LOG_INFO);
         ck_assert_int_eq(log_start(PICHAT_LOG_QUEUE_KIB_MIN * 1024), 0);
@@ -298,15 +306,10 @@ START_TEST(queue_drops_reported_at_stop)
 {
         /* Drops with no message after them are still said, at the stop. */
         static char all[1 << 20];
-        char fill[4096];
         size_t len = 0;
         int saved, rd = stderr_to_pipe(&saved);
 
-        memset(fill, '#', sizeof(fill));
-        fcntl(STDERR_FILENO, F_SETFL, O_NONBLOCK);
-        while (write(STDERR_FILENO, fill, sizeof(fill)) > 0)
-                ;
-        fcntl(STDERR_FILENO, F_SETFL, 0);
+        stderr_fill();
         ck_assert_int_eq(log_start(PICHAT_LOG_QUEUE_KIB_MIN * 1024), 0);
         for (int i = 0; i < 500; i++)
                 log_msg(LOG_WARNING, "stuck %d", i);
