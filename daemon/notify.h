@@ -8,7 +8,7 @@
  * main thread (the supervisor) calls into this module.
  *
  * No EXTEND_TIMEOUT_USEC: nothing before READY=1 waits (the configuration
- * is read, the listeners opened, the log only queued: 2 ms from exec to
+ * is read, the listeners opened, the log only queued: 3.5 ms from exec to
  * READY=1 in tests/bench), and shutdown is bounded by
  * PICHAT_SHUTDOWN_GRACE_MS and the log's flush, seconds inside the
  * service manager's timeouts. */
