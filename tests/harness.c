@@ -556,6 +556,12 @@ bool pd_log_wait_count(struct pd *d, const char *needle, int n, int timeout_ms)
         return false;
 }
 
+int pd_log_count_when(struct pd *d, const char *needle, int n)
+{
+        pd_log_wait_count(d, needle, n, 5000);
+        return pd_log_count(d, needle);
+}
+
 bool pd_log_wait(struct pd *d, const char *needle, int timeout_ms)
 {
         return pd_log_wait_count(d, needle, 1, timeout_ms);

@@ -104,6 +104,9 @@ bool pd_log_wait(struct pd *d, const char *needle, int timeout_ms);
 bool pd_log_wait_count(struct pd *d, const char *needle, int n, int timeout_ms);
 /* Count of log lines containing needle, now. */
 int pd_log_count(struct pd *d, const char *needle);
+/* The same once it has reached n, or after 5 s: for a check that the
+ * log says something exactly n times. */
+int pd_log_count_when(struct pd *d, const char *needle, int n);
 /* Overwrite the daemon's config file with the defaults plus ini_extra. */
 void pd_write_conf(struct pd *d, const char *ini_extra);
 

@@ -49,7 +49,7 @@ START_TEST(journal_stream_detected)
         ck_assert_int_eq(pd_connect(&e, d.echo_port, AF_INET), 0);
         ck_assert(pd_expect_next(&e, WELCOME, 5000));
         ck_assert(pd_log_wait(&d, "<6>echo: connected 127.0.0.1:", 5000));
-        ck_assert_int_eq(pd_log_count(&d, "<5>pichatd "), 1);
+        ck_assert_int_eq(pd_log_count_when(&d, "<5>pichatd ", 1), 1);
         ck_assert_int_eq(pd_log_count(&d, "info: "), 0);
         pd_close(&e);
         ck_assert_int_eq(pd_stop(&d), 0);
@@ -63,7 +63,7 @@ START_TEST(journal_stream_of_another_file)
         struct pd_opts o = { .fdnames = "echo:chat:udp", .journal_stream_other = true };
 
         ck_assert_int_eq(pd_start_opts(&d, NULL, &o), 0);
-        ck_assert_int_eq(pd_log_count(&d, "notice: pichatd "), 1);
+        ck_assert_int_eq(pd_log_count_when(&d, "notice: pichatd ", 1), 1);
         ck_assert_int_eq(pd_stop(&d), 0);
 }
 END_TEST

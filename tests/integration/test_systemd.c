@@ -73,7 +73,7 @@ START_TEST(ready_after_inherited_listeners)
         ck_assert(pd_notify_field(msg, "STATUS", status, sizeof(status)));
         ck_assert_str_eq(status, IDLE_STATUS);
         ck_assert(pd_log_wait(&d, "started", 5000));
-        ck_assert_int_eq(pd_log_count(&d, "started"), 1);
+        ck_assert_int_eq(pd_log_count_when(&d, "started", 1), 1);
         all_answer(&d);
         ck_assert_int_eq(pd_stop(&d), 0);
 }
@@ -419,7 +419,7 @@ START_TEST(activation_by_name)
 
         ck_assert_int_eq(pd_start_opts(&d, NULL, &o), 0);
         all_answer(&d);
-        ck_assert_int_eq(pd_log_count(&d, "from the service manager"), 3);
+        ck_assert_int_eq(pd_log_count_when(&d, "from the service manager", 3), 3);
         ck_assert_int_eq(pd_log_count(&d, "cannot listen"), 0);
         ck_assert_int_eq(pd_stop(&d), 0);
 }
@@ -435,7 +435,7 @@ START_TEST(activation_by_type_and_port)
 
         ck_assert_int_eq(pd_start_opts(&d, NULL, &o), 0);
         all_answer(&d);
-        ck_assert_int_eq(pd_log_count(&d, "from the service manager"), 3);
+        ck_assert_int_eq(pd_log_count_when(&d, "from the service manager", 3), 3);
         ck_assert_int_eq(pd_stop(&d), 0);
 }
 END_TEST
@@ -481,9 +481,9 @@ START_TEST(activation_unknown_fds_closed)
 
         ck_assert_int_eq(pd_start_opts(&d, NULL, &o), 0);
         all_answer(&d);
-        ck_assert_int_eq(pd_log_count(&d, "closing unknown inherited socket"), 2);
-        ck_assert_int_eq(pd_log_count(&d, "name 'bogus'"), 1);
-        ck_assert_int_eq(pd_log_count(&d, "name 'unix'"), 1);
+        ck_assert_int_eq(pd_log_count_when(&d, "closing unknown inherited socket", 2), 2);
+        ck_assert_int_eq(pd_log_count_when(&d, "name 'bogus'", 1), 1);
+        ck_assert_int_eq(pd_log_count_when(&d, "name 'unix'", 1), 1);
         /* Closed in pichatd, and the harness kept no copy: nobody listens. */
         ck_assert_int_ne(pd_connect(&x, d.extra_port, AF_INET), 0);
         ck_assert_int_eq(pd_stop(&d), 0);
@@ -518,16 +518,18 @@ START_TEST(activation_name_and_type_disagree)
 
         ck_assert_int_eq(pd_start_opts(&d, own, &o), 0);
         ck_assert(pd_log_wait(&d, "started", 10000));
-        ck_assert_int_eq(pd_log_count(&d, "chat: refusing socket "), 1);
-        ck_assert_int_eq(pd_log_count(&d, "named 'chat' but not a listening TCP socket"), 1);
-        ck_assert_int_eq(pd_log_count(&d, "udp: using socket"), 1);
+        ck_assert_int_eq(pd_log_count_when(&d, "chat: refusing socket ", 1), 1);
+        ck_assert_int_eq(pd_log_count_when(&d, "named 'chat' but not a listening TCP socket",
+                                           1), 1);
+        ck_assert_int_eq(pd_log_count_when(&d, "udp: using socket", 1), 1);
         ck_assert_int_eq(pd_log_count(&d, "chat: using socket"), 0);
         ck_assert_int_eq(pd_ports_from_log(&d), 3);
         answer(&d, false);
         ck_assert_int_eq(pd_stop(&d), 0);
 
         ck_assert_int_eq(pd_start_opts(&e, own, &oe), 0);
-        ck_assert_int_eq(pd_log_count(&e, "named 'echo' but not a listening TCP socket"), 1);
+        ck_assert_int_eq(pd_log_count_when(&e, "named 'echo' but not a listening TCP socket",
+                                           1), 1);
         ck_assert_int_eq(pd_log_count(&e, "echo: using socket"), 0);
         ck_assert_int_eq(pd_ports_from_log(&e), 3);
         /* Nothing spins on the socket that was refused. */
