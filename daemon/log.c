@@ -261,9 +261,10 @@ enum q_state { Q_OFF, Q_RUNNING, Q_STOPPING };
 static struct {
         pthread_mutex_t lock;
         pthread_cond_t more;    /* a record came, or stop */
-        pthread_cond_t done;    /* the log thread finished (CLOCK_MONOTONIC) */
+        pthread_cond_t done;    /* the log thread finished, or is idle (CLOCK_MONOTONIC) */
         enum q_state state;
         bool waiting;           /* the log thread sleeps on more */
+        bool writing;           /* the log thread writes a message out */
         bool finished;
         char *buf;
         size_t size, map_size, head, tail, high;
@@ -389,6 +390,7 @@ static void *log_main(void *arg)
         for (;;) {
                 while (q.count == 0 && q.state == Q_RUNNING) {
                         q.waiting = true;
+                        pthread_cond_broadcast(&q.done);        /* for log_flush() */
                         pthread_cond_wait(&q.more, &q.lock);
                         q.waiting = false;
                 }
@@ -404,9 +406,11 @@ static void *log_main(void *arg)
                 q.tail += r->size;
                 if (--q.count == 0)
                         trim();
+                q.writing = true;
                 pthread_mutex_unlock(&q.lock);
                 emit_rec((const struct rec *)(void *)copy);
                 pthread_mutex_lock(&q.lock);
+                q.writing = false;
         }
         /* Stopping, and all written: from now on callers write their own. */
         dropped = q.dropped;
@@ -490,10 +494,32 @@ int log_start(size_t queue_bytes)
         return 0;
 }
 
+/* The absolute CLOCK_MONOTONIC time timeout_ms from now. */
+static struct timespec deadline(int timeout_ms)
+{
+        int64_t end = clock_now_us() + (int64_t)timeout_ms * 1000;
+
+        return (struct timespec){ .tv_sec = (time_t)(end / 1000000),
+                                  .tv_nsec = (long)(end % 1000000) * 1000 };
+}
+
+bool log_flush(int timeout_ms)
+{
+        struct timespec until = deadline(timeout_ms);
+        bool empty;
+
+        pthread_mutex_lock(&q.lock);
+        while (q.state == Q_RUNNING && (q.count > 0 || q.writing) &&
+               pthread_cond_timedwait(&q.done, &q.lock, &until) != ETIMEDOUT)
+                ;
+        empty = q.state != Q_RUNNING || (q.count == 0 && !q.writing);
+        pthread_mutex_unlock(&q.lock);
+        return empty;
+}
+
 unsigned log_stop(int timeout_ms)
 {
-        struct timespec until;
-        int64_t end = clock_now_us() + (int64_t)timeout_ms * 1000;
+        struct timespec until = deadline(timeout_ms);
         unsigned left;
         bool finished;
 
@@ -504,8 +530,6 @@ unsigned log_stop(int timeout_ms)
         }
         q.state = Q_STOPPING;
         pthread_cond_signal(&q.more);
-        until.tv_sec = (time_t)(end / 1000000);
-        until.tv_nsec = (long)(end % 1000000) * 1000;
         while (!q.finished && pthread_cond_timedwait(&q.done, &q.lock, &until) != ETIMEDOUT)
                 ;
         finished = q.finished;

@@ -46,6 +46,11 @@ int log_start(size_t queue_bytes);
  * timeout_ms for a destination that does not read. Returns how many
  * messages were left unwritten (0 after a clean flush). Also run at exit. */
 unsigned log_stop(int timeout_ms);
+/* Wait, at most timeout_ms, until everything queued so far is written:
+ * true if it is (or no log thread runs). For the supervisor only, where
+ * an order matters (its "started" before READY=1); never on a client's
+ * thread. */
+bool log_flush(int timeout_ms);
 /* Messages dropped so far because the queue was full (all time). */
 unsigned long log_dropped_total(void);
 

@@ -30,6 +30,8 @@
 #define LISTEN_MAX (PICHAT_BIND_MAX * (SOCK_ROLE_COUNT - 1))
 /* Signals are waited for this long at most: the supervisor's tick. */
 #define SUPERVISOR_TICK_MS 200
+/* How long READY=1 waits for the start-up lines to be written. */
+#define LOG_READY_WAIT_MS 500
 
 static void usage(FILE *out)
 {
@@ -416,6 +418,10 @@ int main(int argc, char **argv)
                 return EXIT_FAILURE;
         }
         log_msg(LOG_NOTICE, "pichatd %s started (config %s)", PICHAT_VERSION, path);
+        /* The start-up lines in the journal before the service manager's
+         * "Started", unless the journal does not read: then READY=1 waits
+         * no longer than this. */
+        log_flush(LOG_READY_WAIT_MS);
         /* Every listener is bound and listening: clients can connect now. */
         char status[NOTIFY_STATUS_MAX];
         status_line(&pd, status, sizeof(status));

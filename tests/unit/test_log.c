@@ -316,6 +316,38 @@ START_TEST(queue_full_counts_then_says_how_many)
 }
 END_TEST
 
+START_TEST(queue_flush_waits_for_what_is_queued)
+{
+        static char all[1 << 20];
+        size_t len = 0;
+        int saved, rd = stderr_to_pipe(&saved);
+
+        ck_assert_int_eq(log_start(64 * 1024), 0);
+        for (int i = 0; i < 50; i++)
+                log_msg(LOG_WARNING, "flushed %02d", i);
+        ck_assert(log_flush(2000));
+        /* Written, all of them, before log_flush() returned. */
+        ssize_t n = read(rd, all, sizeof(all) - 1);
+        ck_assert_int_gt(n, 0);
+        all[n] = '\0';
+        ck_assert_int_eq(count_of(all, "warning: flushed "), 50);
+        ck_assert(strstr(all, "warning: flushed 49\n") != NULL);
+        len = 0;
+
+        /* A stderr that does not read: it gives up in time. */
+        stderr_fill();
+        log_msg(LOG_WARNING, "never read");
+        int64_t t0 = clock_now_ms();
+        ck_assert(!log_flush(200));
+        ck_assert_int_lt(clock_now_ms() - t0, 1500);
+        ck_assert_int_ge(clock_now_ms() - t0, 150);
+        ck_assert(read_until(rd, all, sizeof(all), &len, "warning: never read\n", 5000));
+        ck_assert_uint_eq(log_stop(2000), 0);
+        stderr_back(saved);
+        close(rd);
+}
+END_TEST
+
 START_TEST(queue_drops_reported_at_stop)
 {
         /* Drops with no message after them are still said, at the stop. */
@@ -394,6 +426,7 @@ Suite *test_suite(void)
         tcase_set_timeout(tc, 30);
         tcase_add_test(tc, queue_writes_in_order_and_flushes_at_stop);
         tcase_add_test(tc, queue_full_counts_then_says_how_many);
+        tcase_add_test(tc, queue_flush_waits_for_what_is_queued);
         tcase_add_test(tc, queue_drops_reported_at_stop);
         suite_add_tcase(s, tc);
         return s;
