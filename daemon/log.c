@@ -184,8 +184,8 @@ static int send_journal(const struct log_entry *e)
         return sd_journal_sendv(f.iov, (int)f.n);
 }
 
-/* Write one message where it goes now. Only the log thread calls this
- * once it runs, so the destination may block here, and only here. */
+/* Write one message where it goes now. Once the log thread runs, only it
+ * calls this: the destination may block here, on that thread alone. */
 __attribute__((noinline))
 static void emit(const struct log_entry *e)
 {
@@ -250,9 +250,6 @@ struct rec {
 #define REC_ALIGN 8
 #define REC_MAX ((offsetof(struct rec, text) + LOG_TEXT_MAX + (T_COUNT - 1) * (LOG_CTX_MAX + 1) + \
                   REC_ALIGN) & ~(size_t)(REC_ALIGN - 1))
-/* What the log thread gives this module at exit to write out its queue. */
-#define LOG_EXIT_FLUSH_MS 2000
-
 enum q_state { Q_OFF, Q_RUNNING, Q_STOPPING };
 
 /* A ring of records between head and tail, count of them. Every field
@@ -428,7 +425,7 @@ static void *log_main(void *arg)
 
 static void log_stop_at_exit(void)
 {
-        log_stop(LOG_EXIT_FLUSH_MS);
+        log_stop(PICHAT_LOG_FLUSH_MS);
 }
 
 int log_start(size_t queue_bytes)
