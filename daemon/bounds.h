@@ -47,6 +47,13 @@
  * queue. */
 #define PICHAT_ROOM_LINE_MAX(max_line) (3 * (size_t)(max_line) + PICHAT_NICK_MAX + 64)
 
+/* [log] queue_kib: the log's queue, between the threads that log and the
+ * one that writes (log.h). Its least must hold a message of the longest. */
+#define PICHAT_LOG_QUEUE_KIB_MIN    4
+#define PICHAT_LOG_QUEUE_KIB_MAX    65536
+/* How long a stop waits for the log's destination to take what is queued. */
+#define PICHAT_LOG_FLUSH_MS         2000
+
 /* inih in Debian is built with a fixed line buffer of 200 bytes. */
 #define PICHAT_INI_LINE_MAX         200
 

@@ -95,6 +95,8 @@ static const struct conf_key conf_keys[] = {
         K("access", "deny", CT_ACL, access.deny, 0, 0),
 
         K("log", "level", CT_LEVEL, log.level, 0, 0),
+        K("log", "queue_kib", CT_UINT, log.queue_kib, PICHAT_LOG_QUEUE_KIB_MIN,
+          PICHAT_LOG_QUEUE_KIB_MAX),
 };
 
 static const char *const conf_sections[] = { "server", "echo", "udp", "chat", "web", "access",
@@ -146,6 +148,7 @@ void conf_defaults(struct conf *c)
         c->web.status_json = true;
 
         c->log.level = LOG_INFO;
+        c->log.queue_kib = 256;
 }
 
 struct parse_state {

@@ -83,6 +83,7 @@ struct conf {
 
         struct {
                 int level;                      /* LOG_ERR .. LOG_DEBUG */
+                unsigned queue_kib;             /* the log's queue (restart to change) */
         } log;
 };
 

@@ -30,6 +30,8 @@
 #define LISTEN_MAX (PICHAT_BIND_MAX * (SOCK_ROLE_COUNT - 1))
 /* Signals are waited for this long at most: the supervisor's tick. */
 #define SUPERVISOR_TICK_MS 200
+/* How long READY=1 waits for the start-up lines to be written. */
+#define LOG_READY_WAIT_MS 500
 
 static void usage(FILE *out)
 {
@@ -402,6 +404,11 @@ int main(int argc, char **argv)
         sigaddset(&set, SIGUSR2);
         pthread_sigmask(SIG_BLOCK, &set, NULL);
 
+        /* From here on no thread waits for the log's destination. After
+         * the fork: a thread would not survive it. */
+        if ((r = log_start((size_t)cf->log.queue_kib * 1024)) < 0)
+                log_msg(LOG_WARNING, "no log thread (%s): messages are written as they come",
+                        strerror(-r));
         pd.web = (struct web){ .chat = &pd.chat, .counts = status_counts, .counts_arg = &pd };
         if ((r = server_init(&pd.srv, &pd.conf)) < 0 ||
             (cf->udp.enabled && (r = udp_init(&pd.udp, &pd.srv, &pd.conf)) < 0) ||
@@ -411,6 +418,10 @@ int main(int argc, char **argv)
                 return EXIT_FAILURE;
         }
         log_msg(LOG_NOTICE, "pichatd %s started (config %s)", PICHAT_VERSION, path);
+        /* The start-up lines in the journal before the service manager's
+         * "Started", unless the journal does not read: then READY=1 waits
+         * no longer than this. */
+        log_flush(LOG_READY_WAIT_MS);
         /* Every listener is bound and listening: clients can connect now. */
         char status[NOTIFY_STATUS_MAX];
         status_line(&pd, status, sizeof(status));
@@ -440,6 +451,9 @@ int main(int argc, char **argv)
                 conf_store_destroy(&pd.conf);
         }
         log_msg(LOG_NOTICE, "stopped");
+        /* What the log does not take within the bound is lost with the
+         * process: saying so would wait on the same stuck destination. */
+        log_stop(PICHAT_LOG_FLUSH_MS);
         conf_unref(cf);
         return 0;
 }

@@ -5,11 +5,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
+#include <systemd/sd-daemon.h>
 
 #include "bounds.h"
+#include "clock.h"
 #include "log.h"
-#include "sysd.h"
 
 static struct {
         int64_t watchdog_usec;
@@ -82,7 +82,8 @@ size_t notify_status_format(char *buf, size_t size, const struct notify_counts *
 int64_t notify_init(void)
 {
         uint64_t usec = 0;
-        int r = sysd_watchdog_usec(&usec);
+        /* The variables stay: nothing pichatd starts is a service. */
+        int r = sd_watchdog_enabled(0, &usec);
 
         nt.watchdog_usec = r > 0 ? (int64_t)usec : 0;
         if (r < 0) {
@@ -101,11 +102,8 @@ int64_t notify_watchdog_usec(void)
 
 static int send_status(int64_t now_ms, const char *status, const char *before)
 {
-        char msg[NOTIFY_STATUS_MAX + 64];
-        int r;
+        int r = sd_notifyf(0, "%sSTATUS=%s", before, status);
 
-        snprintf(msg, sizeof(msg), "%sSTATUS=%s", before, status);
-        r = sysd_notify(msg);
         snprintf(nt.status, sizeof(nt.status), "%s", status);
         nt.status_sent = true;
         nt.last_status_ms = now_ms;
@@ -119,19 +117,15 @@ int notify_ready(int64_t now_ms, const char *status)
 
 int notify_reloading(void)
 {
-        struct timespec ts;
-        char msg[128];
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading configuration",
-                 (unsigned long long)ts.tv_sec * 1000000ULL +
-                 (unsigned long long)ts.tv_nsec / 1000ULL);
-        return sysd_notify(msg);
+        /* MONOTONIC_USEC: when the reload began, on the service manager's
+         * clock, so that it can tell this reload's READY=1 from an older one. */
+        return sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%lld\nSTATUS=reloading configuration",
+                          (long long)clock_now_us());
 }
 
 int notify_stopping(void)
 {
-        return sysd_notify("STOPPING=1\nSTATUS=shutting down");
+        return sd_notify(0, "STOPPING=1\nSTATUS=shutting down");
 }
 
 void notify_tick(int64_t now_ms, bool alive, const char *status)
@@ -153,7 +147,7 @@ void notify_tick(int64_t now_ms, bool alive, const char *status)
         if (nt.watchdog_usec <= 0 || !alive)
                 return;
         if (!nt.pinged || now_ms - nt.last_ping_ms >= nt.watchdog_usec / 2000) {
-                sysd_notify("WATCHDOG=1");
+                sd_notify(0, "WATCHDOG=1");
                 nt.last_ping_ms = now_ms;
                 nt.pinged = true;
         }

@@ -1,9 +1,17 @@
-/* notify: what pichatd tells its service manager (NOTIFY_SOCKET): readiness,
- * a status line, reloads, shutdown, and the watchdog.
+/* notify: what pichatd tells its service manager (NOTIFY_SOCKET, through
+ * libsystemd's sd_notify()): readiness, a status line, reloads, shutdown,
+ * and the watchdog. The protocol is libsystemd's; when to say what is
+ * pichat's, here.
  *
  * Every call is a no-op returning 0 when NOTIFY_SOCKET is not set, so the
  * daemon calls them the same way whether or not systemd runs it. Only the
- * main thread (the supervisor) calls into this module. */
+ * main thread (the supervisor) calls into this module.
+ *
+ * No EXTEND_TIMEOUT_USEC: nothing before READY=1 waits (the configuration
+ * is read, the listeners opened, the log only queued: 3.5 ms from exec to
+ * READY=1 in tests/bench), and shutdown is bounded by
+ * PICHAT_SHUTDOWN_GRACE_MS and the log's flush, seconds inside the
+ * service manager's timeouts. */
 #pragma once
 
 #include <stdbool.h>
@@ -29,14 +37,15 @@ struct notify_counts {
 size_t notify_status_format(char *buf, size_t size, const struct notify_counts *c,
                             const char *problem);
 
-/* Learn whether the watchdog is on (WATCHDOG_USEC). Returns the
- * interval in microseconds, 0 when it is off, or -errno. */
+/* Learn whether the watchdog is on (sd_watchdog_enabled(): WATCHDOG_USEC,
+ * and WATCHDOG_PID naming this process). Returns the interval in
+ * microseconds, 0 when it is off, or -errno for a malformed value. */
 int64_t notify_init(void);
 /* The interval notify_init() found (0 = off). */
 int64_t notify_watchdog_usec(void);
 
 /* READY=1 with a status line (at start-up and after a reload); now_ms is
- * the clock notify_tick() gets. 0, 1 (sent) or -errno, as sysd_notify(). */
+ * the clock notify_tick() gets. 0 (no NOTIFY_SOCKET), 1 (sent) or -errno, as sd_notify(). */
 int notify_ready(int64_t now_ms, const char *status);
 /* RELOADING=1 with MONOTONIC_USEC=now, before the configuration is read again. */
 int notify_reloading(void);

@@ -65,6 +65,7 @@ unsigned reload_keep_restart_only(const struct conf *cur, struct conf *next)
         changed += keep_uint("[chat] port", cur->chat.port, &next->chat.port);
         changed += keep_bool("[web] enabled", cur->web.enabled, &next->web.enabled);
         changed += keep_uint("[web] port", cur->web.port, &next->web.port);
+        changed += keep_uint("[log] queue_kib", cur->log.queue_kib, &next->log.queue_kib);
         return changed;
 }
 

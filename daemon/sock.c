@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "addr.h"
 #include "log.h"
-#include "sysd.h"
 
 const char *sock_role_name(enum sock_role role)
 {
@@ -89,32 +89,43 @@ fail:
         return r;
 }
 
-static enum sock_role role_of(int fd, const char *name, unsigned echo_port, unsigned chat_port,
-                              unsigned web_port)
+static enum sock_role role_by_name(const char *name)
 {
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof(ss);
+        for (int r = SOCK_ROLE_NONE + 1; r < SOCK_ROLE_COUNT; r++)
+                if (strcmp(name, sock_role_name((enum sock_role)r)) == 0)
+                        return (enum sock_role)r;
+        return SOCK_ROLE_NONE;
+}
 
-        if (name && strcmp(name, "echo") == 0)
-                return SOCK_ROLE_ECHO;
-        if (name && strcmp(name, "chat") == 0)
-                return SOCK_ROLE_CHAT;
-        if (name && strcmp(name, "udp") == 0)
+/* What a service serves: UDP an IP datagram socket, the others a listening
+ * IP stream socket. Anything else would fail at every turn of its loop. */
+static bool fits_role(int fd, enum sock_role role)
+{
+        if (role == SOCK_ROLE_UDP)
+                return sd_is_socket_inet(fd, AF_UNSPEC, SOCK_DGRAM, -1, 0) > 0;
+        return sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) > 0;
+}
+
+/* An unnamed socket, by type and port (a configured port of 0 matches none). */
+static enum sock_role role_by_type(int fd, unsigned echo_port, unsigned chat_port,
+                                   unsigned web_port)
+{
+        const struct {
+                enum sock_role role;
+                unsigned port;
+        } by_port[] = {
+                { SOCK_ROLE_CHAT, chat_port },
+                { SOCK_ROLE_WEB, web_port },
+                { SOCK_ROLE_ECHO, echo_port },
+        };
+
+        if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_DGRAM, -1, 0) > 0)
                 return SOCK_ROLE_UDP;
-        if (name && strcmp(name, "web") == 0)
-                return SOCK_ROLE_WEB;
-        if (sysd_is_socket(fd, AF_UNSPEC, SOCK_DGRAM, -1) > 0)
-                return SOCK_ROLE_UDP;
-        if (sysd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0)
-                return SOCK_ROLE_NONE;
-        if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-                return SOCK_ROLE_NONE;
-        if (addr_port((struct sockaddr *)&ss) == chat_port)
-                return SOCK_ROLE_CHAT;
-        if (addr_port((struct sockaddr *)&ss) == web_port)
-                return SOCK_ROLE_WEB;
-        if (addr_port((struct sockaddr *)&ss) == echo_port)
-                return SOCK_ROLE_ECHO;
+        for (size_t i = 0; i < sizeof(by_port) / sizeof(by_port[0]); i++)
+                if (by_port[i].port != 0 && by_port[i].port <= 65535 &&
+                    sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1,
+                                      (uint16_t)by_port[i].port) > 0)
+                        return by_port[i].role;
         return SOCK_ROLE_NONE;
 }
 
@@ -122,21 +133,32 @@ int sock_inherit(unsigned echo_port, unsigned chat_port, unsigned web_port,
                  struct sock_inherited *out, size_t max)
 {
         char **names = NULL;
-        int n = sysd_listen_fds(&names);
+        /* The variables go: no child may take the fds for its own. */
+        int n = sd_listen_fds_with_names(1, &names);
         size_t taken = 0;
 
         if (n < 0)
                 return n;
         for (int i = 0; i < n; i++) {
-                int fd = SYSD_LISTEN_FDS_START + i;
-                const char *name = names ? names[i] : NULL;
-                enum sock_role role = role_of(fd, name, echo_port, chat_port, web_port);
+                int fd = SD_LISTEN_FDS_START + i;
+                const char *name = names && names[i] ? names[i] : "unknown";
+                enum sock_role role = role_by_name(name);
                 char what[ADDR_STR_MAX + 16];
 
                 sock_describe(fd, what, sizeof(what));
+                if (role != SOCK_ROLE_NONE && !fits_role(fd, role)) {
+                        log_msg(LOG_ERR, "%s: refusing socket %s from the service manager: "
+                                "named '%s' but not %s socket (check its .socket unit)",
+                                sock_role_name(role), what, name,
+                                role == SOCK_ROLE_UDP ? "an IP datagram" : "a listening TCP");
+                        close(fd);
+                        continue;
+                }
+                if (role == SOCK_ROLE_NONE)
+                        role = role_by_type(fd, echo_port, chat_port, web_port);
                 if (role == SOCK_ROLE_NONE || taken == max) {
                         log_msg(LOG_WARNING, "closing unknown inherited socket %s (name '%s')",
-                                what, name ? name : "");
+                                what, name);
                         close(fd);
                         continue;
                 }
@@ -150,6 +172,8 @@ int sock_inherit(unsigned echo_port, unsigned chat_port, unsigned web_port,
                 out[taken].role = role;
                 taken++;
         }
+        for (int i = 0; names && names[i]; i++)
+                free(names[i]);
         free(names);
         return (int)taken;
 }

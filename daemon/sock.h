@@ -27,10 +27,13 @@ struct sock_inherited {
         enum sock_role role;
 };
 
-/* Listeners passed by the service manager (LISTEN_FDS). A socket is given
- * its role by its name (echo, chat, udp, web) or, unnamed, by its type and
- * port: datagram = udp, stream on the chat port = chat, on the web port =
- * web, on the echo port = echo. Returns how many were taken (at most
- * max), or -errno. Unusable fds are logged and closed. */
+/* Listeners passed by the service manager (sd_listen_fds_with_names()). A
+ * socket is given its role by its name (echo, chat, udp, web) or, with any
+ * other name, by its type and port: IP datagram = udp, listening TCP on
+ * the chat port = chat, on the web port = web, on the echo port = echo. A
+ * named socket of the wrong kind (a datagram socket named chat, a TCP one
+ * named udp, one not listening, not IP) is refused with an error line.
+ * Returns how many were taken (at most max), or -errno. Unusable fds are
+ * logged and closed. */
 int sock_inherit(unsigned echo_port, unsigned chat_port, unsigned web_port,
                  struct sock_inherited *out, size_t max);

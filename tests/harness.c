@@ -81,7 +81,7 @@ static unsigned bound_port(int fd)
         return ntohs(sa.sin6_port);
 }
 
-static int bind_any(int type)
+static int bind_any(int type, bool listening)
 {
         struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
         int zero = 0;
@@ -91,7 +91,7 @@ static int bind_any(int type)
                 return -1;
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
         if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-            (type == SOCK_STREAM && listen(fd, SOMAXCONN) < 0)) {
+            (type == SOCK_STREAM && listening && listen(fd, SOMAXCONN) < 0)) {
                 close(fd);
                 return -1;
         }
@@ -134,9 +134,19 @@ static int make_listener(const char *name, struct pd *d)
 {
         int fd;
 
+        const char *kind = strchr(name, '/');
+
         if (strcmp(name, "unix") == 0)
                 return socket(AF_UNIX, SOCK_STREAM, 0);
-        fd = bind_any(strcmp(name, "udp") == 0 ? SOCK_DGRAM : SOCK_STREAM);
+        if (kind) {
+                /* "NAME/dgram", "NAME/bound": a socket of the wrong kind for its name. */
+                fd = strcmp(kind, "/dgram") == 0 ? bind_any(SOCK_DGRAM, false) :
+                     strcmp(kind, "/bound") == 0 ? bind_any(SOCK_STREAM, false) : -1;
+                if (fd >= 0)
+                        d->extra_port = bound_port(fd);
+                return fd;
+        }
+        fd = bind_any(strcmp(name, "udp") == 0 ? SOCK_DGRAM : SOCK_STREAM, true);
         if (fd < 0)
                 return -1;
         if (strcmp(name, "echo") == 0)
@@ -153,6 +163,48 @@ static int make_listener(const char *name, struct pd *d)
 }
 
 #define PD_FDS_MAX 8
+
+/* pd_opts.stderr_pipe: a process that copies what pichatd writes to the
+ * pipe p into its log file, until the pipe's write end is closed. */
+static int start_relay(struct pd *d, int p[2])
+{
+        if (pipe(p) < 0)
+                return -1;
+        /* The least a pipe holds: a stuck reader stops pichatd's writes
+         * after a few dozen lines rather than a thousand. */
+        fcntl(p[1], F_SETPIPE_SZ, 4096);
+        d->relay_pid = fork();
+        if (d->relay_pid < 0)
+                return -1;
+        if (d->relay_pid == 0) {
+                char buf[4096];
+                ssize_t n;
+
+                /* No copy of the test's sockets may stay open here. */
+                for (int fd = 3; fd < 1024; fd++)
+                        if (fd != p[0])
+                                close(fd);
+                int log = open(d->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+                while ((n = read(p[0], buf, sizeof(buf))) != 0) {
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n < 0 || write(log, buf, (size_t)n) != n)
+                                _exit(1);
+                }
+                _exit(0);
+        }
+        close(p[0]);
+        /* Made before pichatd's first line, so that log checks find it. */
+        for (int i = 0; i < 200 && access(d->log_path, F_OK) < 0; i++)
+                usleep(5000);
+        return 0;
+}
+
+void pd_relay_pause(struct pd *d, bool pause)
+{
+        if (d->relay_pid > 0)
+                kill(d->relay_pid, pause ? SIGSTOP : SIGCONT);
+}
 
 int pd_start_opts(struct pd *d, const char *ini_extra, const struct pd_opts *o)
 {
@@ -197,6 +249,9 @@ int pd_start_opts(struct pd *d, const char *ini_extra, const struct pd_opts *o)
         }
         if (o->notify && (d->notify_fd = bind_unix_notify(d)) < 0)
                 return -1;
+        int err_pipe[2] = { -1, -1 };
+        if (o->stderr_pipe && start_relay(d, err_pipe) < 0)
+                return -1;
 
         d->pid = fork();
         if (d->pid < 0)
@@ -211,7 +266,7 @@ int pd_start_opts(struct pd *d, const char *ini_extra, const struct pd_opts *o)
                         fds[i] = fcntl(fds[i], F_DUPFD, high + i);
                 for (int i = 0; i < nfds; i++)
                         dup2(fds[i], 3 + i);
-                dup2(log, STDERR_FILENO);
+                dup2(err_pipe[1] >= 0 ? err_pipe[1] : log, STDERR_FILENO);
                 dup2(log, STDOUT_FILENO);
                 for (int fd = 3 + nfds; fd < 1024; fd++)
                         close(fd);
@@ -223,8 +278,19 @@ int pd_start_opts(struct pd *d, const char *ini_extra, const struct pd_opts *o)
                         snprintf(pid, sizeof(pid), "%d", (int)getpid());
                         setenv("LISTEN_FDS", count, 1);
                         setenv("LISTEN_PID", pid, 1);
-                        if (!o->no_fdnames)
-                                setenv("LISTEN_FDNAMES", o->fdnames, 1);
+                        if (!o->no_fdnames) {
+                                /* The names without their "/kind". */
+                                char env[128];
+                                size_t k = 0;
+                                for (const char *c = o->fdnames; *c && k < sizeof(env) - 1; c++) {
+                                        if (*c == '/')
+                                                c += strcspn(c, ":") - 1;
+                                        else
+                                                env[k++] = *c;
+                                }
+                                env[k] = '\0';
+                                setenv("LISTEN_FDNAMES", env, 1);
+                        }
                 }
                 unsetenv("NOTIFY_SOCKET");
                 if (o->notify) {
@@ -259,6 +325,8 @@ int pd_start_opts(struct pd *d, const char *ini_extra, const struct pd_opts *o)
         for (int i = 0; i < nfds; i++)
                 if (fds[i] != d->udp_fd)
                         close(fds[i]);
+        if (err_pipe[1] >= 0)
+                close(err_pipe[1]);     /* the relay ends when pichatd does */
         if (o->no_wait)
                 return 0;
         /* The listeners exist already, so clients may connect at once; wait
@@ -433,6 +501,12 @@ int pd_stop(struct pd *d)
                 r = pd_wait_pid(d->pid, 5000);
                 d->pid = 0;
         }
+        if (d->relay_pid > 0) {
+                /* pichatd is gone: the relay reads what is left and ends. */
+                kill(d->relay_pid, SIGCONT);
+                pd_wait_pid(d->relay_pid, 5000);
+                d->relay_pid = 0;
+        }
         if (d->notify_fd >= 0) {
                 close(d->notify_fd);
                 d->notify_fd = -1;
@@ -470,16 +544,27 @@ int pd_log_count(struct pd *d, const char *needle)
         return n;
 }
 
-bool pd_log_wait(struct pd *d, const char *needle, int timeout_ms)
+bool pd_log_wait_count(struct pd *d, const char *needle, int n, int timeout_ms)
 {
         long long end = clock_now_ms() + timeout_ms;
 
         do {
-                if (pd_log_count(d, needle) > 0)
+                if (pd_log_count(d, needle) >= n)
                         return true;
                 usleep(10000);
         } while (clock_now_ms() < end);
         return false;
+}
+
+int pd_log_count_when(struct pd *d, const char *needle, int n)
+{
+        pd_log_wait_count(d, needle, n, 5000);
+        return pd_log_count(d, needle);
+}
+
+bool pd_log_wait(struct pd *d, const char *needle, int timeout_ms)
+{
+        return pd_log_wait_count(d, needle, 1, timeout_ms);
 }
 
 int pd_run(const char *const argv[], char *out, size_t outsize, int timeout_ms)

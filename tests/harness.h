@@ -22,13 +22,17 @@ struct pd {
         unsigned extra_port;    /* of a listener with another name (pd_opts) */
         int notify_fd;          /* our end of NOTIFY_SOCKET, or -1 */
         int udp_fd;             /* the passed UDP socket, kept (pd_opts.keep_udp), or -1 */
+        pid_t relay_pid;        /* copies pichatd's stderr to log_path (pd_opts.stderr_pipe) */
 };
 
 /* How pd_start_opts() starts pichatd; zero values are the defaults. */
 struct pd_opts {
         /* Listeners the harness binds and passes, as LISTEN_FDNAMES:
          * "echo", "chat", "udp", "web", "unix" (an AF_UNIX stream socket), any
-         * other name a TCP listener (its port in extra_port). NULL: none,
+         * other name a TCP listener (its port in extra_port); "NAME/dgram"
+         * (a UDP socket) and "NAME/bound" (a TCP socket bound, not
+         * listening) pass NAME for a socket of the wrong kind (its port in
+         * extra_port). NULL: none,
          * pichatd binds its own ports (give them in ini_extra, 0 = any;
          * pd_ports_from_log() reads them back). */
         const char *fdnames;
@@ -40,6 +44,8 @@ struct pd_opts {
         bool journal_stream;    /* JOURNAL_STREAM naming pichatd's stderr */
         bool journal_stream_other;      /* JOURNAL_STREAM naming another file */
         bool no_wait;           /* return at once, not once "started" is logged */
+        bool stderr_pipe;       /* pichatd's stderr a pipe, copied to log_path by a
+                                 * relay process that pd_relay_pause() can stop */
         bool keep_udp;          /* keep our copy of the passed UDP socket, as
                                  * systemd does (d->udp_fd; pd_stop closes it) */
 };
@@ -81,6 +87,10 @@ bool pd_notify_wait(struct pd *d, const char *field, char *buf, size_t size, int
  * if present. */
 bool pd_notify_field(const char *msg, const char *name, char *out, size_t size);
 
+/* Stop (pause true) or resume the relay of pd_opts.stderr_pipe: a stderr
+ * that nobody reads, as a stuck journal stream is. */
+void pd_relay_pause(struct pd *d, bool pause);
+
 /* SIGTERM and wait (at most 5 s). Returns the exit status, or -1 if it had
  * to be killed or died of a signal. Removes the temporary directory. */
 int pd_stop(struct pd *d);
@@ -88,8 +98,15 @@ int pd_stop(struct pd *d);
 void pd_signal(struct pd *d, int sig);
 /* true once the daemon's log contains needle, within timeout_ms. */
 bool pd_log_wait(struct pd *d, const char *needle, int timeout_ms);
+/* true once the daemon's log has n lines containing needle. pichatd's log
+ * is written by a thread of its own, a moment after what it tells of:
+ * wait for a count, rather than take one at once. */
+bool pd_log_wait_count(struct pd *d, const char *needle, int n, int timeout_ms);
 /* Count of log lines containing needle, now. */
 int pd_log_count(struct pd *d, const char *needle);
+/* The same once it has reached n, or after 5 s: for a check that the
+ * log says something exactly n times. */
+int pd_log_count_when(struct pd *d, const char *needle, int n);
 /* Overwrite the daemon's config file with the defaults plus ini_extra. */
 void pd_write_conf(struct pd *d, const char *ini_extra);
 

@@ -11,8 +11,9 @@
  *       -g: the server greets every client with one line first.
  *   loadgen idle    -p PORT -n N -P PID [-g] [-t HOLD] [-W N -q WEBPORT]
  *       Connect N clients (greeted if -g) and hold them: the server's RSS
- *       and threads (/proc/PID/status) before and while held, and how long
- *       it took until every client was served.
+ *       and threads (/proc/PID/status), PSS and private memory
+ *       (/proc/PID/smaps_rollup) before and while held, and how long it
+ *       took until every client was served.
  *   loadgen chat    -p PORT -n N [-k K] -r pichat|irc|ncat -m window|paced|burst
  *                   [-w WINDOW] [-R RATE] [-l LINES] [-t SECS]
  *       A room of N members (K of them send). Every line goes to the N-1
@@ -524,14 +525,43 @@ static void proc_status(pid_t pid, long *rss_kib, long *threads)
         fclose(f);
 }
 
+/* From /proc/PID/smaps_rollup: PSS (each shared page divided among the
+ * processes that map it) and private memory (Private_Clean +
+ * Private_Dirty: the pages no other process maps, what this process costs
+ * the machine on its own), and of it Private_Dirty (written pages: this
+ * process's own wherever it runs; a clean page is private only while no
+ * other process maps it). RSS counts a shared library's pages in full in
+ * every process that maps it. */
+static void proc_rollup(pid_t pid, long *pss_kib, long *private_kib, long *dirty_kib)
+{
+        char path[64], line[256];
+        long clean = -1, dirty = -1;
+
+        snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+        FILE *f = fopen(path, "re");
+        *pss_kib = *private_kib = *dirty_kib = -1;
+        if (!f)
+                return;
+        while (fgets(line, sizeof(line), f)) {
+                sscanf(line, "Pss: %ld", pss_kib);
+                sscanf(line, "Private_Clean: %ld", &clean);
+                sscanf(line, "Private_Dirty: %ld", &dirty);
+        }
+        fclose(f);
+        if (clean >= 0 && dirty >= 0)
+                *private_kib = clean + dirty;
+        *dirty_kib = dirty;
+}
+
 static int mode_idle(void)
 {
-        long rss0, thr0, rss1, thr1;
+        long rss0, thr0, rss1, thr1, pss0, priv0, pss1, priv1, dirty0, dirty1;
         int64_t done;
 
         if (opt.pid <= 0)
                 die("idle: -P PID is needed");
         proc_status(opt.pid, &rss0, &thr0);
+        proc_rollup(opt.pid, &pss0, &priv0, &dirty0);
         int64_t t0 = now_ns();
         unsigned got = connect_all(opt.n, on_est_plain, on_greet_line, 1, t0 + 60 * 1000000000LL,
                                    &done);
@@ -540,6 +570,7 @@ static int mode_idle(void)
         struct timespec ts = { (time_t)opt.secs, (long)((opt.secs - (time_t)opt.secs) * 1e9) };
         nanosleep(&ts, NULL);
         proc_status(opt.pid, &rss1, &thr1);
+        proc_rollup(opt.pid, &pss1, &priv1, &dirty1);
         /* Are they all still there? Nobody must have been closed. */
         unsigned closed = 0;
         for (unsigned i = 0; i < opt.n && i < got; i++) {
@@ -549,9 +580,13 @@ static int mode_idle(void)
                         closed++;
         }
         printf("mode=idle n=%u held=%u closed=%u accept_ms=%.1f rss0_kib=%ld rss_kib=%ld "
-               "per_client_kib=%.2f threads0=%ld threads=%ld\n",
+               "per_client_kib=%.2f pss0_kib=%ld pss_kib=%ld per_client_pss_kib=%.2f "
+               "private0_kib=%ld private_kib=%ld per_client_private_kib=%.2f "
+               "private_dirty0_kib=%ld private_dirty_kib=%ld threads0=%ld threads=%ld\n",
                opt.n, got, closed, accept_ms, rss0, rss1,
-               got ? (double)(rss1 - rss0) / got : 0.0, thr0, thr1);
+               got ? (double)(rss1 - rss0) / got : 0.0, pss0, pss1,
+               got ? (double)(pss1 - pss0) / got : 0.0, priv0, priv1,
+               got ? (double)(priv1 - priv0) / got : 0.0, dirty0, dirty1, thr0, thr1);
         return got == opt.n && closed == 0 ? 0 : 3;
 }
 

@@ -201,7 +201,7 @@ START_TEST(limits_line_timeout)
         ck_assert(pd_expect_next(&nul, "line timeout (1 s), closing connection", 2000));
         ck_assert(pd_wait_closed(&nul, 2000));
         ck_assert(pd_log_wait(&d, "(line timeout)", 2000));
-        ck_assert_int_eq(pd_log_count(&d, "(line timeout)"), 2);
+        ck_assert_int_eq(pd_log_count_when(&d, "(line timeout)", 2), 2);
         pd_send(&slow, "still here\n");
         ck_assert(pd_expect_next(&slow, "OK...still here", 2000));
         pd_send(&silent, "me too\n");
