@@ -407,6 +407,15 @@ static void *log_main(void *arg)
                 pthread_mutex_unlock(&q.lock);
                 emit_rec((const struct rec *)(void *)copy);
                 pthread_mutex_lock(&q.lock);
+                /* All written, and drops since: said now, not only with
+                 * whatever message comes next (it may be long). */
+                if (q.count == 0 && q.dropped) {
+                        dropped = q.dropped;
+                        q.dropped = 0;
+                        pthread_mutex_unlock(&q.lock);
+                        emit_dropped(dropped);
+                        pthread_mutex_lock(&q.lock);
+                }
                 q.writing = false;
         }
         /* Stopping, and all written: from now on callers write their own. */

@@ -8,8 +8,10 @@
  * from there to its destination (the journal through libsystemd, stderr
  * or syslog), so that no thread serving a client, and no accept or UDP
  * loop, ever waits for journald or a stuck stderr. A message that finds
- * the queue full is counted, not kept, and the first message that gets
- * through afterwards is preceded by one saying how many were dropped.
+ * the queue full is counted, not kept; the first message that gets
+ * through afterwards is preceded by one saying how many were dropped, or,
+ * when the queue has been written out and none came, that one is said
+ * then.
  * Before log_start() and after log_stop() messages are written at once
  * by the caller (start-up, unit tests, threads still closing at exit).
  *

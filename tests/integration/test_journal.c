@@ -461,6 +461,19 @@ static void stuck_take(struct stuck *s, int wait_ms)
 
 #define FAIL(code, ...) do { fprintf(stderr, "stuck: " __VA_ARGS__); r = (code); goto out; } while (0)
 
+/* The end of the journal at path, for a failure's message. */
+static void journal_tail(const char *path)
+{
+        static char all[4 << 20];
+        FILE *f = path ? fopen(path, "r") : NULL;
+        size_t n = f ? fread(all, 1, sizeof(all) - 1, f) : 0;
+
+        if (f)
+                fclose(f);
+        all[n] = '\0';
+        fprintf(stderr, "--- the journal's last entries:\n%s\n", n > 3000 ? all + n - 3000 : all);
+}
+
 /* The scenario; with journal, under the journal of journal_open(), else
  * with a plain stderr. 0, or a code with its reason on stderr. */
 static int stuck_run(const char *path, bool journal)
@@ -538,18 +551,20 @@ static int stuck_run(const char *path, bool journal)
             s.worst_gap >= STUCK_WATCHDOG_USEC / 1000)
                 FAIL(26, "the watchdog was not kept\n");
 
-        /* Reading again: the next message to get through says how many were
-         * dropped; then a clean stop writes out everything queued. */
+        /* Reading again: once the queue is written out, how many were
+         * dropped is said; later messages get through; a clean stop writes
+         * out everything queued. */
         if (journal)
                 journal_pause(&j, false);
         pd_relay_pause(&s.d, false);
-        if (pd_connect(&v, s.d.echo_port, AF_INET) < 0 || !pd_expect_next(&v, WELCOME, 5000))
-                FAIL(27, "no echo after the journal came back\n");
-        pd_close(&v);
         if (journal ? !journal_has(path, "messages dropped: the log queue was full", 5000) :
                       !pd_log_wait(&s.d, "messages dropped: the log queue was full", 5000))
                 FAIL(28, "no count of the dropped messages\n");
-        if (journal && !journal_has(path, "MESSAGE=echo: disconnected", 5000))
+        if (pd_connect(&v, s.d.echo_port, AF_INET) < 0 || !pd_expect_next(&v, WELCOME, 5000))
+                FAIL(27, "no echo after the journal came back\n");
+        pd_close(&v);
+        if (journal ? !journal_has(path, "MESSAGE=echo: disconnected", 5000) :
+                      !pd_log_wait(&s.d, "echo: disconnected", 5000))
                 FAIL(29, "no message after the count\n");
         for (int i = 0; i < n; i++)
                 pd_close(&s.m[i]);
@@ -563,6 +578,8 @@ static int stuck_run(const char *path, bool journal)
         if (journal && !journal_has(path, "MESSAGE=stopped\n", 1000))
                 FAIL(31, "the last message was not written at the stop\n");
 out:
+        if (r && journal)
+                journal_tail(path);
         for (int i = 0; i < n; i++)
                 pd_close(&s.m[i]);
         if (s.d.pid > 0 || s.d.dir[0])
