@@ -21,6 +21,9 @@ const char *sock_role_name(enum sock_role role)
         case SOCK_ROLE_CHAT: return "chat";
         case SOCK_ROLE_UDP: return "udp";
         case SOCK_ROLE_WEB: return "web";
+        case SOCK_ROLE_DAYTIME: return "daytime";
+        case SOCK_ROLE_TIME: return "time";
+        case SOCK_ROLE_QOTD: return "qotd";
         default: return "unknown";
         }
 }
@@ -89,37 +92,46 @@ fail:
         return r;
 }
 
-static enum sock_role role_of(int fd, const char *name, unsigned echo_port, unsigned chat_port,
-                              unsigned web_port)
+/* The port fd is bound to, or 0. */
+static unsigned bound_port(int fd)
 {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
 
-        if (name && strcmp(name, "echo") == 0)
-                return SOCK_ROLE_ECHO;
-        if (name && strcmp(name, "chat") == 0)
-                return SOCK_ROLE_CHAT;
-        if (name && strcmp(name, "udp") == 0)
-                return SOCK_ROLE_UDP;
-        if (name && strcmp(name, "web") == 0)
-                return SOCK_ROLE_WEB;
-        if (sysd_is_socket(fd, AF_UNSPEC, SOCK_DGRAM, -1) > 0)
-                return SOCK_ROLE_UDP;
-        if (sysd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0)
-                return SOCK_ROLE_NONE;
         if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+                return 0;
+        return addr_port((struct sockaddr *)&ss);
+}
+
+static enum sock_role role_of(int fd, const char *name, const unsigned port[SOCK_ROLE_COUNT])
+{
+        /* Unnamed, by type and port: in this order where ports agree. */
+        static const enum sock_role dgram[] = { SOCK_ROLE_DAYTIME, SOCK_ROLE_TIME,
+                                                SOCK_ROLE_QOTD };
+        static const enum sock_role stream[] = { SOCK_ROLE_CHAT, SOCK_ROLE_WEB, SOCK_ROLE_ECHO,
+                                                 SOCK_ROLE_DAYTIME, SOCK_ROLE_TIME,
+                                                 SOCK_ROLE_QOTD };
+        unsigned p;
+
+        for (int r = SOCK_ROLE_NONE + 1; name && r < SOCK_ROLE_COUNT; r++)
+                if (strcmp(name, sock_role_name((enum sock_role)r)) == 0)
+                        return (enum sock_role)r;
+        if (sysd_is_socket(fd, AF_UNSPEC, SOCK_DGRAM, -1) > 0) {
+                p = bound_port(fd);
+                for (size_t i = 0; p && i < sizeof(dgram) / sizeof(dgram[0]); i++)
+                        if (port[dgram[i]] == p)
+                                return dgram[i];
+                return SOCK_ROLE_UDP;
+        }
+        if (sysd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0 || !(p = bound_port(fd)))
                 return SOCK_ROLE_NONE;
-        if (addr_port((struct sockaddr *)&ss) == chat_port)
-                return SOCK_ROLE_CHAT;
-        if (addr_port((struct sockaddr *)&ss) == web_port)
-                return SOCK_ROLE_WEB;
-        if (addr_port((struct sockaddr *)&ss) == echo_port)
-                return SOCK_ROLE_ECHO;
+        for (size_t i = 0; i < sizeof(stream) / sizeof(stream[0]); i++)
+                if (port[stream[i]] == p)
+                        return stream[i];
         return SOCK_ROLE_NONE;
 }
 
-int sock_inherit(unsigned echo_port, unsigned chat_port, unsigned web_port,
-                 struct sock_inherited *out, size_t max)
+int sock_inherit(const unsigned port[SOCK_ROLE_COUNT], struct sock_inherited *out, size_t max)
 {
         char **names = NULL;
         int n = sysd_listen_fds(&names);
@@ -130,8 +142,10 @@ int sock_inherit(unsigned echo_port, unsigned chat_port, unsigned web_port,
         for (int i = 0; i < n; i++) {
                 int fd = SYSD_LISTEN_FDS_START + i;
                 const char *name = names ? names[i] : NULL;
-                enum sock_role role = role_of(fd, name, echo_port, chat_port, web_port);
+                enum sock_role role = role_of(fd, name, port);
                 char what[ADDR_STR_MAX + 16];
+                int type = 0;
+                socklen_t tl = sizeof(type);
 
                 sock_describe(fd, what, sizeof(what));
                 if (role == SOCK_ROLE_NONE || taken == max) {
@@ -146,8 +160,11 @@ int sock_inherit(unsigned echo_port, unsigned chat_port, unsigned web_port,
                         fcntl(fd, F_SETFL, fl | O_NONBLOCK);
                 log_msg(LOG_INFO, "%s: using socket %s from the service manager",
                         sock_role_name(role), what);
+                if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0)
+                        type = 0;
                 out[taken].fd = fd;
                 out[taken].role = role;
+                out[taken].type = type;
                 taken++;
         }
         free(names);
