@@ -268,10 +268,11 @@ START_TEST(answer_service_beside_echo)
         usleep(300 * 1000);
         ck_assert_uint_eq(answer_requests(&a), 0);
 
-        /* From anyone else. */
-        struct fixture g = f;
-        g.port = ntohs(sa.sin_port);
-        ck_assert_int_eq(ask(&g, "127.0.0.1", "", reply, sizeof(reply)), 26);
+        /* From anyone else (ask() sends to f.port: the daytime one now). */
+        unsigned echo_port = f.port;
+        f.port = ntohs(sa.sin_port);
+        ck_assert_int_eq(ask(&f, "127.0.0.1", "", reply, sizeof(reply)), 26);
+        f.port = echo_port;
         ck_assert_str_eq(reply + 24, "\r\n");
         ck_assert_uint_eq(atomic_load(&a.udp), 1);
         ck_assert_uint_eq(atomic_load(&a.tcp), 0);
