@@ -22,6 +22,27 @@ void net_hostport(const char *host, const char *port, char *buf, size_t size)
                 snprintf(buf, size, "%s:%s", host, port);
 }
 
+/* getaddrinfo() for host (NULL: any, with AI_PASSIVE in flags) and a->port:
+ * 0 with *res set, or -EHOSTUNREACH after saying why on stderr. */
+static int resolve(const struct args *a, const char *host, int socktype, int flags,
+                   struct addrinfo **res)
+{
+        struct addrinfo hints;
+        int r;
+
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_family = a->family;
+        hints.ai_socktype = socktype;
+        hints.ai_flags = AI_NUMERICSERV | flags;
+        r = getaddrinfo(host, a->port, &hints, res);
+        if (r != 0) {
+                fprintf(stderr, "pichat: cannot resolve %s: %s\n", host ? host : "*",
+                        r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+                return -EHOSTUNREACH;
+        }
+        return 0;
+}
+
 /* Connect fd to one address: 0 or -errno. */
 static int connect_one(int fd, const struct addrinfo *ai, int socktype, unsigned timeout_s)
 {
@@ -53,20 +74,12 @@ static int connect_one(int fd, const struct addrinfo *ai, int socktype, unsigned
 
 int net_connect(const struct args *a, int socktype)
 {
-        struct addrinfo hints, *res = NULL;
+        struct addrinfo *res = NULL;
         char where[320];
-        int r, err = 0, fd = -1;
+        int err = 0, fd = -1;
 
-        memset(&hints, 0, sizeof(hints));
-        hints.ai_family = a->family;
-        hints.ai_socktype = socktype;
-        hints.ai_flags = AI_NUMERICSERV;
-        r = getaddrinfo(a->host, a->port, &hints, &res);
-        if (r != 0) {
-                fprintf(stderr, "pichat: cannot resolve %s: %s\n", a->host,
-                        r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+        if (resolve(a, a->host, socktype, 0, &res) < 0)
                 return -EHOSTUNREACH;
-        }
         for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
                 fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                             ai->ai_protocol);
@@ -118,22 +131,14 @@ static int listen_one(const struct addrinfo *ai, bool dual)
 
 int net_listen(const struct args *a, int socktype, char *where, size_t size)
 {
-        struct addrinfo hints, *res = NULL;
-        int r, fd = -EADDRNOTAVAIL;
+        struct addrinfo *res = NULL;
+        int fd = -EADDRNOTAVAIL;
 
-        memset(&hints, 0, sizeof(hints));
-        hints.ai_family = a->family;
-        hints.ai_socktype = socktype;
-        hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
         /* Every address: "::" first (IPv4 too), then 0.0.0.0 on a system
          * without IPv6. */
-        r = getaddrinfo(a->host ? a->host : a->family == AF_INET ? "0.0.0.0" :
-                        a->family == AF_INET6 ? "::" : NULL, a->port, &hints, &res);
-        if (r != 0) {
-                fprintf(stderr, "pichat: cannot resolve %s: %s\n", a->host ? a->host : "*",
-                        r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+        if (resolve(a, a->host ? a->host : a->family == AF_INET ? "0.0.0.0" :
+                    a->family == AF_INET6 ? "::" : NULL, socktype, AI_PASSIVE, &res) < 0)
                 return -EHOSTUNREACH;
-        }
         /* getaddrinfo() lists 0.0.0.0 before :: for no host: take :: first. */
         const struct addrinfo *order[2] = { NULL, NULL };
         for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
@@ -205,20 +210,12 @@ int net_udp_error(int fd, int *err, struct sockaddr_storage *about)
 
 int net_udp_peer(const struct args *a, struct sockaddr_storage *peer, socklen_t *len)
 {
-        struct addrinfo hints, *res = NULL;
+        struct addrinfo *res = NULL;
         char where[320];
         int r, fd;
 
-        memset(&hints, 0, sizeof(hints));
-        hints.ai_family = a->family;
-        hints.ai_socktype = SOCK_DGRAM;
-        hints.ai_flags = AI_NUMERICSERV;
-        r = getaddrinfo(a->host, a->port, &hints, &res);
-        if (r != 0) {
-                fprintf(stderr, "pichat: cannot resolve %s: %s\n", a->host,
-                        r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+        if (resolve(a, a->host, SOCK_DGRAM, 0, &res) < 0)
                 return -EHOSTUNREACH;
-        }
         memcpy(peer, res->ai_addr, res->ai_addrlen);
         *len = res->ai_addrlen;
         fd = socket(res->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

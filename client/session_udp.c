@@ -35,12 +35,63 @@
 #define INPUT_MAX       8192    /* a longer input line goes in several datagrams */
 #define KEYS_SIZE       256
 
+/* Scripted input, cut into lines. */
+struct input_lines {
+        char line[INPUT_MAX];   /* the line being collected */
+        size_t len;
+};
+
 struct udp {
         struct session *s;
         struct screen sc;
-        char line[INPUT_MAX];   /* scripted input line being collected */
-        size_t len;
+        struct input_lines in;
 };
+
+/* Every line of p (CR LF or LF) to fn without its line end; a line longer
+ * than INPUT_MAX goes in pieces. true when fn asks to end. */
+static bool lines_feed(struct input_lines *in, const char *p, size_t n,
+                       bool (*fn)(void *arg, const char *line, size_t len), void *arg)
+{
+        for (size_t i = 0; i < n; i++) {
+                if (p[i] == '\n') {
+                        size_t len = in->len;
+                        if (len > 0 && in->line[len - 1] == '\r')
+                                len--;
+                        in->len = 0;
+                        if (fn(arg, in->line, len))
+                                return true;
+                        continue;
+                }
+                if (in->len == INPUT_MAX) {
+                        in->len = 0;
+                        if (fn(arg, in->line, INPUT_MAX))
+                                return true;
+                }
+                in->line[in->len++] = p[i];
+        }
+        return false;
+}
+
+/* The end of the input: a last line without its line end still counts. */
+static void lines_end(struct input_lines *in,
+                      bool (*fn)(void *arg, const char *line, size_t len), void *arg)
+{
+        if (in->len > 0)
+                fn(arg, in->line, in->len);
+        in->len = 0;
+}
+
+/* What stdin has: bytes into buf (keys, one read's worth, when
+ * interactive), 0 at its end (or when it cannot be read), -1 for
+ * nothing now. */
+static ssize_t stdin_read(const struct session *s, char *buf, size_t size)
+{
+        ssize_t n = read(STDIN_FILENO, buf, s->interactive && size > KEYS_SIZE ? KEYS_SIZE : size);
+
+        if (n < 0)
+                return errno == EINTR || errno == EAGAIN ? -1 : 0;
+        return n;
+}
 
 static void drain_stale(int fd)
 {
@@ -129,28 +180,7 @@ static int exchange(struct udp *u, const char *msg, size_t len)
         }
 }
 
-/* Scripted input: every line (CR LF or LF) is a message. */
-static int feed_lines(struct udp *u, const char *p, size_t n)
-{
-        for (size_t i = 0; i < n; i++) {
-                if (p[i] == '\n') {
-                        size_t len = u->len;
-                        if (len > 0 && u->line[len - 1] == '\r')
-                                len--;
-                        u->len = 0;
-                        if (exchange(u, u->line, len) == SESSION_END)
-                                return SESSION_END;
-                        continue;
-                }
-                if (u->len == INPUT_MAX && exchange(u, u->line, u->len) == SESSION_END)
-                        return SESSION_END;
-                if (u->len == INPUT_MAX)
-                        u->len = 0;
-                u->line[u->len++] = p[i];
-        }
-        return 0;
-}
-
+/* A line typed or read is a message: true when the session ends. */
 static bool typed_line(void *arg, const char *line, size_t n)
 {
         return exchange(arg, line, n) == SESSION_END;
@@ -159,21 +189,17 @@ static bool typed_line(void *arg, const char *line, size_t n)
 static int read_stdin(struct udp *u)
 {
         static char in[INPUT_MAX];
-        ssize_t n = read(STDIN_FILENO, in, u->s->interactive ? KEYS_SIZE : sizeof(in));
+        ssize_t n = stdin_read(u->s, in, sizeof(in));
 
-        if (n < 0) {
-                if (errno == EINTR || errno == EAGAIN)
-                        return 0;
-                n = 0;
-        }
+        if (n < 0)
+                return 0;
         if (n == 0) {
-                /* A last line without its line end still counts. */
-                if (!u->s->interactive && u->len > 0)
-                        exchange(u, u->line, u->len);
+                if (!u->s->interactive)
+                        lines_end(&u->in, typed_line, u);
                 return SESSION_END;
         }
         if (!u->s->interactive)
-                return feed_lines(u, in, (size_t)n);
+                return lines_feed(&u->in, in, (size_t)n, typed_line, u) ? SESSION_END : 0;
         return screen_keys(&u->sc, in, (size_t)n, typed_line, u) ? SESSION_END : 0;
 }
 
@@ -217,8 +243,7 @@ struct uchat {
         socklen_t peer_len;
         bool have_peer;
         bool fixed;                     /* --chat: the peer stays HOST PORT */
-        char line[INPUT_MAX];           /* scripted input line being collected */
-        size_t len;
+        struct input_lines in;
         int64_t quiet_end;              /* input done: end when silent till then */
 };
 
@@ -347,55 +372,31 @@ static void chat_send(struct uchat *u, const char *msg, size_t len)
         }
 }
 
+/* A line typed or read is a datagram. */
 static bool chat_typed(void *arg, const char *line, size_t n)
 {
         chat_send(arg, line, n);
         return false;
 }
 
-/* Scripted input: every line (CR LF or LF) is a datagram. */
-static void chat_lines(struct uchat *u, const char *p, size_t n)
-{
-        for (size_t i = 0; i < n; i++) {
-                if (p[i] == '\n') {
-                        size_t len = u->len;
-                        if (len > 0 && u->line[len - 1] == '\r')
-                                len--;
-                        chat_send(u, u->line, len);
-                        u->len = 0;
-                        continue;
-                }
-                if (u->len == INPUT_MAX) {
-                        chat_send(u, u->line, u->len);
-                        u->len = 0;
-                }
-                u->line[u->len++] = p[i];
-        }
-}
-
 /* 0 to go on, SESSION_END. */
 static int chat_stdin(struct uchat *u)
 {
         static char in[INPUT_MAX];
-        ssize_t n = read(STDIN_FILENO, in, u->s->interactive ? KEYS_SIZE : sizeof(in));
+        ssize_t n = stdin_read(u->s, in, sizeof(in));
 
-        if (n < 0) {
-                if (errno == EINTR || errno == EAGAIN)
-                        return 0;
-                n = 0;
-        }
+        if (n < 0)
+                return 0;
         if (n == 0) {
                 if (u->s->interactive)
                         return SESSION_END;
-                if (u->len > 0)
-                        chat_send(u, u->line, u->len);
-                u->len = 0;
+                lines_end(&u->in, chat_typed, u);
                 /* What the peer still says is shown, until it is silent. */
                 u->quiet_end = clock_now_ms() + (int64_t)u->s->a->timeout_s * 1000;
                 return 0;
         }
         if (!u->s->interactive) {
-                chat_lines(u, in, (size_t)n);
+                lines_feed(&u->in, in, (size_t)n, chat_typed, u);
                 return 0;
         }
         return screen_keys(&u->sc, in, (size_t)n, chat_typed, u) ? SESSION_END : 0;

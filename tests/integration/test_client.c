@@ -965,14 +965,16 @@ START_TEST(peer_chat_named)
 END_TEST
 
 /* Without -n, plain lines both ways: nc is a peer (and telnet's lines,
- * CR LF, arrive the same). With -n the nc user sees the introduction. */
+ * CR LF, arrive the same). With -n (the second run) the nc user sees the
+ * introduction first; nc gives none, so its lines stay plain. */
 START_TEST(peer_chat_with_nc)
 {
         static struct proc lis, nc;
         char sport[16];
 
-        const char *const args[] = { "-l", "-t", "2", "127.0.0.1", "0", NULL };
-        proc_start(&lis, args);
+        const char *const plain[] = { "-l", "-t", "2", "127.0.0.1", "0", NULL };
+        const char *const named[] = { "-l", "-n", "alice", "-t", "2", "127.0.0.1", "0", NULL };
+        proc_start(&lis, _i ? named : plain);
         snprintf(sport, sizeof(sport), "%u", listening_port(&lis));
         ck_assert(proc_write(&lis, "to nc\n"));
         const char *const nc_args[] = { "-q", "2", "127.0.0.1", sport, NULL };
@@ -982,7 +984,7 @@ START_TEST(peer_chat_with_nc)
         ck_assert(proc_wait(&nc, false, "to nc\r\n", 10000));
         ck_assert_int_eq(proc_end(&nc, 15000), 0);
         ck_assert_int_eq(proc_end(&lis, 15000), 0);
-        ck_assert_str_eq(nc.obuf, "to nc\r\n");
+        ck_assert_str_eq(nc.obuf, _i ? "/nick alice\r\nto nc\r\n" : "to nc\r\n");
         ck_assert_str_eq(lis.obuf, "from nc\nsecond\n");
 }
 END_TEST
@@ -1202,7 +1204,7 @@ Suite *test_suite(void)
         TCase *peers = tcase_create("peers");
         tcase_set_timeout(peers, 60);
         tcase_add_test(peers, peer_chat_named);
-        tcase_add_test(peers, peer_chat_with_nc);
+        tcase_add_loop_test(peers, peer_chat_with_nc, 0, 2);
         tcase_add_test(peers, peer_second_refused);
         tcase_add_test(peers, peer_port_in_use);
         tcase_add_test(peers, udp_chat_peers);
