@@ -61,8 +61,9 @@ void answer_quotes_log(const struct conf *cf)
                 return;
         if (q->skipped)
                 log_ctx(LOG_WARNING, &ctx, "%s:%u: skipped %zu quote%s longer than %d "
-                        "bytes (the first begins here)", conf_quotes_path(cf), q->first_skipped_line,
-                        q->skipped, q->skipped == 1 ? "" : "s", PICHAT_ANSWER_MAX);
+                        "bytes (the first begins here)", conf_quotes_path(cf),
+                        q->first_skipped_line, q->skipped, q->skipped == 1 ? "" : "s",
+                        PICHAT_ANSWER_MAX);
         log_ctx(LOG_INFO, &ctx, "%zu quote%s from %s", q->n, q->n == 1 ? "" : "s",
                 conf_quotes_path(cf));
 }

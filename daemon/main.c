@@ -118,6 +118,14 @@ static void role_ports(const struct conf *cf, unsigned port[SOCK_ROLE_COUNT])
         port[SOCK_ROLE_QOTD] = cf->qotd.port;
 }
 
+/* Which of a role's sockets one of type is: [1] the UDP one of a service
+ * that answers once, [0] any other (a role with one socket has it there,
+ * whatever its type: a misnamed socket is its role's all the same). */
+static int role_side(enum sock_role role, int type)
+{
+        return answer_index(role) >= 0 && type == SOCK_DGRAM;
+}
+
 /* The UDP state serves the UDP echo and the UDP side of the others. */
 static bool udp_needed(const struct conf *cf)
 {
@@ -140,7 +148,7 @@ static bool chat_needed(const struct conf *cf)
 static int open_listeners(const struct conf *cf, struct listen_plan *plan, size_t max)
 {
         struct sock_inherited inh[LISTEN_MAX];
-        /* What the service manager passed, by role and [0] TCP, [1] UDP. */
+        /* What the service manager passed, by role and role_side(). */
         bool have[SOCK_ROLE_COUNT][2] = { { false } };
         unsigned port[SOCK_ROLE_COUNT];
         size_t n = 0;
@@ -157,7 +165,7 @@ static int open_listeners(const struct conf *cf, struct listen_plan *plan, size_
         for (int i = 0; i < k; i++) {
                 plan[n].fd = inh[i].fd;
                 plan[n].role = inh[i].role;
-                have[inh[i].role][inh[i].type == SOCK_DGRAM] = true;
+                have[inh[i].role][role_side(inh[i].role, inh[i].type)] = true;
                 n++;
         }
 
@@ -181,7 +189,7 @@ static int open_listeners(const struct conf *cf, struct listen_plan *plan, size_
                 bool dgram = wanted[w].type == SOCK_DGRAM;
                 bool enabled = role_enabled(cf, role) && (!dgram || role_udp(cf, role));
 
-                if (!enabled || have[role][dgram])
+                if (!enabled || have[role][role_side(role, wanted[w].type)])
                         continue;
                 for (unsigned b = 0; b < cf->server.n_bind && n < max; b++) {
                         char err[256];
