@@ -10,17 +10,23 @@
 void args_usage(FILE *out)
 {
         fprintf(out,
-                "Usage: pichat [-u] [-4|-6] [-n NICK] [-t TIMEOUT] HOST [PORT]\n"
-                "Talk to a pichatd chat or echo server (TCP), or to its UDP echo service.\n\n"
-                "  -u, --udp           UDP echo mode (default port " PICHAT_UDP_PORT ")\n"
+                "Usage: pichat [-u [--chat]] [-4|-6] [-n NICK] [-t TIMEOUT] HOST [PORT]\n"
+                "       pichat -l [-u] [-4|-6] [-n NICK] [-t TIMEOUT] [ADDRESS] PORT\n"
+                "Talk to a pichatd chat or echo server (TCP), or to its UDP echo service;\n"
+                "or chat with one peer, over TCP or UDP, waiting for it with -l.\n\n"
+                "  -l, --listen        wait on PORT (of ADDRESS, default all) for one peer\n"
+                "  -u, --udp           UDP echo mode (default port " PICHAT_UDP_PORT "); with\n"
+                "                      --chat or -l, a chat in datagrams\n"
+                "      --chat          with -u: chat with the peer at HOST PORT\n"
                 "  -4, --ipv4          use IPv4 only\n"
                 "  -6, --ipv6          use IPv6 only\n"
-                "  -n, --nick NICK     send /nick NICK after connecting\n"
+                "  -n, --nick NICK     send /nick NICK after connecting (a peer shows\n"
+                "                      your lines as <NICK> text)\n"
                 "                      (a chat password is taken from $PICHAT_PASSWORD)\n"
                 "  -t, --timeout SECS  connect and UDP reply timeout (default %d)\n"
                 "  -h, --help          show this help\n"
                 "  -V, --version       show the version\n\n"
-                "PORT defaults to " PICHAT_TCP_PORT " (TCP) or " PICHAT_UDP_PORT " (UDP).\n"
+                "PORT defaults to " PICHAT_TCP_PORT " (TCP) or " PICHAT_UDP_PORT " (UDP); -l needs it.\n"
                 "Exit status: 0 clean end, 1 connection error, 2 usage error.\n",
                 PICHAT_TIMEOUT_DEFAULT);
 }
@@ -72,6 +78,8 @@ int args_parse(int argc, char *argv[], struct args *a, char *err, size_t errsize
 {
         static const struct option longopts[] = {
                 { "udp", no_argument, NULL, 'u' },
+                { "listen", no_argument, NULL, 'l' },
+                { "chat", no_argument, NULL, 'C' },
                 { "ipv4", no_argument, NULL, '4' },
                 { "ipv6", no_argument, NULL, '6' },
                 { "nick", required_argument, NULL, 'n' },
@@ -90,10 +98,16 @@ int args_parse(int argc, char *argv[], struct args *a, char *err, size_t errsize
         /* optind 0 makes glibc start over, so tests can parse many times. */
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":u46n:t:hV", longopts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":ul46n:t:hV", longopts, NULL)) != -1) {
                 switch (c) {
                 case 'u':
                         a->udp = true;
+                        break;
+                case 'l':
+                        a->listen = true;
+                        break;
+                case 'C':
+                        a->chat = true;
                         break;
                 case '4':
                 case '6':
@@ -131,16 +145,34 @@ int args_parse(int argc, char *argv[], struct args *a, char *err, size_t errsize
                         return fail(err, errsize, "unknown option %.64s", argv[optind - 1]);
                 }
         }
-        if (optind >= argc)
-                return fail(err, errsize, "no HOST given");
-        if (argc - optind > 2)
-                return fail(err, errsize, "too many arguments");
-        a->host = argv[optind];
-        if (a->host[0] == '\0')
-                return fail(err, errsize, "empty HOST");
-        a->port = optind + 1 < argc ? argv[optind + 1] : a->udp ? PICHAT_UDP_PORT : PICHAT_TCP_PORT;
-        if (!parse_uint(a->port, 1, 65535, &v))
-                return fail(err, errsize, "invalid port '%s' (1-65535)", a->port);
+        if (a->chat && !a->udp)
+                return fail(err, errsize, "--chat is for UDP (-u): over TCP every session is a chat");
+        if (a->listen) {
+                /* pichat -l [ADDRESS] PORT, as nc -l has it. */
+                if (optind >= argc)
+                        return fail(err, errsize, "-l needs a PORT to listen on");
+                if (argc - optind > 2)
+                        return fail(err, errsize, "too many arguments");
+                a->host = argc - optind == 2 ? argv[optind] : NULL;
+                a->port = argv[argc - 1];
+                a->chat = a->udp;
+                if (a->host && a->host[0] == '\0')
+                        return fail(err, errsize, "empty ADDRESS");
+        } else {
+                if (optind >= argc)
+                        return fail(err, errsize, "no HOST given");
+                if (argc - optind > 2)
+                        return fail(err, errsize, "too many arguments");
+                a->host = argv[optind];
+                if (a->host[0] == '\0')
+                        return fail(err, errsize, "empty HOST");
+                a->port = optind + 1 < argc ? argv[optind + 1] :
+                          a->udp ? PICHAT_UDP_PORT : PICHAT_TCP_PORT;
+        }
+        /* Listening, 0 is any free port (pichat says which). */
+        if (!parse_uint(a->port, a->listen ? 0 : 1, 65535, &v))
+                return fail(err, errsize, "invalid port '%s' (%d-65535)", a->port,
+                            a->listen ? 0 : 1);
         if (a->udp && a->nick)
                 return fail(err, errsize, "-n has no meaning with -u");
         return ARGS_RUN;

@@ -22,10 +22,12 @@ enum {
 
 struct args {
         bool udp;
+        bool listen;            /* -l: wait for one peer on [host] port */
+        bool chat;              /* UDP chat (--chat, or -u -l), not the UDP echo */
         int family;             /* AF_UNSPEC, AF_INET or AF_INET6 */
         const char *nick;       /* NULL: send no /nick */
         unsigned timeout_s;     /* connect, UDP reply and end-of-input wait */
-        const char *host;
+        const char *host;       /* with listen: the address to listen on, NULL for all */
         const char *port;       /* decimal, 1-65535 */
 };
 

@@ -1,10 +1,16 @@
-/* session_tcp: the TCP chat/echo dialogue.
+/* session_tcp: the TCP chat/echo dialogue, with a server or with one peer.
  *
  * One poll loop waits on the socket, stdin and the signal pipe at once.
  * Nothing blocks but the writes to stdout: outgoing text waits in a
  * bounded queue, and stdin is not read while the queue lacks room for
  * what one read could add, so a server that stops reading stalls the
- * input instead of growing memory. */
+ * input instead of growing memory.
+ *
+ * A peer (pichat -l on the other side, or this side listening) may
+ * introduce itself with "/nick NAME" as its first line, as -n does here:
+ * the line is not shown, and the peer's lines are shown as "<NAME> text".
+ * Without it, lines are shown as they come, so nc and telnet are peers
+ * too. Listening, a second peer is told it is not wanted and closed. */
 #include "session.h"
 
 #include <errno.h>
@@ -16,6 +22,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "net.h"
 #include "outfilter.h"
 #include "screen.h"
 #include "telnet.h"
@@ -26,6 +33,8 @@
 #define OUTQ_SIZE       65536
 #define PIECE_MAX       4096    /* longest piece of a server line shown at once */
 #define PARTIAL_MS      300     /* show a line with no end yet after this */
+#define INTRO           "/nick "        /* how a peer introduces itself */
+#define INTRO_MAX       (sizeof(INTRO) + PICHAT_NICK_MAX)
 
 struct tcp {
         struct session *s;
@@ -42,6 +51,12 @@ struct tcp {
         bool midline;           /* scripted input ended without a line end */
         bool shut;              /* our side is closed: the server's close is expected */
         int64_t linger_end;     /* give up waiting for the server then */
+        /* The peer's first line, held while it may be an introduction. */
+        char intro[INTRO_MAX];
+        size_t ilen;
+        bool intro_done;
+        char name[PICHAT_NICK_MAX + 1]; /* the peer's, "" if it gave none */
+        bool line_start;        /* the next byte shown begins a line */
 };
 
 static void queue_raw(struct tcp *t, const void *p, size_t n)
@@ -126,13 +141,106 @@ static void status(struct tcp *t, const char *msg)
         fprintf(stderr, "%s\n", msg);
 }
 
+/* Server text, each line after "<NAME> " once the peer has given one. */
+static int show_labelled(struct tcp *t, const char *s, size_t n)
+{
+        char label[PICHAT_NICK_MAX + 4];
+        int r;
+
+        if (!t->name[0])
+                return show_text(t, s, n);
+        while (n > 0) {
+                const char *nl = memchr(s, '\n', n);
+                size_t k = nl ? (size_t)(nl - s) + 1 : n;
+
+                if (t->line_start) {
+                        int len = snprintf(label, sizeof(label), "<%s> ", t->name);
+                        if ((r = show_text(t, label, (size_t)len)) < 0)
+                                return r;
+                }
+                if ((r = show_text(t, s, k)) < 0)
+                        return r;
+                t->line_start = nl != NULL;
+                s += k;
+                n -= k;
+        }
+        return 0;
+}
+
+/* Whether the held first line is "/nick NAME": NAME is kept. */
+static bool intro_is_name(struct tcp *t)
+{
+        size_t p = strlen(INTRO), n = t->ilen - p;
+
+        if (t->ilen <= p || n > PICHAT_NICK_MAX)
+                return false;
+        for (size_t i = p; i < t->ilen; i++)
+                if ((unsigned char)t->intro[i] <= ' ')
+                        return false;
+        memcpy(t->name, t->intro + p, n);
+        t->name[n] = '\0';
+        return true;
+}
+
+/* The first line, as far as it has come: held while it still reads like
+ * an introduction, shown as it is once it cannot be one. Consumes what
+ * it looks at from *s and *n. */
+static int intro_feed(struct tcp *t, const char **s, size_t *n)
+{
+        char msg[PICHAT_NICK_MAX + sizeof(t->s->where) + 32];
+
+        while (*n > 0 && !t->intro_done) {
+                char c = **s;
+
+                if (c == '\n') {
+                        (*s)++;
+                        (*n)--;
+                        t->intro_done = true;
+                        if (intro_is_name(t)) {
+                                snprintf(msg, sizeof(msg), "Chatting with %s (%s)", t->name,
+                                         t->s->where);
+                                if (t->s->interactive) {
+                                        status(t, msg);
+                                        screen_show(&t->sc);
+                                }
+                                return 0;
+                        }
+                        int r = show_labelled(t, t->intro, t->ilen);
+                        return r < 0 ? r : show_labelled(t, "\n", 1);
+                }
+                if (t->ilen == sizeof(t->intro) ||
+                    (t->ilen < strlen(INTRO) && c != INTRO[t->ilen])) {
+                        t->intro_done = true;
+                        return show_labelled(t, t->intro, t->ilen);
+                }
+                t->intro[t->ilen++] = c;
+                (*s)++;
+                (*n)--;
+        }
+        return 0;
+}
+
+static int peer_text(struct tcp *t, const char *s, size_t n)
+{
+        int r;
+
+        if (!t->intro_done && (r = intro_feed(t, &s, &n)) < 0)
+                return r;
+        return n > 0 ? show_labelled(t, s, n) : 0;
+}
+
 /* The connection ended: show what is left of the server's output. */
 static void drain_output(struct tcp *t)
 {
         char tail[3];
         size_t n = outf_finish(&t->filt, tail);
 
-        show_text(t, tail, n);
+        /* A first line cut short is text like any other. */
+        if (!t->intro_done) {
+                t->intro_done = true;
+                show_labelled(t, t->intro, t->ilen);
+        }
+        show_labelled(t, tail, n);
         if (t->plen > 0)
                 show_piece(t);
         screen_hide(&t->sc);
@@ -163,17 +271,45 @@ static int read_socket(struct tcp *t)
         }
         if (n == 0) {
                 drain_output(t);
-                if (!t->shut)
+                if (!t->shut && t->s->listen_fd >= 0) {
+                        char msg[sizeof(t->s->where) + 32];
+                        snprintf(msg, sizeof(msg), "Disconnected from %s", t->s->where);
+                        status(t, msg);
+                } else if (!t->shut) {
                         status(t, "Disconnected from chat server");
+                }
                 return SESSION_END;
         }
         if (t->shut)
                 t->linger_end = clock_now_ms() + (int64_t)t->s->a->timeout_s * 1000;
         olen = outf_feed(&t->filt, in, (size_t)n, out, reply, &rlen);
         queue_raw(t, reply, rlen);
-        if ((r = show_text(t, out, olen)) < 0)
+        if ((r = peer_text(t, out, olen)) < 0)
                 return r;       /* stdout is gone: nobody to talk to */
         return 0;
+}
+
+/* Listening, with a peer already: whoever else connects is told so and
+ * closed at once (never who the peer is). */
+static void refuse_peer(struct tcp *t)
+{
+        static const char busy[] = "pichat: busy: already chatting with someone else; try again "
+                                   "later\r\n";
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof(ss);
+        char who[ADDR_STR_MAX], msg[ADDR_STR_MAX + 64];
+        int fd = accept4(t->s->listen_fd, (struct sockaddr *)&ss, &len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd < 0)
+                return;
+        send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+        shutdown(fd, SHUT_WR);
+        close(fd);
+        addr_format((struct sockaddr *)&ss, who, sizeof(who));
+        snprintf(msg, sizeof(msg), "pichat: turned away %s: already chatting", who);
+        status(t, msg);
+        screen_show(&t->sc);
 }
 
 /* Scripted input goes out as it comes: LF becomes CR LF, CR is dropped,
@@ -256,14 +392,15 @@ static int run(struct tcp *t)
                 if (t->shut && (wake < 0 || t->linger_end < wake))
                         wake = t->linger_end;
 
-                struct pollfd pfd[3] = {
+                struct pollfd pfd[4] = {
                         { .fd = s->fd, .events = (short)(POLLIN | (t->qlen ? POLLOUT : 0)) },
                         { .fd = STDIN_FILENO, .events = POLLIN },
                         { .fd = s->sigfd, .events = POLLIN },
+                        { .fd = s->listen_fd, .events = POLLIN },
                 };
                 if (t->stdin_eof || OUTQ_SIZE - t->qlen < stdin_room(t))
                         pfd[1].fd = -1;
-                if (poll(pfd, 3, wake < 0 ? -1 : wake > now ? (int)(wake - now) : 0) < 0) {
+                if (poll(pfd, 4, wake < 0 ? -1 : wake > now ? (int)(wake - now) : 0) < 0) {
                         if (errno == EINTR)
                                 continue;
                         r = -errno;
@@ -272,6 +409,8 @@ static int run(struct tcp *t)
                 }
                 if (pfd[2].revents && screen_signals(&t->sc))
                         return SESSION_END;
+                if (pfd[3].revents)
+                        refuse_peer(t);
                 if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR) &&
                     (r = read_socket(t)) != 0)
                         return r;
@@ -304,6 +443,7 @@ int tcp_run(struct session *s)
 
         memset(&t, 0, sizeof(t));
         t.s = s;
+        t.line_start = true;
         outf_init(&t.filt, true);
         screen_init(&t.sc, s->interactive, "<You> ");
         /* A password server wants /pass before anything else, /nick too.
@@ -322,7 +462,10 @@ int tcp_run(struct session *s)
                 queue_line(&t, cmd, (size_t)n);
         }
         if (s->interactive) {
-                fprintf(stderr, "Connected to remote host. Start sending messages\n");
+                if (s->listen_fd >= 0)
+                        fprintf(stderr, "Connected with %s. Start sending messages\n", s->where);
+                else
+                        fprintf(stderr, "Connected to remote host. Start sending messages\n");
                 screen_show(&t.sc);
         }
         r = run(&t);
@@ -330,4 +473,42 @@ int tcp_run(struct session *s)
         /* Lines typed just before quitting still go out if they can. */
         flush_queue(&t);
         return r < 0 ? EXIT_CONNECT : 0;
+}
+
+int tcp_wait_peer(struct session *s)
+{
+        if (s->interactive)
+                fprintf(stderr, "Waiting for a peer on %s\n", s->bound);
+        for (;;) {
+                struct pollfd pfd[2] = {
+                        { .fd = s->listen_fd, .events = POLLIN },
+                        { .fd = s->sigfd, .events = POLLIN },
+                };
+                struct sockaddr_storage ss;
+                socklen_t len = sizeof(ss);
+
+                if (poll(pfd, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        fprintf(stderr, "pichat: poll: %s\n", strerror(errno));
+                        return -errno;
+                }
+                if (pfd[1].revents && sig_next() != 0)
+                        return SESSION_END;
+                if (!pfd[0].revents)
+                        continue;
+                int fd = accept4(s->listen_fd, (struct sockaddr *)&ss, &len,
+                                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (fd < 0) {
+                        /* A peer gone before its accept: wait for the next. */
+                        if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+                                continue;
+                        fprintf(stderr, "pichat: cannot accept on %s: %s\n", s->bound,
+                                strerror(errno));
+                        return -errno;
+                }
+                s->fd = fd;
+                addr_format((struct sockaddr *)&ss, s->where, sizeof(s->where));
+                return 0;
+        }
 }

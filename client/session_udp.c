@@ -1,10 +1,20 @@
-/* session_udp: the UDP echo dialogue, one datagram and one reply at a time.
+/* session_udp: the UDP echo dialogue, one datagram and one reply at a time;
+ * and the UDP chat, lines both ways as datagrams.
  *
- * Each input line is sent as one datagram (without a line end) and its
- * reply is awaited for the timeout; a missing reply is reported and the
- * dialogue goes on, since UDP promises nothing. The socket is connected,
- * so only the server's datagrams are received, and anything left over
- * from an earlier, late reply is thrown away before the next send. */
+ * Echo: each input line is sent as one datagram (without a line end) and
+ * its reply is awaited for the timeout; a missing reply is reported and
+ * the dialogue goes on, since UDP promises nothing. The socket is
+ * connected, so only the server's datagrams are received, and anything
+ * left over from an earlier, late reply is thrown away before the next
+ * send.
+ *
+ * Chat: each input line goes to the peer as one datagram ending in a line
+ * end (as nc -u sends them), and every datagram that comes is shown as it
+ * arrives. The socket is not connected, so datagrams from anyone may come:
+ * one from another than the peer is shown after its sender, "[ADDR:PORT]
+ * text", never as the peer's. Listening (-l), the peer is whoever sent
+ * last; with --chat it is HOST PORT, whoever else writes. ICMP errors
+ * (nobody listening there) are reported, and the chat goes on. */
 #include "session.h"
 
 #include <errno.h>
@@ -14,7 +24,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "clock.h"
+#include "net.h"
 #include "outfilter.h"
 #include "screen.h"
 #include "term.h"
@@ -23,12 +35,63 @@
 #define INPUT_MAX       8192    /* a longer input line goes in several datagrams */
 #define KEYS_SIZE       256
 
+/* Scripted input, cut into lines. */
+struct input_lines {
+        char line[INPUT_MAX];   /* the line being collected */
+        size_t len;
+};
+
 struct udp {
         struct session *s;
         struct screen sc;
-        char line[INPUT_MAX];   /* scripted input line being collected */
-        size_t len;
+        struct input_lines in;
 };
+
+/* Every line of p (CR LF or LF) to fn without its line end; a line longer
+ * than INPUT_MAX goes in pieces. true when fn asks to end. */
+static bool lines_feed(struct input_lines *in, const char *p, size_t n,
+                       bool (*fn)(void *arg, const char *line, size_t len), void *arg)
+{
+        for (size_t i = 0; i < n; i++) {
+                if (p[i] == '\n') {
+                        size_t len = in->len;
+                        if (len > 0 && in->line[len - 1] == '\r')
+                                len--;
+                        in->len = 0;
+                        if (fn(arg, in->line, len))
+                                return true;
+                        continue;
+                }
+                if (in->len == INPUT_MAX) {
+                        in->len = 0;
+                        if (fn(arg, in->line, INPUT_MAX))
+                                return true;
+                }
+                in->line[in->len++] = p[i];
+        }
+        return false;
+}
+
+/* The end of the input: a last line without its line end still counts. */
+static void lines_end(struct input_lines *in,
+                      bool (*fn)(void *arg, const char *line, size_t len), void *arg)
+{
+        if (in->len > 0)
+                fn(arg, in->line, in->len);
+        in->len = 0;
+}
+
+/* What stdin has: bytes into buf (keys, one read's worth, when
+ * interactive), 0 at its end (or when it cannot be read), -1 for
+ * nothing now. */
+static ssize_t stdin_read(const struct session *s, char *buf, size_t size)
+{
+        ssize_t n = read(STDIN_FILENO, buf, s->interactive && size > KEYS_SIZE ? KEYS_SIZE : size);
+
+        if (n < 0)
+                return errno == EINTR || errno == EAGAIN ? -1 : 0;
+        return n;
+}
 
 static void drain_stale(int fd)
 {
@@ -117,28 +180,7 @@ static int exchange(struct udp *u, const char *msg, size_t len)
         }
 }
 
-/* Scripted input: every line (CR LF or LF) is a message. */
-static int feed_lines(struct udp *u, const char *p, size_t n)
-{
-        for (size_t i = 0; i < n; i++) {
-                if (p[i] == '\n') {
-                        size_t len = u->len;
-                        if (len > 0 && u->line[len - 1] == '\r')
-                                len--;
-                        u->len = 0;
-                        if (exchange(u, u->line, len) == SESSION_END)
-                                return SESSION_END;
-                        continue;
-                }
-                if (u->len == INPUT_MAX && exchange(u, u->line, u->len) == SESSION_END)
-                        return SESSION_END;
-                if (u->len == INPUT_MAX)
-                        u->len = 0;
-                u->line[u->len++] = p[i];
-        }
-        return 0;
-}
-
+/* A line typed or read is a message: true when the session ends. */
 static bool typed_line(void *arg, const char *line, size_t n)
 {
         return exchange(arg, line, n) == SESSION_END;
@@ -147,21 +189,17 @@ static bool typed_line(void *arg, const char *line, size_t n)
 static int read_stdin(struct udp *u)
 {
         static char in[INPUT_MAX];
-        ssize_t n = read(STDIN_FILENO, in, u->s->interactive ? KEYS_SIZE : sizeof(in));
+        ssize_t n = stdin_read(u->s, in, sizeof(in));
 
-        if (n < 0) {
-                if (errno == EINTR || errno == EAGAIN)
-                        return 0;
-                n = 0;
-        }
+        if (n < 0)
+                return 0;
         if (n == 0) {
-                /* A last line without its line end still counts. */
-                if (!u->s->interactive && u->len > 0)
-                        exchange(u, u->line, u->len);
+                if (!u->s->interactive)
+                        lines_end(&u->in, typed_line, u);
                 return SESSION_END;
         }
         if (!u->s->interactive)
-                return feed_lines(u, in, (size_t)n);
+                return lines_feed(&u->in, in, (size_t)n, typed_line, u) ? SESSION_END : 0;
         return screen_keys(&u->sc, in, (size_t)n, typed_line, u) ? SESSION_END : 0;
 }
 
@@ -190,6 +228,224 @@ int udp_run(struct session *s)
                         r = SESSION_END;
                 if (r == 0 && pfd[0].revents)
                         r = read_stdin(&u);
+        }
+        screen_hide(&u.sc);
+        /* UDP has no connection to lose: every end is a clean one. */
+        return 0;
+}
+
+/* ---- the UDP chat ------------------------------------------------------- */
+
+struct uchat {
+        struct session *s;
+        struct screen sc;
+        struct sockaddr_storage peer;   /* where lines go */
+        socklen_t peer_len;
+        bool have_peer;
+        bool fixed;                     /* --chat: the peer stays HOST PORT */
+        struct input_lines in;
+        int64_t quiet_end;              /* input done: end when silent till then */
+};
+
+static bool same_peer(const struct sockaddr *a, const struct sockaddr *b)
+{
+        struct addr_key ka, kb;
+
+        addr_key_from(a, &ka);
+        addr_key_from(b, &kb);
+        return memcmp(&ka, &kb, sizeof(ka)) == 0 && addr_port(a) == addr_port(b);
+}
+
+/* A datagram from from: the peer's as it is, anyone else's after its
+ * sender, who becomes the peer when listening. */
+static void chat_show(struct uchat *u, const struct sockaddr *from, socklen_t flen,
+                      const uint8_t *data, size_t n)
+{
+        static char out[OUTF_MAX(DGRAM_SIZE) + 3];
+        char who[ADDR_STR_MAX + 4];
+        bool other = !u->have_peer || !same_peer(from, (struct sockaddr *)&u->peer);
+        struct outf f;
+        size_t len;
+
+        outf_init(&f, false);
+        len = outf_feed(&f, data, n, out, NULL, NULL);
+        len += outf_finish(&f, out + len);
+        if (len > 0 && out[len - 1] == '\n')
+                len--;
+        out[len++] = '\n';
+        screen_hide(&u->sc);
+        if (other) {
+                addr_format(from, who + 1, sizeof(who) - 3);
+                who[0] = '[';
+                strcat(who, "] ");
+                write_all(STDOUT_FILENO, who, strlen(who));
+        }
+        write_all(STDOUT_FILENO, out, len);
+        if (other && !u->fixed) {
+                memcpy(&u->peer, from, flen);
+                u->peer_len = flen;
+                u->have_peer = true;
+                if (u->s->interactive) {
+                        addr_format(from, who, sizeof(who));
+                        fprintf(stderr, "pichat: now answering %s\n", who);
+                }
+        }
+        screen_show(&u->sc);
+}
+
+/* Say the ICMP error queued for a datagram sent earlier, if there is one:
+ * whether there was. */
+static bool chat_error(struct uchat *u)
+{
+        struct sockaddr_storage about;
+        char who[ADDR_STR_MAX];
+        int err;
+
+        if (net_udp_error(u->s->fd, &err, &about) < 0)
+                return false;
+        screen_hide(&u->sc);
+        addr_format((struct sockaddr *)&about, who, sizeof(who));
+        if (err == ECONNREFUSED)
+                fprintf(stderr, "pichat: nobody listens at %s (%s)\n", who, strerror(err));
+        else
+                fprintf(stderr, "pichat: cannot reach %s: %s\n", who, strerror(err));
+        screen_show(&u->sc);
+        return true;
+}
+
+/* What the socket has: datagrams, or the ICMP errors of some sent. */
+static void chat_receive(struct uchat *u)
+{
+        static uint8_t in[DGRAM_SIZE];
+        struct sockaddr_storage from;
+
+        for (int i = 0; i < 64; i++) {
+                socklen_t flen = sizeof(from);
+                ssize_t n = recvfrom(u->s->fd, in, sizeof(in), MSG_DONTWAIT,
+                                     (struct sockaddr *)&from, &flen);
+                if (n >= 0) {
+                        chat_show(u, (struct sockaddr *)&from, flen, in, (size_t)n);
+                        if (u->quiet_end)
+                                u->quiet_end = clock_now_ms() + (int64_t)u->s->a->timeout_s * 1000;
+                        continue;
+                }
+                if (errno == EINTR)
+                        continue;
+                /* With IP_RECVERR an ICMP error waits in the error queue
+                 * (poll says POLLERR), whatever recvfrom() says. */
+                if (!chat_error(u))
+                        return;
+        }
+}
+
+/* One line to the peer, with its line end. */
+static void chat_send(struct uchat *u, const char *msg, size_t len)
+{
+        static char out[INPUT_MAX + 1];
+        char who[ADDR_STR_MAX];
+        bool retried = false;
+
+        if (!u->have_peer) {
+                screen_hide(&u->sc);
+                fprintf(stderr, "pichat: nobody to send to yet: not sent (waiting for a datagram "
+                        "on %s)\n", u->s->bound);
+                screen_show(&u->sc);
+                return;
+        }
+        memcpy(out, msg, len);
+        out[len++] = '\n';
+        while (sendto(u->s->fd, out, len, 0, (struct sockaddr *)&u->peer, u->peer_len) < 0) {
+                if (errno == EINTR)
+                        continue;
+                /* The error of an earlier datagram fails this send: say
+                 * that one, and send this one again. */
+                int e = errno;
+                if (!retried && chat_error(u)) {
+                        retried = true;
+                        continue;
+                }
+                screen_hide(&u->sc);
+                addr_format((struct sockaddr *)&u->peer, who, sizeof(who));
+                fprintf(stderr, "pichat: cannot send to %s: %s\n", who, strerror(e));
+                screen_show(&u->sc);
+                return;
+        }
+}
+
+/* A line typed or read is a datagram. */
+static bool chat_typed(void *arg, const char *line, size_t n)
+{
+        chat_send(arg, line, n);
+        return false;
+}
+
+/* 0 to go on, SESSION_END. */
+static int chat_stdin(struct uchat *u)
+{
+        static char in[INPUT_MAX];
+        ssize_t n = stdin_read(u->s, in, sizeof(in));
+
+        if (n < 0)
+                return 0;
+        if (n == 0) {
+                if (u->s->interactive)
+                        return SESSION_END;
+                lines_end(&u->in, chat_typed, u);
+                /* What the peer still says is shown, until it is silent. */
+                u->quiet_end = clock_now_ms() + (int64_t)u->s->a->timeout_s * 1000;
+                return 0;
+        }
+        if (!u->s->interactive) {
+                lines_feed(&u->in, in, (size_t)n, chat_typed, u);
+                return 0;
+        }
+        return screen_keys(&u->sc, in, (size_t)n, chat_typed, u) ? SESSION_END : 0;
+}
+
+int udp_chat_run(struct session *s)
+{
+        static struct uchat u;
+        int r = 0;
+
+        memset(&u, 0, sizeof(u));
+        u.s = s;
+        if (!s->a->listen) {
+                u.fixed = true;
+                s->fd = net_udp_peer(s->a, &u.peer, &u.peer_len);
+                if (s->fd < 0)
+                        return EXIT_CONNECT;
+                u.have_peer = true;
+                addr_format((struct sockaddr *)&u.peer, s->bound, sizeof(s->bound));
+        }
+        screen_init(&u.sc, s->interactive, "<You> ");
+        if (s->interactive && u.fixed)
+                fprintf(stderr, "Chatting over UDP with %s. Start sending messages\n", s->where);
+        else if (s->interactive)
+                fprintf(stderr, "Waiting for datagrams on %s\n", s->bound);
+        screen_show(&u.sc);
+        while (r == 0) {
+                int64_t now = clock_now_ms();
+                struct pollfd pfd[3] = {
+                        { .fd = u.quiet_end ? -1 : STDIN_FILENO, .events = POLLIN },
+                        { .fd = s->sigfd, .events = POLLIN },
+                        { .fd = s->fd, .events = POLLIN },
+                };
+                int wait = u.quiet_end ? (u.quiet_end > now ? (int)(u.quiet_end - now) : 0) : -1;
+
+                if (poll(pfd, 3, wait) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        fprintf(stderr, "pichat: poll: %s\n", strerror(errno));
+                        break;
+                }
+                if (pfd[1].revents && screen_signals(&u.sc))
+                        r = SESSION_END;
+                if (r == 0 && pfd[2].revents)
+                        chat_receive(&u);
+                if (r == 0 && pfd[0].revents)
+                        r = chat_stdin(&u);
+                if (u.quiet_end && clock_now_ms() >= u.quiet_end)
+                        r = SESSION_END;
         }
         screen_hide(&u.sc);
         /* UDP has no connection to lose: every end is a clean one. */

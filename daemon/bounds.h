@@ -23,6 +23,14 @@
 #define PICHAT_UDP_RATE_MAX         1000000
 #define PICHAT_UDP_SOURCES          4096
 
+/* The services that answer once (daytime, time, qotd): an answer, over
+ * TCP or UDP, is at most this many bytes, so that a datagram nobody can
+ * be sure asked for it is never more than 512 bytes (RFC 865: a quote
+ * of less than 512 characters). */
+#define PICHAT_ANSWER_MAX           511
+/* [qotd] file is read whole at start and reload: at most this big. */
+#define PICHAT_QOTD_FILE_MAX        (4 * 1024 * 1024)
+
 /* Chat names. A nick is 1 to [chat] max_nick_len characters, which is at
  * most PICHAT_NICK_MAX (the client's -n checks the same bound). Rooms
  * listed in [chat] rooms may have names up to PICHAT_ROOM_NAME_MAX; a

@@ -16,8 +16,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "answer.h"
+#include "config.h"
 #include "http.h"
 #include "log.h"
+#include "quotes.h"
 #include "text.h"
 
 enum conf_type {
@@ -91,6 +94,20 @@ static const struct conf_key conf_keys[] = {
         K("web", "allowed_origins", CT_ORIGINS, web.allowed_origins, 0, 0),
         K("web", "status_json", CT_BOOL, web.status_json, 0, 0),
 
+        K("daytime", "enabled", CT_BOOL, daytime.enabled, 0, 0),
+        K("daytime", "port", CT_PORT, daytime.port, 0, 0),
+        K("daytime", "udp", CT_BOOL, daytime.udp, 0, 0),
+        K("daytime", "format", CT_TEXT, daytime.format, 0, 0),
+
+        K("time", "enabled", CT_BOOL, time.enabled, 0, 0),
+        K("time", "port", CT_PORT, time.port, 0, 0),
+        K("time", "udp", CT_BOOL, time.udp, 0, 0),
+
+        K("qotd", "enabled", CT_BOOL, qotd.enabled, 0, 0),
+        K("qotd", "port", CT_PORT, qotd.port, 0, 0),
+        K("qotd", "udp", CT_BOOL, qotd.udp, 0, 0),
+        K("qotd", "file", CT_TEXT, qotd.file, 0, 0),
+
         K("access", "allow", CT_ACL, access.allow, 0, 0),
         K("access", "deny", CT_ACL, access.deny, 0, 0),
 
@@ -100,7 +117,7 @@ static const struct conf_key conf_keys[] = {
 };
 
 static const char *const conf_sections[] = { "server", "echo", "udp", "chat", "web", "access",
-                                             "log" };
+                                             "log", "daytime", "time", "qotd" };
 
 void conf_defaults(struct conf *c)
 {
@@ -146,6 +163,16 @@ void conf_defaults(struct conf *c)
         c->web.port = 8080;
         strcpy(c->web.title, "pichat");
         c->web.status_json = true;
+
+        /* Off: UDP daytime and qotd answer forged sources too (see
+         * pichat.ini(5)), and their ports need privileges. */
+        c->daytime.port = 13;
+        c->daytime.udp = true;
+        strcpy(c->daytime.format, "%A, %B %-d, %Y %H:%M:%S %Z");
+        c->time.port = 37;
+        c->time.udp = true;
+        c->qotd.port = 17;
+        c->qotd.udp = true;
 
         c->log.level = LOG_INFO;
         c->log.queue_kib = 256;
@@ -665,23 +692,13 @@ static void read_password_file(struct parse_state *ps)
         memset(text, 0, sizeof(text));
 }
 
-/* What no single key can tell: every check that could refuse a start
- * later is made here, so that --check-config refuses it first. */
-static void conf_validate(struct parse_state *ps)
+/* The services of one protocol that are on, each on its own port (0 is
+ * any free one, never shared). */
+static void check_ports(struct parse_state *ps, const char *proto, const char *const names[],
+                        const bool on[], const unsigned port[], int n)
 {
-        struct conf *c = ps->conf;
-
-        static const char *const names[] = { "echo", "chat", "web" };
-        const bool on[] = { c->echo.enabled, c->chat.enabled, c->web.enabled };
-        const unsigned port[] = { c->echo.port, c->chat.port, c->web.port };
-
-        if (!c->echo.enabled && !c->udp.enabled && !c->chat.enabled && !c->web.enabled)
-                conf_error(ps, last_line(ps, "echo.enabled", "udp.enabled", "chat.enabled",
-                                         "web.enabled", NULL),
-                           "no service is enabled ([echo], [udp], [chat] and [web] are all off)");
-        /* The TCP services, each on its own port. */
-        for (int i = 0; i < 3; i++) {
-                for (int j = i + 1; j < 3; j++) {
+        for (int i = 0; i < n; i++) {
+                for (int j = i + 1; j < n; j++) {
                         char ki[16], kj[16];
 
                         if (!on[i] || !on[j] || port[i] == 0 || port[i] != port[j])
@@ -689,10 +706,72 @@ static void conf_validate(struct parse_state *ps)
                         snprintf(ki, sizeof(ki), "%s.port", names[i]);
                         snprintf(kj, sizeof(kj), "%s.port", names[j]);
                         conf_error(ps, last_line(ps, ki, kj, NULL),
-                                   "[%s] and [%s] cannot share TCP port %u", names[i], names[j],
-                                   port[i]);
+                                   "[%s] and [%s] cannot share %s port %u", names[i], names[j],
+                                   proto, port[i]);
                 }
         }
+}
+
+/* [qotd] file, read now: a missing, unreadable or empty file (or one
+ * whose every quote is too long) refuses the configuration, at the line
+ * that named it or turned the service on. */
+static void read_quotes_file(struct parse_state *ps)
+{
+        struct conf *c = ps->conf;
+        unsigned line = last_line(ps, "qotd.file", NULL);
+        int r;
+
+        if (!line)
+                line = last_line(ps, "qotd.enabled", NULL);
+        const char *path = conf_quotes_path(c);
+
+        r = quotes_load(path, PICHAT_QOTD_FILE_MAX, PICHAT_ANSWER_MAX, &c->qotd.quotes);
+        if (r == -EFBIG)
+                conf_error(ps, line, "[qotd] file: %s is larger than %d MiB", path,
+                           PICHAT_QOTD_FILE_MAX / (1024 * 1024));
+        else if (r < 0)
+                conf_error(ps, line, "[qotd] file: cannot read %s: %s", path, strerror(-r));
+        else if (c->qotd.quotes->n == 0 && c->qotd.quotes->skipped > 0)
+                conf_error(ps, line, "[qotd] file: every quote in %s is longer than %d bytes",
+                           path, PICHAT_ANSWER_MAX);
+        else if (c->qotd.quotes->n == 0)
+                conf_error(ps, line, "[qotd] file: %s holds no quote (fortune's format: quotes "
+                           "separated by lines of %%)", path);
+}
+
+/* What no single key can tell: every check that could refuse a start
+ * later is made here, so that --check-config refuses it first. */
+static void conf_validate(struct parse_state *ps)
+{
+        struct conf *c = ps->conf;
+        const char *why;
+
+        static const char *const names[] = { "echo", "chat", "web", "daytime", "time", "qotd" };
+        const bool on[] = { c->echo.enabled, c->chat.enabled, c->web.enabled, c->daytime.enabled,
+                            c->time.enabled, c->qotd.enabled };
+        const unsigned port[] = { c->echo.port, c->chat.port, c->web.port, c->daytime.port,
+                                  c->time.port, c->qotd.port };
+        static const char *const udp_names[] = { "udp", "daytime", "time", "qotd" };
+        const bool udp_on[] = { c->udp.enabled, c->daytime.enabled && c->daytime.udp,
+                                c->time.enabled && c->time.udp, c->qotd.enabled && c->qotd.udp };
+        const unsigned udp_port[] = { c->udp.port, c->daytime.port, c->time.port, c->qotd.port };
+
+        if (!c->echo.enabled && !c->udp.enabled && !c->chat.enabled && !c->web.enabled &&
+            !c->daytime.enabled && !c->time.enabled && !c->qotd.enabled)
+                conf_error(ps, last_line(ps, "echo.enabled", "udp.enabled", "chat.enabled",
+                                         "web.enabled", "daytime.enabled", "time.enabled",
+                                         "qotd.enabled", NULL),
+                           "no service is enabled ([echo], [udp], [chat], [web], [daytime], "
+                           "[time] and [qotd] are all off)");
+        /* The TCP services, each on its own port; the UDP ones too. */
+        check_ports(ps, "TCP", names, on, port, (int)(sizeof(names) / sizeof(names[0])));
+        check_ports(ps, "UDP", udp_names, udp_on, udp_port,
+                    (int)(sizeof(udp_names) / sizeof(udp_names[0])));
+        if ((why = answer_daytime_check(c->daytime.format)))
+                conf_error(ps, last_line(ps, "daytime.format", NULL),
+                           "[daytime] format: '%s' %s", c->daytime.format, why);
+        if (c->qotd.enabled)
+                read_quotes_file(ps);
         /* Every member's queue must hold the longest line a room can
          * send, or saying it would drop everyone as too slow. */
         size_t longest = PICHAT_ROOM_LINE_MAX(c->server.max_line_bytes);
@@ -703,6 +782,14 @@ static void conf_validate(struct parse_state *ps)
                            c->server.max_line_bytes, longest, (longest + 1023) / 1024);
         if (c->chat.password_file[0])
                 read_password_file(ps);
+}
+
+/* What a configuration owns besides itself. */
+static void conf_free(struct conf *c)
+{
+        if (c)
+                quotes_free(c->qotd.quotes);
+        free(c);
 }
 
 static struct conf *conf_parse(struct parse_state *ps)
@@ -738,7 +825,7 @@ static struct conf *conf_parse(struct parse_state *ps)
         if (ps->errs->n == 0)
                 conf_validate(ps);
         if (ps->errs->n > 0) {
-                free(c);
+                conf_free(c);
                 return NULL;
         }
         return c;
@@ -758,7 +845,7 @@ struct conf *conf_load(const char *path, struct conf_errors *errs)
         c = conf_parse(&ps);
         if (ferror(ps.file)) {
                 conf_error(&ps, 0, "cannot read: %s", strerror(ps.read_errno));
-                free(c);
+                conf_free(c);
                 c = NULL;
         }
         fclose(ps.file);
@@ -773,6 +860,11 @@ struct conf *conf_load_string(const char *name, const char *text, struct conf_er
         return conf_parse(&ps);
 }
 
+const char *conf_quotes_path(const struct conf *c)
+{
+        return c->qotd.file[0] ? c->qotd.file : PICHAT_DEFAULT_QUOTES;
+}
+
 struct conf *conf_ref(struct conf *c)
 {
         if (c)
@@ -783,7 +875,7 @@ struct conf *conf_ref(struct conf *c)
 void conf_unref(struct conf *c)
 {
         if (c && atomic_fetch_sub(&c->refs, 1) == 1)
-                free(c);
+                conf_free(c);
 }
 
 void conf_store_init(struct conf_store *s, struct conf *c)

@@ -14,6 +14,8 @@
 #include "bounds.h"
 #include "text.h"
 
+struct quotes;
+
 #define CONF_TEXT_SIZE  256     /* any INI value fits: lines are < 200 bytes */
 #define CONF_ERRORS_MAX 32
 
@@ -76,6 +78,31 @@ struct conf {
                 bool status_json;               /* serve /status.json */
         } web;
 
+        /* The services that answer once (answer.h), each over TCP and,
+         * with udp, over UDP too. */
+        struct {
+                bool enabled;
+                unsigned port;
+                bool udp;
+                char format[CONF_TEXT_SIZE];    /* strftime(3), or a preset (checked) */
+        } daytime;
+
+        struct {
+                bool enabled;
+                unsigned port;
+                bool udp;
+        } time;
+
+        struct {
+                bool enabled;
+                unsigned port;
+                bool udp;
+                char file[CONF_TEXT_SIZE];      /* "": conf_quotes_path() */
+                /* The quotes read from file, when enabled (at least one);
+                 * the configuration's own, freed with it. */
+                struct quotes *quotes;
+        } qotd;
+
         struct {
                 struct acl allow;               /* empty = every address */
                 struct acl deny;                /* wins over allow */
@@ -103,6 +130,9 @@ struct conf *conf_load(const char *path, struct conf_errors *errs);
 /* Same, from a string; NAME is what error messages call it. */
 struct conf *conf_load_string(const char *name, const char *text,
                               struct conf_errors *errs);
+
+/* [qotd] file, or the quotes that come with pichat when it is empty. */
+const char *conf_quotes_path(const struct conf *c);
 
 struct conf *conf_ref(struct conf *c);
 void conf_unref(struct conf *c);

@@ -11,9 +11,11 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "answer.h"
 #include "chat.h"
 #include "conf.h"
 #include "echo.h"
@@ -26,8 +28,9 @@
 #include "web.h"
 
 #define EXIT_USAGE 2
-/* Listeners at most: each role on each bound address. */
-#define LISTEN_MAX (PICHAT_BIND_MAX * (SOCK_ROLE_COUNT - 1))
+/* Listeners at most: each role on each bound address, those that answer
+ * once with a TCP and a UDP socket. */
+#define LISTEN_MAX (PICHAT_BIND_MAX * (SOCK_ROLE_COUNT - 1 + ANSWER_ROLES))
 /* Signals are waited for this long at most: the supervisor's tick. */
 #define SUPERVISOR_TICK_MS 200
 /* How long READY=1 waits for the start-up lines to be written. */
@@ -58,6 +61,27 @@ struct listen_plan {
         enum sock_role role;
 };
 
+/* The services that answer once (answer.h), each a TCP and a UDP socket;
+ * index i is pd->answers[i]. */
+#define ANSWER_ROLES 3
+static const struct {
+        enum sock_role role;
+        const struct service *svc;
+} answer_roles[ANSWER_ROLES] = {
+        { SOCK_ROLE_DAYTIME, &daytime_service },
+        { SOCK_ROLE_TIME, &time_service },
+        { SOCK_ROLE_QOTD, &qotd_service },
+};
+
+/* Its index in answer_roles, or -1. */
+static int answer_index(enum sock_role role)
+{
+        for (int i = 0; i < ANSWER_ROLES; i++)
+                if (answer_roles[i].role == role)
+                        return i;
+        return -1;
+}
+
 static bool role_enabled(const struct conf *cf, enum sock_role role)
 {
         switch (role) {
@@ -65,8 +89,54 @@ static bool role_enabled(const struct conf *cf, enum sock_role role)
         case SOCK_ROLE_CHAT: return cf->chat.enabled;
         case SOCK_ROLE_UDP: return cf->udp.enabled;
         case SOCK_ROLE_WEB: return cf->web.enabled;
+        case SOCK_ROLE_DAYTIME: return cf->daytime.enabled;
+        case SOCK_ROLE_TIME: return cf->time.enabled;
+        case SOCK_ROLE_QOTD: return cf->qotd.enabled;
         default: return false;
         }
+}
+
+/* Whether a service that answers once answers over UDP too. */
+static bool role_udp(const struct conf *cf, enum sock_role role)
+{
+        switch (role) {
+        case SOCK_ROLE_DAYTIME: return cf->daytime.udp;
+        case SOCK_ROLE_TIME: return cf->time.udp;
+        case SOCK_ROLE_QOTD: return cf->qotd.udp;
+        default: return role == SOCK_ROLE_UDP;
+        }
+}
+
+/* The configured port of each role. */
+static void role_ports(const struct conf *cf, unsigned port[SOCK_ROLE_COUNT])
+{
+        memset(port, 0, SOCK_ROLE_COUNT * sizeof(port[0]));
+        port[SOCK_ROLE_ECHO] = cf->echo.port;
+        port[SOCK_ROLE_CHAT] = cf->chat.port;
+        port[SOCK_ROLE_UDP] = cf->udp.port;
+        port[SOCK_ROLE_WEB] = cf->web.port;
+        port[SOCK_ROLE_DAYTIME] = cf->daytime.port;
+        port[SOCK_ROLE_TIME] = cf->time.port;
+        port[SOCK_ROLE_QOTD] = cf->qotd.port;
+}
+
+/* Which of a role's sockets one of type is: [1] the UDP one of a service
+ * that answers once, [0] any other (a role with one socket has it there,
+ * whatever its type: a misnamed socket is its role's all the same). */
+static int role_side(enum sock_role role, int type)
+{
+        return answer_index(role) >= 0 && type == SOCK_DGRAM;
+}
+
+/* The UDP state serves the UDP echo and the UDP side of the others. */
+static bool udp_needed(const struct conf *cf)
+{
+        bool any = cf->udp.enabled;
+
+        for (int i = 0; i < ANSWER_ROLES; i++)
+                any |= role_enabled(cf, answer_roles[i].role) &&
+                       role_udp(cf, answer_roles[i].role);
+        return any;
 }
 
 /* The chat registry serves the chat port and the web's WebSocket clients. */
@@ -80,9 +150,14 @@ static bool chat_needed(const struct conf *cf)
 static int open_listeners(const struct conf *cf, struct listen_plan *plan, size_t max)
 {
         struct sock_inherited inh[LISTEN_MAX];
-        bool have[SOCK_ROLE_COUNT] = { false };
+        /* What the service manager passed, by role and role_side(). */
+        bool have[SOCK_ROLE_COUNT][2] = { { false } };
+        unsigned port[SOCK_ROLE_COUNT];
         size_t n = 0;
-        int k = sock_inherit(cf->echo.port, cf->chat.port, cf->web.port, inh, LISTEN_MAX);
+        int k;
+
+        role_ports(cf, port);
+        k = sock_inherit(port, inh, LISTEN_MAX);
 
         if (k < 0) {
                 fprintf(stderr, "pichatd: cannot take sockets from the service manager: %s\n",
@@ -92,7 +167,7 @@ static int open_listeners(const struct conf *cf, struct listen_plan *plan, size_
         for (int i = 0; i < k; i++) {
                 plan[n].fd = inh[i].fd;
                 plan[n].role = inh[i].role;
-                have[inh[i].role] = true;
+                have[inh[i].role][role_side(inh[i].role, inh[i].type)] = true;
                 n++;
         }
 
@@ -104,19 +179,23 @@ static int open_listeners(const struct conf *cf, struct listen_plan *plan, size_
                 { SOCK_ROLE_CHAT, SOCK_STREAM },
                 { SOCK_ROLE_UDP, SOCK_DGRAM },
                 { SOCK_ROLE_WEB, SOCK_STREAM },
+                { SOCK_ROLE_DAYTIME, SOCK_STREAM },
+                { SOCK_ROLE_DAYTIME, SOCK_DGRAM },
+                { SOCK_ROLE_TIME, SOCK_STREAM },
+                { SOCK_ROLE_TIME, SOCK_DGRAM },
+                { SOCK_ROLE_QOTD, SOCK_STREAM },
+                { SOCK_ROLE_QOTD, SOCK_DGRAM },
         };
         for (size_t w = 0; w < sizeof(wanted) / sizeof(wanted[0]); w++) {
                 enum sock_role role = wanted[w].role;
-                bool enabled = role_enabled(cf, role);
-                unsigned port = role == SOCK_ROLE_ECHO ? cf->echo.port :
-                                role == SOCK_ROLE_UDP ? cf->udp.port :
-                                role == SOCK_ROLE_WEB ? cf->web.port : cf->chat.port;
+                bool dgram = wanted[w].type == SOCK_DGRAM;
+                bool enabled = role_enabled(cf, role) && (!dgram || role_udp(cf, role));
 
-                if (!enabled || have[role])
+                if (!enabled || have[role][role_side(role, wanted[w].type)])
                         continue;
                 for (unsigned b = 0; b < cf->server.n_bind && n < max; b++) {
                         char err[256];
-                        int fd = sock_open(cf->server.bind[b], port, wanted[w].type,
+                        int fd = sock_open(cf->server.bind[b], port[role], wanted[w].type,
                                            err, sizeof(err));
                         if (fd < 0) {
                                 fprintf(stderr, "pichatd: %s\n", err);
@@ -140,6 +219,7 @@ struct pichatd {
         struct chat chat;
         struct udp udp;
         struct web web;
+        struct answer answers[ANSWER_ROLES];    /* as answer_roles[] */
         bool running[SOCK_ROLE_COUNT];          /* by enum sock_role */
         char problem[CONF_TEXT_SIZE + 160];     /* "reload failed: ...", or "" */
 };
@@ -150,9 +230,19 @@ static int start_services(struct pichatd *pd, const struct conf *cf,
 {
         for (int i = 0; i < n; i++) {
                 char what[96];
-                int r = 0;
+                int r = 0, a = answer_index(plan[i].role), type = 0;
+                socklen_t tl = sizeof(type);
 
                 sock_describe(plan[i].fd, what, sizeof(what));
+                if (getsockopt(plan[i].fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0)
+                        type = 0;
+                if (a >= 0 && type == SOCK_DGRAM && role_enabled(cf, plan[i].role) &&
+                    !role_udp(cf, plan[i].role)) {
+                        log_msg(LOG_WARNING, "%s: udp = no in the configuration, closing %s "
+                                "from the service manager", sock_role_name(plan[i].role), what);
+                        close(plan[i].fd);
+                        continue;
+                }
                 if (plan[i].role != SOCK_ROLE_NONE && !role_enabled(cf, plan[i].role)) {
                         /* Only inherited sockets get here: none is bound
                          * for a service that is off. */
@@ -174,6 +264,16 @@ static int start_services(struct pichatd *pd, const struct conf *cf,
                         break;
                 case SOCK_ROLE_WEB:
                         r = server_add_listener(&pd->srv, plan[i].fd, &web_service, &pd->web);
+                        break;
+                case SOCK_ROLE_DAYTIME:
+                case SOCK_ROLE_TIME:
+                case SOCK_ROLE_QOTD:
+                        if (type == SOCK_DGRAM)
+                                r = udp_start_service(&pd->udp, plan[i].fd, answer_roles[a].svc,
+                                                      &pd->answers[a]);
+                        else
+                                r = server_add_listener(&pd->srv, plan[i].fd, answer_roles[a].svc,
+                                                        &pd->answers[a]);
                         break;
                 default:
                         log_msg(LOG_NOTICE, "%s: no such service in this build, closing %s",
@@ -226,8 +326,22 @@ static void status_counts(void *arg, struct notify_counts *c)
                 .chat_clients = server_clients_of(&pd->srv, &chat_service),
                 .web_clients = server_clients_of(&pd->srv, &web_service),
                 .chat_rooms = rooms ? chat_rooms(&pd->chat) : 0,
-                .udp_datagrams = udp_answered(&pd->udp),
+                .udp_datagrams = pd->running[SOCK_ROLE_UDP] ? udp_answered(&pd->udp) : 0,
+                .daytime = pd->running[SOCK_ROLE_DAYTIME],
+                .time = pd->running[SOCK_ROLE_TIME],
+                .qotd = pd->running[SOCK_ROLE_QOTD],
+                .daytime_requests = answer_requests(&pd->answers[0]),
+                .time_requests = answer_requests(&pd->answers[1]),
+                .qotd_requests = answer_requests(&pd->answers[2]),
         };
+}
+
+/* What answered once has answered, in the journal now and then. */
+static void answers_report(struct pichatd *pd, int64_t now, bool final)
+{
+        for (int i = 0; i < ANSWER_ROLES; i++)
+                if (pd->running[answer_roles[i].role])
+                        answer_report(&pd->answers[i], answer_roles[i].svc, now, final);
 }
 
 static void status_line(struct pichatd *pd, char *buf, size_t size)
@@ -247,6 +361,7 @@ static void supervisor_tick(struct pichatd *pd)
 
         if (pd->running[SOCK_ROLE_CHAT])
                 chat_tick(&pd->chat, now);
+        answers_report(pd, now, false);
         status_line(pd, status, sizeof(status));
         notify_tick(now, alive, status);
 }
@@ -260,10 +375,16 @@ static void supervisor_reload(struct pichatd *pd)
         if (reload_config(&pd->conf, pd->config_path,
                           pd->running[SOCK_ROLE_CHAT] || pd->running[SOCK_ROLE_WEB] ?
                           &pd->chat : NULL, problem,
-                          sizeof(problem)) < 0)
+                          sizeof(problem)) < 0) {
                 snprintf(pd->problem, sizeof(pd->problem), "reload failed: %s", problem);
-        else
+        } else {
                 pd->problem[0] = '\0';
+                if (pd->running[SOCK_ROLE_QOTD]) {
+                        struct conf *cf = conf_current(&pd->conf);
+                        answer_quotes_log(cf);
+                        conf_unref(cf);
+                }
+        }
         status_line(pd, status, sizeof(status));
         /* After a failed reload the old configuration still serves. */
         notify_ready(clock_now_ms(), status);
@@ -410,13 +531,19 @@ int main(int argc, char **argv)
                 log_msg(LOG_WARNING, "no log thread (%s): messages are written as they come",
                         strerror(-r));
         pd.web = (struct web){ .chat = &pd.chat, .counts = status_counts, .counts_arg = &pd };
+        /* The daytime service's local time, read once before any thread. */
+        tzset();
+        for (int i = 0; i < ANSWER_ROLES; i++)
+                answer_init(&pd.answers[i]);
         if ((r = server_init(&pd.srv, &pd.conf)) < 0 ||
-            (cf->udp.enabled && (r = udp_init(&pd.udp, &pd.srv, &pd.conf)) < 0) ||
+            (udp_needed(cf) && (r = udp_init(&pd.udp, &pd.srv, &pd.conf)) < 0) ||
             (chat_needed(cf) && (r = chat_init(&pd.chat, cf)) < 0) ||
             (r = start_services(&pd, cf, plan, n)) < 0) {
                 log_msg(LOG_ERR, "cannot start: %s", strerror(-r));
                 return EXIT_FAILURE;
         }
+        if (pd.running[SOCK_ROLE_QOTD])
+                answer_quotes_log(cf);
         log_msg(LOG_NOTICE, "pichatd %s started (config %s)", PICHAT_VERSION, path);
         /* The start-up lines in the journal before the service manager's
          * "Started", unless the journal does not read: then READY=1 waits
@@ -443,9 +570,10 @@ int main(int argc, char **argv)
         supervise(&pd, &set);
         /* What a thread still closing uses is left to the exit. */
         if (server_stop(&pd.srv) == 0) {
+                answers_report(&pd, clock_now_ms(), true);
                 if (chat_needed(cf))
                         chat_destroy(&pd.chat);
-                if (cf->udp.enabled)
+                if (udp_needed(cf))
                         udp_destroy(&pd.udp);
                 server_destroy(&pd.srv);
                 conf_store_destroy(&pd.conf);

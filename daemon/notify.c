@@ -73,9 +73,27 @@ size_t notify_status_format(char *buf, size_t size, const struct notify_counts *
                            c->udp_datagrams, plural(c->udp_datagrams));
                 sep = "; ";
         }
-        if (c->web)
+        if (c->web) {
                 n = append(buf, size, n, "%sweb: %u client%s", sep, c->web_clients,
                            plural(c->web_clients));
+                sep = "; ";
+        }
+        const struct {
+                bool on;
+                const char *name;
+                unsigned long requests;
+        } answers[] = {
+                { c->daytime, "daytime", c->daytime_requests },
+                { c->time, "time", c->time_requests },
+                { c->qotd, "qotd", c->qotd_requests },
+        };
+        for (size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++) {
+                if (!answers[i].on)
+                        continue;
+                n = append(buf, size, n, "%s%s: %lu request%s", sep, answers[i].name,
+                           answers[i].requests, plural(answers[i].requests));
+                sep = "; ";
+        }
         return n;
 }
 

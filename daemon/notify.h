@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NOTIFY_STATUS_MAX 256
+#define NOTIFY_STATUS_MAX 512
 
 /* What the status line shows. A service that is off is left out. */
 struct notify_counts {
@@ -28,10 +28,13 @@ struct notify_counts {
         unsigned web_clients;
         size_t chat_rooms;
         unsigned long udp_datagrams;
+        /* The services that answer once: requests, TCP and UDP together. */
+        bool daytime, time, qotd;
+        unsigned long daytime_requests, time_requests, qotd_requests;
 };
 
 /* "echo: 1 client; chat: 2 clients in 1 room; udp: 5 datagrams answered;
- * web: 3 clients",
+ * web: 3 clients; daytime: 4 requests; time: 1 request; qotd: 2 requests",
  * after "PROBLEM; " when problem is not NULL or empty (e.g. "reload failed:
  * FILE:LINE: reason"). Returns the length, cut to fit size. */
 size_t notify_status_format(char *buf, size_t size, const struct notify_counts *c,

@@ -7,6 +7,7 @@
 
 #include "chat.h"
 #include "log.h"
+#include "quotes.h"
 
 static void bind_list(const struct conf *c, char *buf, size_t size)
 {
@@ -66,6 +67,15 @@ unsigned reload_keep_restart_only(const struct conf *cur, struct conf *next)
         changed += keep_bool("[web] enabled", cur->web.enabled, &next->web.enabled);
         changed += keep_uint("[web] port", cur->web.port, &next->web.port);
         changed += keep_uint("[log] queue_kib", cur->log.queue_kib, &next->log.queue_kib);
+        changed += keep_bool("[daytime] enabled", cur->daytime.enabled, &next->daytime.enabled);
+        changed += keep_uint("[daytime] port", cur->daytime.port, &next->daytime.port);
+        changed += keep_bool("[daytime] udp", cur->daytime.udp, &next->daytime.udp);
+        changed += keep_bool("[time] enabled", cur->time.enabled, &next->time.enabled);
+        changed += keep_uint("[time] port", cur->time.port, &next->time.port);
+        changed += keep_bool("[time] udp", cur->time.udp, &next->time.udp);
+        changed += keep_bool("[qotd] enabled", cur->qotd.enabled, &next->qotd.enabled);
+        changed += keep_uint("[qotd] port", cur->qotd.port, &next->qotd.port);
+        changed += keep_bool("[qotd] udp", cur->qotd.udp, &next->qotd.udp);
         return changed;
 }
 
@@ -75,6 +85,7 @@ int reload_config(struct conf_store *store, const char *path, struct chat *chat,
         struct conf_errors errs;
         struct conf *next = conf_load(path, &errs);
         struct conf *cur;
+        int r;
 
         if (!next) {
                 for (unsigned i = 0; i < errs.n; i++)
@@ -85,6 +96,23 @@ int reload_config(struct conf_store *store, const char *path, struct chat *chat,
         }
         cur = conf_current(store);
         reload_keep_restart_only(cur, next);
+        /* qotd kept on by the above, in a file that turned it off: it
+         * still needs the quotes the file names. */
+        r = 0;
+        if (next->qotd.enabled && !next->qotd.quotes &&
+            (r = quotes_load(conf_quotes_path(next), PICHAT_QOTD_FILE_MAX, PICHAT_ANSWER_MAX,
+                             &next->qotd.quotes)) == 0 && next->qotd.quotes->n == 0)
+                r = -ENODATA;   /* no quote (of the size allowed) */
+        if (r < 0) {
+                log_msg(LOG_ERR, "reload: [qotd] file: cannot read %s: %s",
+                        conf_quotes_path(next), strerror(-r));
+                log_msg(LOG_ERR, "reload failed, keeping the configuration in force");
+                snprintf(problem, size, "[qotd] file: cannot read %s: %s",
+                         conf_quotes_path(next), strerror(-r));
+                conf_unref(cur);
+                conf_unref(next);
+                return r;
+        }
         /* Who may connect is worth a line of its own in the log. */
         bool access = memcmp(&cur->access, &next->access, sizeof(cur->access)) != 0;
         conf_unref(cur);

@@ -290,6 +290,36 @@ bool server_access(const struct conf *cf, const char *service, const struct sock
         return r == ACL_ALLOWED;
 }
 
+/* A service that answers once (service.h): its answer is written now,
+ * from the accepting thread, without waiting. It is far smaller than any
+ * socket's buffer, so a client that never reads holds up nobody; then
+ * the connection ends. It never takes a slot or a thread. */
+static void server_answer(struct server *srv, struct conn *c)
+{
+        struct log_ctx ctx = { .service = c->entry->name, .peer = c->peer };
+        char buf[PICHAT_ANSWER_MAX], sink[512];
+        ssize_t n = c->svc->answer(c->svc_ctx, c->conf, false, buf, sizeof(buf)), w = n;
+
+        if (n > 0) {
+                struct iovec iov = { .iov_base = buf, .iov_len = (size_t)n };
+                w = transport_sendv(&c->t, &iov, 1);
+        }
+        if (n > 0 && w == n)
+                log_ctx(LOG_INFO, &ctx, "answered %s", c->peer);
+        else
+                log_ctx(LOG_NOTICE, &ctx, "could not answer %s: %s", c->peer,
+                        n < 0 ? strerror((int)-n) : w < 0 ? strerror((int)-w) :
+                        "its socket took only part of it");
+        c->t.ops->finish(&c->t);
+        /* What the client sent is dropped unread (RFC 865, 867 and 868
+         * say nothing is to be read); left unread, it would make the
+         * close a reset, which can destroy the answer before the client
+         * reads it. */
+        for (int i = 0; i < 4 && transport_recv(&c->t, sink, sizeof(sink), false, false) > 0; i++)
+                ;
+        server_close_conn(srv, c, NULL);
+}
+
 static void accept_one(struct server_listener *l, int fd, const struct sockaddr *sa)
 {
         struct server *srv = l->srv;
@@ -304,6 +334,10 @@ static void accept_one(struct server_listener *l, int fd, const struct sockaddr 
         /* Before anything is spent on it: no thread, no slot, no reply. */
         if (!server_access(c->conf, l->svc->name, sa, true)) {
                 server_close_conn(srv, c, NULL);
+                return;
+        }
+        if (l->svc->answer) {
+                server_answer(srv, c);
                 return;
         }
         r = slots_acquire(&srv->slots, &c->key, c->conf->server.max_clients,

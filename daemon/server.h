@@ -23,9 +23,11 @@
 #include "service.h"
 #include "slots.h"
 
-#define SERVER_LISTENERS_MAX 32
-/* Loops that show they are alive (accept loops, UDP loops). */
-#define SERVER_LOOPS_MAX     (SERVER_LISTENERS_MAX + PICHAT_BIND_MAX * 2)
+/* TCP listeners: each TCP service on each [server] bind address. */
+#define SERVER_LISTENERS_MAX 64
+/* Loops that show they are alive (accept loops, UDP loops: UDP echo,
+ * daytime, time and qotd on each address). */
+#define SERVER_LOOPS_MAX     (SERVER_LISTENERS_MAX + PICHAT_BIND_MAX * 4)
 
 /* A thread that sleeps in a read of a socket that is not its own alone (a
  * UDP socket systemd passed, which systemd keeps watching): it cannot be

@@ -13,7 +13,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
+struct conf;
 struct conn;
 
 enum {
@@ -43,4 +45,15 @@ struct service {
         /* Optional: the session ends (reason is for people); leave rooms,
          * free c->priv. Called once, also when open failed. */
         void (*close)(struct conn *c, const char *reason);
+        /* Instead of the above: a service that answers once, unasked,
+         * and is done (daytime, time, qotd: answer.h). Its whole answer
+         * under cf, as it goes on the wire, into buf (size bytes, at
+         * most PICHAT_ANSWER_MAX used): the length, or -errno. ctx is
+         * its shared state; datagram says whether a datagram asked or a
+         * connection. Such a client never gets a thread: the accepting
+         * thread writes the answer without waiting and closes the
+         * connection (server.c); over UDP the answer goes back as one
+         * datagram (udp.c). */
+        ssize_t (*answer)(void *ctx, const struct conf *cf, bool datagram, char *buf,
+                          size_t size);
 };

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,9 @@ const char *sock_role_name(enum sock_role role)
         case SOCK_ROLE_CHAT: return "chat";
         case SOCK_ROLE_UDP: return "udp";
         case SOCK_ROLE_WEB: return "web";
+        case SOCK_ROLE_DAYTIME: return "daytime";
+        case SOCK_ROLE_TIME: return "time";
+        case SOCK_ROLE_QOTD: return "qotd";
         default: return "unknown";
         }
 }
@@ -97,40 +102,59 @@ static enum sock_role role_by_name(const char *name)
         return SOCK_ROLE_NONE;
 }
 
-/* What a service serves: UDP an IP datagram socket, the others a listening
- * IP stream socket. Anything else would fail at every turn of its loop. */
-static bool fits_role(int fd, enum sock_role role)
+/* An IP datagram socket bound to port (0: any port). */
+static bool is_dgram(int fd, unsigned port)
 {
-        if (role == SOCK_ROLE_UDP)
-                return sd_is_socket_inet(fd, AF_UNSPEC, SOCK_DGRAM, -1, 0) > 0;
-        return sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, 0) > 0;
+        return port <= 65535 && sd_is_socket_inet(fd, AF_UNSPEC, SOCK_DGRAM, -1, (uint16_t)port) > 0;
 }
 
-/* An unnamed socket, by type and port (a configured port of 0 matches none). */
-static enum sock_role role_by_type(int fd, unsigned echo_port, unsigned chat_port,
-                                   unsigned web_port)
+/* A listening IP stream socket bound to port (0: any port). */
+static bool is_listener(int fd, unsigned port)
 {
-        const struct {
-                enum sock_role role;
-                unsigned port;
-        } by_port[] = {
-                { SOCK_ROLE_CHAT, chat_port },
-                { SOCK_ROLE_WEB, web_port },
-                { SOCK_ROLE_ECHO, echo_port },
-        };
+        return port <= 65535 && sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, (uint16_t)port) > 0;
+}
 
-        if (sd_is_socket_inet(fd, AF_UNSPEC, SOCK_DGRAM, -1, 0) > 0)
+/* What a service serves: UDP an IP datagram socket, echo, chat and web a
+ * listening IP stream socket, daytime, time and qotd either (one of each
+ * under one name). Anything else would fail at every turn of its loop. */
+static bool fits_role(int fd, enum sock_role role)
+{
+        switch (role) {
+        case SOCK_ROLE_UDP:
+                return is_dgram(fd, 0);
+        case SOCK_ROLE_DAYTIME:
+        case SOCK_ROLE_TIME:
+        case SOCK_ROLE_QOTD:
+                return is_dgram(fd, 0) || is_listener(fd, 0);
+        default:
+                return is_listener(fd, 0);
+        }
+}
+
+/* An unnamed socket, by type and port (a configured port of 0 matches
+ * none): a datagram socket on the daytime, time or qotd port is that
+ * service's, any other the UDP echo's; a stream is tried in this order. */
+static enum sock_role role_by_type(int fd, const unsigned port[SOCK_ROLE_COUNT])
+{
+        static const enum sock_role dgram[] = { SOCK_ROLE_DAYTIME, SOCK_ROLE_TIME,
+                                                SOCK_ROLE_QOTD };
+        static const enum sock_role stream[] = { SOCK_ROLE_CHAT, SOCK_ROLE_WEB, SOCK_ROLE_ECHO,
+                                                 SOCK_ROLE_DAYTIME, SOCK_ROLE_TIME,
+                                                 SOCK_ROLE_QOTD };
+
+        if (is_dgram(fd, 0)) {
+                for (size_t i = 0; i < sizeof(dgram) / sizeof(dgram[0]); i++)
+                        if (port[dgram[i]] != 0 && is_dgram(fd, port[dgram[i]]))
+                                return dgram[i];
                 return SOCK_ROLE_UDP;
-        for (size_t i = 0; i < sizeof(by_port) / sizeof(by_port[0]); i++)
-                if (by_port[i].port != 0 && by_port[i].port <= 65535 &&
-                    sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1,
-                                      (uint16_t)by_port[i].port) > 0)
-                        return by_port[i].role;
+        }
+        for (size_t i = 0; i < sizeof(stream) / sizeof(stream[0]); i++)
+                if (port[stream[i]] != 0 && is_listener(fd, port[stream[i]]))
+                        return stream[i];
         return SOCK_ROLE_NONE;
 }
 
-int sock_inherit(unsigned echo_port, unsigned chat_port, unsigned web_port,
-                 struct sock_inherited *out, size_t max)
+int sock_inherit(const unsigned port[SOCK_ROLE_COUNT], struct sock_inherited *out, size_t max)
 {
         char **names = NULL;
         /* The variables go: no child may take the fds for its own. */
@@ -144,18 +168,22 @@ int sock_inherit(unsigned echo_port, unsigned chat_port, unsigned web_port,
                 const char *name = names && names[i] ? names[i] : "unknown";
                 enum sock_role role = role_by_name(name);
                 char what[ADDR_STR_MAX + 16];
+                int type = 0;
+                socklen_t tl = sizeof(type);
 
                 sock_describe(fd, what, sizeof(what));
                 if (role != SOCK_ROLE_NONE && !fits_role(fd, role)) {
                         log_msg(LOG_ERR, "%s: refusing socket %s from the service manager: "
                                 "named '%s' but not %s socket (check its .socket unit)",
                                 sock_role_name(role), what, name,
-                                role == SOCK_ROLE_UDP ? "an IP datagram" : "a listening TCP");
+                                role == SOCK_ROLE_UDP ? "an IP datagram" :
+                                role >= SOCK_ROLE_DAYTIME ? "an IP datagram or a listening TCP" :
+                                "a listening TCP");
                         close(fd);
                         continue;
                 }
                 if (role == SOCK_ROLE_NONE)
-                        role = role_by_type(fd, echo_port, chat_port, web_port);
+                        role = role_by_type(fd, port);
                 if (role == SOCK_ROLE_NONE || taken == max) {
                         log_msg(LOG_WARNING, "closing unknown inherited socket %s (name '%s')",
                                 what, name);
@@ -168,8 +196,11 @@ int sock_inherit(unsigned echo_port, unsigned chat_port, unsigned web_port,
                         fcntl(fd, F_SETFL, fl | O_NONBLOCK);
                 log_msg(LOG_INFO, "%s: using socket %s from the service manager",
                         sock_role_name(role), what);
+                if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0)
+                        type = 0;
                 out[taken].fd = fd;
                 out[taken].role = role;
+                out[taken].type = type;
                 taken++;
         }
         for (int i = 0; names && names[i]; i++)

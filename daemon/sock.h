@@ -10,6 +10,11 @@ enum sock_role {
         SOCK_ROLE_CHAT,
         SOCK_ROLE_UDP,
         SOCK_ROLE_WEB,
+        /* The services that answer once (answer.h): a TCP and a UDP
+         * socket each, of the same name. */
+        SOCK_ROLE_DAYTIME,
+        SOCK_ROLE_TIME,
+        SOCK_ROLE_QOTD,
         SOCK_ROLE_COUNT,
 };
 
@@ -25,15 +30,17 @@ void sock_describe(int fd, char *buf, size_t size);
 struct sock_inherited {
         int fd;
         enum sock_role role;
+        int type;               /* SOCK_STREAM or SOCK_DGRAM */
 };
 
 /* Listeners passed by the service manager (sd_listen_fds_with_names()). A
- * socket is given its role by its name (echo, chat, udp, web) or, with any
- * other name, by its type and port: IP datagram = udp, listening TCP on
- * the chat port = chat, on the web port = web, on the echo port = echo. A
- * named socket of the wrong kind (a datagram socket named chat, a TCP one
- * named udp, one not listening, not IP) is refused with an error line.
- * Returns how many were taken (at most max), or -errno. Unusable fds are
- * logged and closed. */
-int sock_inherit(unsigned echo_port, unsigned chat_port, unsigned web_port,
-                 struct sock_inherited *out, size_t max);
+ * socket is given its role by its name (echo, chat, udp, web, daytime,
+ * time, qotd; the last three name a TCP and a UDP socket each) or, with
+ * any other name, by its type and the port each role has in port[] (from
+ * the configuration): a datagram socket on the daytime, time or qotd port
+ * is that service's, any other udp's; a listening stream on the chat port
+ * is chat's, then web, echo, daytime, time, qotd. A named socket of the
+ * wrong kind (a datagram socket named chat, a TCP one named udp, one not
+ * listening, not IP) is refused with an error line. Returns how many were
+ * taken (at most max), or -errno. Unusable fds are logged and closed. */
+int sock_inherit(const unsigned port[SOCK_ROLE_COUNT], struct sock_inherited *out, size_t max);

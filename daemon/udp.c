@@ -7,6 +7,7 @@
 #include <net/if.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -28,6 +29,16 @@
 bool udp_port_ignored(unsigned port)
 {
         return port < 1024 || port == UDP_NFS_PORT;
+}
+
+bool udp_port_ours(struct udp *u, unsigned port)
+{
+        unsigned n = atomic_load(&u->n_ports);
+
+        for (unsigned i = 0; i < n; i++)
+                if (atomic_load(&u->ports[i]) == port)
+                        return true;
+        return false;
 }
 
 /* Read the interfaces' broadcast addresses again if they are old; under
@@ -109,6 +120,7 @@ int udp_init(struct udp *u, struct server *srv, struct conf_store *conf)
         u->srv = srv;
         u->conf = conf;
         atomic_init(&u->answered, 0);
+        atomic_init(&u->n_ports, 0);
         pthread_mutex_init(&u->rate_lock, NULL);
         if (rate_init(&u->rates, PICHAT_UDP_SOURCES) < 0) {
                 pthread_mutex_destroy(&u->rate_lock);
@@ -130,6 +142,11 @@ void udp_destroy(struct udp *u)
 struct udp_loop {
         struct udp *u;
         int fd;
+        /* What it answers: the echo (svc NULL), or svc's answer. */
+        const struct service *svc;
+        void *svc_ctx;
+        const char *name;               /* for the log and [access] */
+        size_t in_size, out_size;       /* of each buffer */
         unsigned loop;                  /* its heartbeat */
         struct server_sleeper sleeper;
         struct conf_cache live;
@@ -148,8 +165,8 @@ struct udp_loop {
 
 /* Whether a datagram from sa is over its source's rate or the budget of
  * all sources (and dropped). The first drop of a run is logged. */
-static bool udp_over_rate(struct udp *u, const struct conf *cf, const struct sockaddr *sa,
-                          int64_t now)
+static bool udp_over_rate(struct udp *u, const char *name, const struct conf *cf,
+                          const struct sockaddr *sa, int64_t now)
 {
         char peer[ADDR_STR_MAX];
         struct addr_key k;
@@ -174,12 +191,12 @@ static bool udp_over_rate(struct udp *u, const struct conf *cf, const struct soc
         pthread_mutex_unlock(&u->rate_lock);
         if (r == RATE_DROP_FIRST) {
                 addr_format(sa, peer, sizeof(peer));
-                log_msg(LOG_INFO, "udp: %s sends over rate_per_source (%u/s); dropping its "
-                        "datagrams over it", peer, cf->udp.rate_per_source);
+                log_msg(LOG_INFO, "%s: %s sends over rate_per_source (%u/s); dropping its "
+                        "datagrams over it", name, peer, cf->udp.rate_per_source);
         }
         if (first_total)
-                log_msg(LOG_INFO, "udp: over rate_total (%u replies/s); not answering what is "
-                        "over it", cf->udp.rate_total);
+                log_msg(LOG_INFO, "%s: over rate_total (%u replies/s); not answering what is "
+                        "over it", name, cf->udp.rate_total);
         return r != RATE_PASS || over_total;
 }
 
@@ -238,10 +255,13 @@ static const char *udp_refusal(struct udp_loop *l, const struct conf *cf, int i,
 
         if (udp_port_ignored(addr_port(sa)))
                 return "its source port is a service's";
+        if (udp_port_ours(l->u, addr_port(sa)))
+                return "its source port is one this server answers on";
         if (udp_addr_refused(l->u, sa, to))
                 return "no single peer has its source or destination address";
         /* Another echo's answer: answering it would start a loop. */
-        if (plen && l->msg_in[i].msg_len >= plen && memcmp(l->in[i], cf->udp.prefix, plen) == 0)
+        if (!l->svc && plen && l->msg_in[i].msg_len >= plen &&
+            memcmp(l->in[i], cf->udp.prefix, plen) == 0)
                 return "it starts with the prefix, an echo's answer";
         return NULL;
 }
@@ -263,17 +283,26 @@ static void udp_serve_batch(struct udp_loop *l, int n)
                 if ((why = udp_refusal(l, cf, i, local ? (struct sockaddr *)&to : NULL))) {
                         char peer[ADDR_STR_MAX];
                         addr_format(sa, peer, sizeof(peer));
-                        log_msg(LOG_DEBUG, "udp: not answering %s: %s", peer, why);
+                        log_msg(LOG_DEBUG, "%s: not answering %s: %s", l->name, peer, why);
                         continue;
                 }
                 /* Datagrams let in are not logged: that would be a line each. */
-                if (!server_access(cf, "udp", sa, false))
+                if (!server_access(cf, l->name, sa, false))
                         continue;
                 if ((cf->udp.rate_per_source || cf->udp.rate_total) &&
-                    udp_over_rate(l->u, cf, sa, now))
+                    udp_over_rate(l->u, l->name, cf, sa, now))
                         continue;
-                size_t len = udp_format(l->out[nout], cf->udp.prefix, l->in[i],
-                                        l->msg_in[i].msg_len);
+                size_t len;
+                if (l->svc) {
+                        ssize_t k = l->svc->answer(l->svc_ctx, cf, true, l->out[nout],
+                                                   l->out_size);
+                        if (k <= 0)
+                                continue;
+                        len = (size_t)k;
+                } else {
+                        len = udp_format(l->out[nout], cf->udp.prefix, l->in[i],
+                                         l->msg_in[i].msg_len);
+                }
                 l->iov_out[nout].iov_base = l->out[nout];
                 l->iov_out[nout].iov_len = len;
                 out->msg_name = &l->from[i];
@@ -294,7 +323,8 @@ static void udp_serve_batch(struct udp_loop *l, int n)
                         continue;
                 }
                 sent += (unsigned)r;
-                atomic_fetch_add(&l->u->answered, (unsigned long)r);
+                if (!l->svc)
+                        atomic_fetch_add(&l->u->answered, (unsigned long)r);
         }
 }
 
@@ -316,7 +346,11 @@ static void *udp_thread(void *arg)
         struct server *srv = l->u->srv;
         struct server_backoff backoff = { 0 };
 
-        pthread_setname_np(pthread_self(), "udp");
+        char name[16];
+
+        /* Named for top -H and for the tests that measure one loop. */
+        snprintf(name, sizeof(name), l->svc ? "udp-%s" : "udp", l->name);
+        pthread_setname_np(pthread_self(), name);
         /* The socket may be systemd's too: wake by signal, never by
          * shutting it (systemd would see it readable forever, and start
          * the service again and again). */
@@ -329,7 +363,7 @@ static void *udp_thread(void *arg)
                         break;
                 for (int i = 0; i < UDP_BATCH; i++) {
                         l->iov_in[i].iov_base = l->in[i];
-                        l->iov_in[i].iov_len = PICHAT_UDP_MAX;
+                        l->iov_in[i].iov_len = l->in_size;
                         memset(&l->msg_in[i], 0, sizeof(l->msg_in[i]));
                         l->msg_in[i].msg_hdr.msg_name = &l->from[i];
                         l->msg_in[i].msg_hdr.msg_namelen = sizeof(l->from[i]);
@@ -380,6 +414,11 @@ static int udp_want_pktinfo(int fd)
 
 int udp_start(struct udp *u, int fd)
 {
+        return udp_start_service(u, fd, NULL, NULL);
+}
+
+int udp_start_service(struct udp *u, int fd, const struct service *svc, void *ctx)
+{
         struct udp_loop *l = calloc(1, sizeof(*l));
         struct timeval beat = {
                 .tv_sec = PICHAT_HEARTBEAT_MS / 1000,
@@ -393,6 +432,13 @@ int udp_start(struct udp *u, int fd)
         }
         l->u = u;
         l->fd = fd;
+        l->svc = svc;
+        l->svc_ctx = ctx;
+        l->name = svc ? svc->name : "udp";
+        /* What asks for an answer is not read: a small buffer takes
+         * it, and the kernel drops the rest. */
+        l->in_size = svc ? 64 : PICHAT_UDP_MAX;
+        l->out_size = svc ? PICHAT_ANSWER_MAX : PICHAT_UDP_MAX;
         fl = fcntl(fd, F_GETFL);
         if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ||
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &beat, sizeof(beat)) < 0 ||
@@ -405,20 +451,31 @@ int udp_start(struct udp *u, int fd)
          * mapping of its own, whose pages stay untouched until datagrams
          * fill them, while 2 * UDP_BATCH heap chunks would each touch the
          * page under its header, 128 KiB of an idle daemon's memory. */
-        l->bufs = malloc(2 * UDP_BATCH * (size_t)PICHAT_UDP_MAX);
+        l->bufs = malloc(UDP_BATCH * (l->in_size + l->out_size));
         if (!l->bufs) {
                 udp_loop_free(l);
                 return -ENOMEM;
         }
         for (int i = 0; i < UDP_BATCH; i++) {
-                l->in[i] = l->bufs + (size_t)i * PICHAT_UDP_MAX;
-                l->out[i] = l->bufs + (size_t)(UDP_BATCH + i) * PICHAT_UDP_MAX;
+                l->in[i] = l->bufs + (size_t)i * l->in_size;
+                l->out[i] = l->bufs + UDP_BATCH * l->in_size + (size_t)i * l->out_size;
         }
         if ((r = server_loop_add(u->srv)) < 0) {
                 udp_loop_free(l);
                 return r;
         }
         l->loop = (unsigned)r;
+        /* Listed before its thread runs, by the one thread that starts
+         * them all (main's) before the daemon says it is ready. */
+        unsigned np = atomic_load(&u->n_ports), port = 0;
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
+                port = addr_port((struct sockaddr *)&ss);
+        if (np < UDP_SOCKETS_MAX && port) {
+                atomic_store(&u->ports[np], (unsigned short)port);
+                atomic_store(&u->n_ports, np + 1);
+        }
         if ((r = server_spawn_counted(u->srv, udp_thread, l)) < 0) {
                 udp_loop_free(l);
                 return r;

@@ -1,5 +1,6 @@
 /* udp: the UDP echo service: one thread per socket, answering prefix +
- * datagram, in batches.
+ * datagram, in batches; and the UDP side of the services that answer
+ * once (daytime, time, qotd: answer.h), under the same protections.
  *
  * A UDP service answers anyone who can write a source address, so it is
  * built not to become a reflector or one end of a loop: it never answers
@@ -30,6 +31,8 @@
 /* Interface broadcast addresses kept, and how often they are read again. */
 #define UDP_BROADCASTS_MAX 32
 #define UDP_BROADCASTS_MS  10000
+/* UDP sockets served at once: each UDP service on each bind address. */
+#define UDP_SOCKETS_MAX    (PICHAT_BIND_MAX * 4)
 
 struct udp {
         struct server *srv;
@@ -43,12 +46,21 @@ struct udp {
         struct in_addr bcast[UDP_BROADCASTS_MAX];
         unsigned n_bcast;
         int64_t bcast_ms;               /* when they were read (0: never) */
-        atomic_ulong answered;
+        atomic_ulong answered;          /* by the UDP echo */
+        /* The ports of the sockets served (each listed as its thread
+         * starts, then never changed): a datagram from one of them is
+         * another service's answer, from this server or its twin, and
+         * answering it would start a loop. */
+        _Atomic unsigned short ports[UDP_SOCKETS_MAX];
+        atomic_uint n_ports;
 };
 
 /* Source ports never answered: those below 1024, where the services live
  * that would answer back (echo, daytime, chargen, DNS, ...), and NFS's. */
 bool udp_port_ignored(unsigned port);
+
+/* Whether port is one of those u serves a UDP socket on. */
+bool udp_port_ours(struct udp *u, unsigned port);
 
 /* Whether a datagram from sa, sent to the local address to (NULL: not
  * known), is not to be answered whatever it holds: the source or the
@@ -67,6 +79,11 @@ void udp_destroy(struct udp *u);
 /* Serve datagrams on fd in a thread of its own. Takes fd whatever
  * happens: 0 or -errno (fd closed). */
 int udp_start(struct udp *u, int fd);
+/* The same for a service that answers once (svc->answer, with its shared
+ * state ctx) instead of the echo: every datagram let in gets the answer.
+ * The rates, refused sources and [access] are the echo's, and shared
+ * with it: a source has one rate for all of them. */
+int udp_start_service(struct udp *u, int fd, const struct service *svc, void *ctx);
 
-/* Datagrams answered so far. */
+/* Datagrams the UDP echo answered so far. */
 unsigned long udp_answered(struct udp *u);

@@ -215,7 +215,7 @@ static int web_status(struct conn *c, const struct http_req *req)
 {
         const struct web *web = c->svc_ctx;
         struct notify_counts n = { 0 };
-        char body[512];
+        char body[768];
 
         if (!conn_conf(c)->web.status_json || !web->counts)
                 return web_error(c, req, 404, false, NULL, NULL);
@@ -224,10 +224,16 @@ static int web_status(struct conn *c, const struct http_req *req)
                            "{\"echo\":{\"enabled\":%s,\"clients\":%u},"
                            "\"chat\":{\"enabled\":%s,\"clients\":%u,\"rooms\":%zu},"
                            "\"udp\":{\"enabled\":%s,\"datagrams\":%lu},"
-                           "\"web\":{\"enabled\":%s,\"clients\":%u}}\n",
+                           "\"web\":{\"enabled\":%s,\"clients\":%u},"
+                           "\"daytime\":{\"enabled\":%s,\"requests\":%lu},"
+                           "\"time\":{\"enabled\":%s,\"requests\":%lu},"
+                           "\"qotd\":{\"enabled\":%s,\"requests\":%lu}}\n",
                            n.echo ? "true" : "false", n.echo_clients, n.chat ? "true" : "false",
                            n.chat_clients, n.chat_rooms, n.udp ? "true" : "false",
-                           n.udp_datagrams, n.web ? "true" : "false", n.web_clients);
+                           n.udp_datagrams, n.web ? "true" : "false", n.web_clients,
+                           n.daytime ? "true" : "false", n.daytime_requests,
+                           n.time ? "true" : "false", n.time_requests,
+                           n.qotd ? "true" : "false", n.qotd_requests);
         struct web_resp r = {
                 .status = 200, .type = "application/json", .req = req, .body = body,
                 .len = (size_t)len,

@@ -81,9 +81,11 @@ static unsigned bound_port(int fd)
         return ntohs(sa.sin6_port);
 }
 
-static int bind_any(int type, bool listening)
+/* [::]:port (0: any free one), dual-stack; a stream listening if asked. */
+static int bind_port(int type, unsigned port, bool listening)
 {
-        struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
+        struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT,
+                                   .sin6_port = htons((uint16_t)port) };
         int zero = 0;
         int fd = socket(AF_INET6, type, 0);
 
@@ -96,6 +98,11 @@ static int bind_any(int type, bool listening)
                 return -1;
         }
         return fd;
+}
+
+static int bind_any(int type, bool listening)
+{
+        return bind_port(type, 0, listening);
 }
 
 void pd_write_conf(struct pd *d, const char *ini_extra)
@@ -130,15 +137,30 @@ static int bind_unix_notify(struct pd *d)
         return fd;
 }
 
+/* Where the port of the listener named name goes (NULL: extra_port). */
+static unsigned *answer_port(struct pd *d, const char *name, bool udp)
+{
+        if (strcmp(name, "daytime") == 0)
+                return udp ? &d->daytime_udp_port : &d->daytime_port;
+        if (strcmp(name, "time") == 0)
+                return udp ? &d->time_udp_port : &d->time_port;
+        if (strcmp(name, "qotd") == 0)
+                return udp ? &d->qotd_udp_port : &d->qotd_port;
+        return NULL;
+}
+
 static int make_listener(const char *name, struct pd *d)
 {
-        int fd;
-
+        size_t n = strlen(name);
+        bool udp_suffix = n > 4 && strcmp(name + n - 4, "/udp") == 0;
+        char base[64];
         const char *kind = strchr(name, '/');
+        unsigned *port;
+        int fd;
 
         if (strcmp(name, "unix") == 0)
                 return socket(AF_UNIX, SOCK_STREAM, 0);
-        if (kind) {
+        if (kind && strcmp(kind, "/udp") != 0) {
                 /* "NAME/dgram", "NAME/bound": a socket of the wrong kind for its name. */
                 fd = strcmp(kind, "/dgram") == 0 ? bind_any(SOCK_DGRAM, false) :
                      strcmp(kind, "/bound") == 0 ? bind_any(SOCK_STREAM, false) : -1;
@@ -146,10 +168,18 @@ static int make_listener(const char *name, struct pd *d)
                         d->extra_port = bound_port(fd);
                 return fd;
         }
-        fd = bind_any(strcmp(name, "udp") == 0 ? SOCK_DGRAM : SOCK_STREAM, true);
+        snprintf(base, sizeof(base), "%.*s", (int)(udp_suffix ? n - 4 : n), name);
+        /* A service's UDP socket on its TCP socket's port when that is
+         * free, as a socket unit has them: one port in the config. */
+        port = answer_port(d, base, false);
+        fd = udp_suffix && port && *port ? bind_port(SOCK_DGRAM, *port, true) : -1;
+        if (fd < 0)
+                fd = bind_any(strcmp(name, "udp") == 0 || udp_suffix ? SOCK_DGRAM : SOCK_STREAM, true);
         if (fd < 0)
                 return -1;
-        if (strcmp(name, "echo") == 0)
+        if ((port = answer_port(d, base, udp_suffix)))
+                *port = bound_port(fd);
+        else if (strcmp(name, "echo") == 0)
                 d->echo_port = bound_port(fd);
         else if (strcmp(name, "chat") == 0)
                 d->chat_port = bound_port(fd);
@@ -162,7 +192,7 @@ static int make_listener(const char *name, struct pd *d)
         return fd;
 }
 
-#define PD_FDS_MAX 8
+#define PD_FDS_MAX 16
 
 /* pd_opts.stderr_pipe: a process that copies what pichatd writes to the
  * pipe p into its log file, until the pipe's write end is closed. */
@@ -210,7 +240,7 @@ int pd_start_opts(struct pd *d, const char *ini_extra, const struct pd_opts *o)
 {
         int fds[PD_FDS_MAX];
         int nfds = 0;
-        char names[128];
+        char names[256], fdnames[256] = "";
         char *save = NULL;
 
         memset(d, 0, sizeof(*d));
@@ -228,12 +258,17 @@ int pd_start_opts(struct pd *d, const char *ini_extra, const struct pd_opts *o)
                 int fd = make_listener(n, d);
                 if (fd < 0)
                         return -1;
+                /* "daytime/udp", "chat/dgram" are passed as systemd names
+                 * them: "daytime", "chat". */
+                size_t len = strcspn(n, "/"), used = strlen(fdnames);
+                snprintf(fdnames + used, sizeof(fdnames) - used, "%s%.*s", used ? ":" : "",
+                         (int)len, n);
                 if (o->keep_udp && strcmp(n, "udp") == 0)
                         d->udp_fd = fd;
                 fds[nfds++] = fd;
         }
         if (o->ports_in_conf) {
-                size_t size = strlen(ini_extra ? ini_extra : "") + 128;
+                size_t size = strlen(ini_extra ? ini_extra : "") + 256;
                 char *ini = malloc(size);
                 if (!ini)
                         return -1;
@@ -241,7 +276,14 @@ int pd_start_opts(struct pd *d, const char *ini_extra, const struct pd_opts *o)
                                  ini_extra ? ini_extra : "", d->echo_port, d->chat_port,
                                  d->udp_port);
                 if (d->web_port && n > 0 && (size_t)n < size)
-                        snprintf(ini + n, size - (size_t)n, "[web]\nport = %u\n", d->web_port);
+                        n += snprintf(ini + n, size - (size_t)n, "[web]\nport = %u\n",
+                                      d->web_port);
+                const char *const sections[] = { "daytime", "time", "qotd" };
+                const unsigned ports[] = { d->daytime_port, d->time_port, d->qotd_port };
+                for (int i = 0; i < 3; i++)
+                        if (ports[i] && n > 0 && (size_t)n < size)
+                                n += snprintf(ini + n, size - (size_t)n, "[%s]\nport = %u\n",
+                                              sections[i], ports[i]);
                 pd_write_conf(d, ini);
                 free(ini);
         } else {
@@ -278,19 +320,8 @@ int pd_start_opts(struct pd *d, const char *ini_extra, const struct pd_opts *o)
                         snprintf(pid, sizeof(pid), "%d", (int)getpid());
                         setenv("LISTEN_FDS", count, 1);
                         setenv("LISTEN_PID", pid, 1);
-                        if (!o->no_fdnames) {
-                                /* The names without their "/kind". */
-                                char env[128];
-                                size_t k = 0;
-                                for (const char *c = o->fdnames; *c && k < sizeof(env) - 1; c++) {
-                                        if (*c == '/')
-                                                c += strcspn(c, ":") - 1;
-                                        else
-                                                env[k++] = *c;
-                                }
-                                env[k] = '\0';
-                                setenv("LISTEN_FDNAMES", env, 1);
-                        }
+                        if (!o->no_fdnames)
+                                setenv("LISTEN_FDNAMES", fdnames, 1);
                 }
                 unsetenv("NOTIFY_SOCKET");
                 if (o->notify) {
@@ -356,8 +387,14 @@ int pd_start(struct pd *d, const char *ini_extra)
 
 int pd_ports_from_log(struct pd *d)
 {
-        static const char *const roles[] = { "echo", "chat", "udp", "web" };
-        unsigned *ports[] = { &d->echo_port, &d->chat_port, &d->udp_port, &d->web_port };
+        static const char *const roles[] = { "echo", "chat", "udp", "web", "daytime", "time",
+                                             "qotd", "daytime", "time", "qotd" };
+        /* For each role, the line's protocol it is read from. */
+        static const char *const proto[] = { "/tcp", "/tcp", "/udp", "/tcp", "/tcp", "/tcp",
+                                             "/tcp", "/udp", "/udp", "/udp" };
+        unsigned *ports[] = { &d->echo_port, &d->chat_port, &d->udp_port, &d->web_port,
+                              &d->daytime_port, &d->time_port, &d->qotd_port,
+                              &d->daytime_udp_port, &d->time_udp_port, &d->qotd_udp_port };
         FILE *f = fopen(d->log_path, "r");
         char line[4096];
         int found = 0;
@@ -365,12 +402,16 @@ int pd_ports_from_log(struct pd *d)
         if (!f)
                 return 0;
         while (fgets(line, sizeof(line), f)) {
-                for (int i = 0; i < 4; i++) {
+                for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
                         char key[32];
                         snprintf(key, sizeof(key), "%s: listening on ", roles[i]);
                         char *p = strstr(line, key);
+                        /* "time: " is also the end of "daytime: ". */
+                        while (p && p > line && p[-1] >= 'a' && p[-1] <= 'z')
+                                p = strstr(p + 1, key);
                         char *colon = p ? strrchr(p, ':') : NULL;
-                        if (colon && sscanf(colon + 1, "%u", ports[i]) == 1)
+                        if (colon && strstr(colon, proto[i]) &&
+                            sscanf(colon + 1, "%u", ports[i]) == 1)
                                 found++;
                 }
         }

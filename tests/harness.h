@@ -19,6 +19,10 @@ struct pd {
         char conf_path[128];    /* the pichat.ini the daemon runs with */
         char log_path[128];     /* its stderr */
         unsigned echo_port, chat_port, udp_port, web_port;
+        /* The services that answer once: TCP, and UDP ("NAME/udp" in
+         * pd_opts.fdnames). */
+        unsigned daytime_port, time_port, qotd_port;
+        unsigned daytime_udp_port, time_udp_port, qotd_udp_port;
         unsigned extra_port;    /* of a listener with another name (pd_opts) */
         int notify_fd;          /* our end of NOTIFY_SOCKET, or -1 */
         int udp_fd;             /* the passed UDP socket, kept (pd_opts.keep_udp), or -1 */
@@ -28,11 +32,12 @@ struct pd {
 /* How pd_start_opts() starts pichatd; zero values are the defaults. */
 struct pd_opts {
         /* Listeners the harness binds and passes, as LISTEN_FDNAMES:
-         * "echo", "chat", "udp", "web", "unix" (an AF_UNIX stream socket), any
-         * other name a TCP listener (its port in extra_port); "NAME/dgram"
-         * (a UDP socket) and "NAME/bound" (a TCP socket bound, not
-         * listening) pass NAME for a socket of the wrong kind (its port in
-         * extra_port). NULL: none,
+         * "echo", "chat", "udp", "web", "daytime", "time", "qotd", "unix"
+         * (an AF_UNIX stream socket), "NAME/udp" a UDP socket named NAME
+         * ("daytime/udp": the daytime service's), any other name a TCP
+         * listener (its port in extra_port); "NAME/dgram" (a UDP socket)
+         * and "NAME/bound" (a TCP socket bound, not listening) pass NAME
+         * for a socket of the wrong kind (its port in extra_port). NULL: none,
          * pichatd binds its own ports (give them in ini_extra, 0 = any;
          * pd_ports_from_log() reads them back). */
         const char *fdnames;

@@ -82,7 +82,8 @@ struct proc {
 
 static struct proc P;
 
-static void proc_start(struct proc *p, const char *const args[])
+/* Start pichat with args, or (nc set) nc with them, on pipes. */
+static void proc_spawn(struct proc *p, const char *const args[], bool nc)
 {
         int i[2], o[2], e[2];
         char *argv[17];
@@ -99,7 +100,12 @@ static void proc_start(struct proc *p, const char *const args[])
                 dup2(i[0], STDIN_FILENO);
                 dup2(o[1], STDOUT_FILENO);
                 dup2(e[1], STDERR_FILENO);
-                exec_pichat(argv);
+                if (nc) {
+                        argv[0] = (char *)"nc";
+                        execvp("nc", argv);
+                } else {
+                        exec_pichat(argv);
+                }
                 _exit(127);
         }
         close(i[0]);
@@ -108,6 +114,11 @@ static void proc_start(struct proc *p, const char *const args[])
         p->in = i[1];
         p->out = o[0];
         p->err = e[0];
+}
+
+static void proc_start(struct proc *p, const char *const args[])
+{
+        proc_spawn(p, args, false);
 }
 
 static bool proc_write(struct proc *p, const char *s)
@@ -912,6 +923,247 @@ START_TEST(tty_chat_redraw)
 }
 END_TEST
 
+/* ---- one peer: pichat -l, TCP and UDP ---- */
+
+/* The port a listening pichat said it got ("pichat: listening on
+ * 127.0.0.1:PORT", when asked for port 0). */
+static unsigned listening_port(struct proc *p)
+{
+        unsigned port = 0;
+
+        ck_assert(proc_wait(p, true, "pichat: listening on 127.0.0.1:", 10000));
+        ck_assert(proc_wait(p, true, "\n", 10000));
+        const char *at = strstr(p->ebuf, "pichat: listening on 127.0.0.1:");
+        ck_assert_int_eq(sscanf(at + strlen("pichat: listening on 127.0.0.1:"), "%u", &port), 1);
+        ck_assert_uint_gt(port, 0);
+        return port;
+}
+
+/* Two pichats, each named: introductions, not shown, then "<name> line". */
+START_TEST(peer_chat_named)
+{
+        static struct proc alice, bob;
+        char sport[16];
+
+        const char *const a_args[] = { "-l", "-n", "alice", "-t", "2", "127.0.0.1", "0", NULL };
+        proc_start(&alice, a_args);
+        snprintf(sport, sizeof(sport), "%u", listening_port(&alice));
+        ck_assert(proc_write(&alice, "hello bob\n"));
+        const char *const b_args[] = { "-n", "bob", "-t", "2", "127.0.0.1", sport, NULL };
+        proc_start(&bob, b_args);
+        ck_assert(proc_write(&bob, "hi alice\nhow are you?\n"));
+        ck_assert(proc_wait(&alice, false, "<bob> hi alice\n<bob> how are you?\n", 10000));
+        ck_assert(proc_wait(&bob, false, "<alice> hello bob\n", 10000));
+        ck_assert(proc_write(&alice, "fine\n"));
+        ck_assert(proc_wait(&bob, false, "<alice> fine\n", 10000));
+        ck_assert_int_eq(proc_end(&bob, 15000), 0);
+        ck_assert_int_eq(proc_end(&alice, 15000), 0);
+        /* Nothing but the lines: the introductions are not shown. */
+        ck_assert_str_eq(alice.obuf, "<bob> hi alice\n<bob> how are you?\n");
+        ck_assert_str_eq(bob.obuf, "<alice> hello bob\n<alice> fine\n");
+}
+END_TEST
+
+/* Without -n, plain lines both ways: nc is a peer (and telnet's lines,
+ * CR LF, arrive the same). With -n (the second run) the nc user sees the
+ * introduction first; nc gives none, so its lines stay plain. */
+START_TEST(peer_chat_with_nc)
+{
+        static struct proc lis, nc;
+        char sport[16];
+
+        const char *const plain[] = { "-l", "-t", "2", "127.0.0.1", "0", NULL };
+        const char *const named[] = { "-l", "-n", "alice", "-t", "2", "127.0.0.1", "0", NULL };
+        proc_start(&lis, _i ? named : plain);
+        snprintf(sport, sizeof(sport), "%u", listening_port(&lis));
+        ck_assert(proc_write(&lis, "to nc\n"));
+        const char *const nc_args[] = { "-q", "2", "127.0.0.1", sport, NULL };
+        proc_spawn(&nc, nc_args, true);
+        ck_assert(proc_write(&nc, "from nc\r\nsecond\n"));
+        ck_assert(proc_wait(&lis, false, "from nc\nsecond\n", 10000));
+        ck_assert(proc_wait(&nc, false, "to nc\r\n", 10000));
+        ck_assert_int_eq(proc_end(&nc, 15000), 0);
+        ck_assert_int_eq(proc_end(&lis, 15000), 0);
+        ck_assert_str_eq(nc.obuf, _i ? "/nick alice\r\nto nc\r\n" : "to nc\r\n");
+        ck_assert_str_eq(lis.obuf, "from nc\nsecond\n");
+}
+END_TEST
+
+/* A second peer is told it is not wanted and closed; the first goes on. */
+START_TEST(peer_second_refused)
+{
+        static struct proc lis;
+        struct pd_client first, second;
+        char line[256];
+
+        const char *const args[] = { "-l", "-t", "2", "127.0.0.1", "0", NULL };
+        proc_start(&lis, args);
+        unsigned port = listening_port(&lis);
+        ck_assert_int_eq(pd_connect(&first, port, AF_INET), 0);
+        ck_assert_int_eq(pd_send(&first, "first\r\n"), 0);
+        ck_assert(proc_wait(&lis, false, "first\n", 10000));
+        ck_assert_int_eq(pd_connect(&second, port, AF_INET), 0);
+        ck_assert_int_gt(pd_line(&second, line, sizeof(line), 5000), 0);
+        ck_assert_str_eq(line, "pichat: busy: already chatting with someone else; try again later");
+        ck_assert(pd_wait_closed(&second, 5000));
+        ck_assert(proc_wait(&lis, true, "pichat: turned away 127.0.0.1:", 5000));
+        ck_assert(proc_wait(&lis, true, ": already chatting\n", 5000));
+        ck_assert_int_eq(pd_send(&first, "still here\r\n"), 0);
+        ck_assert(proc_wait(&lis, false, "first\nstill here\n", 10000));
+        ck_assert(proc_write(&lis, "bye\n"));
+        ck_assert(pd_expect_next(&first, "bye", 5000));
+        /* The peer leaves: the session ends, saying so. */
+        pd_close(&first);
+        pd_close(&second);
+        ck_assert(proc_wait(&lis, true, "Disconnected from 127.0.0.1:", 10000));
+        ck_assert_int_eq(proc_end(&lis, 15000), 0);
+}
+END_TEST
+
+/* A port in use: one clear line and exit status 1, over TCP and UDP. */
+START_TEST(peer_port_in_use)
+{
+        unsigned port;
+        char sport[16], want[128];
+
+        for (int udp = 0; udp < 2; udp++) {
+                int fd = bound_socket(udp ? SOCK_DGRAM : SOCK_STREAM, !udp, &port);
+                snprintf(sport, sizeof(sport), "%u", port);
+                const char *const tcp_args[] = { "-l", "127.0.0.1", sport, NULL };
+                const char *const udp_args[] = { "-u", "-l", "127.0.0.1", sport, NULL };
+                ck_assert_int_eq(run(udp ? udp_args : tcp_args, NULL, 15000), 1);
+                snprintf(want, sizeof(want), "pichat: cannot listen on 127.0.0.1:%u: Address "
+                         "already in use\n", port);
+                ck_assert_str_eq(P.ebuf, want);
+                ck_assert_str_eq(P.obuf, "");
+                close(fd);
+        }
+        const char *const bad[] = { "-l", "no-such-host.pichat-test.invalid", "4000", NULL };
+        ck_assert_int_eq(run(bad, NULL, 30000), 1);
+        ck_assert_ptr_nonnull(strstr(P.ebuf, "pichat: cannot resolve no-such-host"));
+}
+END_TEST
+
+/* The address "[ADDR:PORT] " of a datagram's line in out (after from),
+ * its port into *port: where that line starts, or NULL. */
+static const char *marked(const char *out, unsigned *port)
+{
+        const char *m = strstr(out, "[127.0.0.1:");
+        if (!m || sscanf(m + strlen("[127.0.0.1:"), "%u", port) != 1)
+                return NULL;
+        return m;
+}
+
+/* Two pichats chat over UDP; a datagram from a third party is shown with
+ * its sender on both sides, and the listener then answers it. */
+START_TEST(udp_chat_peers)
+{
+        static struct proc lis, cli;
+        char sport[16], buf[256];
+        unsigned cport = 0, tport;
+
+        const char *const l_args[] = { "-u", "-l", "-t", "2", "127.0.0.1", "0", NULL };
+        proc_start(&lis, l_args);
+        unsigned port = listening_port(&lis);
+        snprintf(sport, sizeof(sport), "%u", port);
+        const char *const c_args[] = { "-u", "--chat", "-t", "3", "127.0.0.1", sport, NULL };
+        proc_start(&cli, c_args);
+        ck_assert(proc_write(&cli, "ping\n"));
+        /* The first sender is marked: it is new, and the peer from now on. */
+        ck_assert(proc_wait(&lis, false, "] ping\n", 10000));
+        ck_assert_ptr_eq(marked(lis.obuf, &cport), lis.obuf);
+        ck_assert(proc_write(&lis, "pong\n"));
+        ck_assert(proc_wait(&cli, false, "pong\n", 10000));
+        ck_assert_str_eq(cli.obuf, "pong\n");
+
+        /* A stranger writes to the chatting client: marked, never mixed in. */
+        int s = bound_socket(SOCK_DGRAM, false, &tport);
+        struct sockaddr_storage to;
+        socklen_t tl = pd_sockaddr("127.0.0.1", cport, &to);
+        ck_assert_int_eq(sendto(s, "who is this?\n", 13, 0, (struct sockaddr *)&to, tl), 13);
+        snprintf(buf, sizeof(buf), "pong\n[127.0.0.1:%u] who is this?\n", tport);
+        ck_assert(proc_wait(&cli, false, buf, 10000));
+        /* ... and to the listener, who answers it from then on. */
+        tl = pd_sockaddr("127.0.0.1", port, &to);
+        ck_assert_int_eq(sendto(s, "hello?\n", 7, 0, (struct sockaddr *)&to, tl), 7);
+        snprintf(buf, sizeof(buf), "[127.0.0.1:%u] hello?\n", tport);
+        ck_assert(proc_wait(&lis, false, buf, 10000));
+        ck_assert(proc_write(&lis, "hi stranger\n"));
+        struct pollfd p = { .fd = s, .events = POLLIN };
+        ck_assert_int_eq(poll(&p, 1, 5000), 1);
+        ck_assert_int_eq(recv(s, buf, sizeof(buf), 0), 12);
+        ck_assert_mem_eq(buf, "hi stranger\n", 12);
+        /* The client's peer stays the listener: its next line goes there. */
+        ck_assert(proc_write(&cli, "still me\n"));
+        snprintf(buf, sizeof(buf), "[127.0.0.1:%u] still me\n", cport);
+        ck_assert(proc_wait(&lis, false, buf, 10000));
+        close(s);
+        ck_assert_int_eq(proc_end(&cli, 15000), 0);
+        ck_assert_int_eq(proc_end(&lis, 15000), 0);
+}
+END_TEST
+
+/* Nobody at the other end, nobody yet: said, and the chat goes on. */
+START_TEST(udp_chat_nobody)
+{
+        unsigned port;
+        char sport[16], want[160];
+        int fd = bound_socket(SOCK_DGRAM, false, &port);
+
+        /* Closed: bound a moment ago, closed now, so it refuses. */
+        close(fd);
+        snprintf(sport, sizeof(sport), "%u", port);
+        const char *const args[] = { "-u", "--chat", "-t", "1", "127.0.0.1", sport, NULL };
+        ck_assert_int_eq(run(args, "anyone?\nstill?\n", 15000), 0);
+        snprintf(want, sizeof(want), "pichat: nobody listens at 127.0.0.1:%u (Connection "
+                 "refused)\n", port);
+        ck_assert_ptr_nonnull(strstr(P.ebuf, want));
+        ck_assert_str_eq(P.obuf, "");
+
+        const char *const l_args[] = { "-u", "-l", "-t", "1", "127.0.0.1", "0", NULL };
+        proc_start(&P, l_args);
+        port = listening_port(&P);
+        ck_assert(proc_write(&P, "too early\n"));
+        snprintf(want, sizeof(want), "pichat: nobody to send to yet: not sent (waiting for a "
+                 "datagram on 127.0.0.1:%u)\n", port);
+        ck_assert(proc_wait(&P, true, want, 10000));
+        ck_assert_int_eq(proc_end(&P, 15000), 0);
+}
+END_TEST
+
+/* Interactive: the same prompt and redraw as with a server. */
+START_TEST(tty_peer_listen)
+{
+        static struct proc bob;
+        char sport[16];
+
+        const char *const args[] = { "-l", "-n", "alice", "127.0.0.1", "0", NULL };
+        tty_start(&T, args);
+        ck_assert(tty_expect(&T, "pichat: listening on 127.0.0.1:", 10000));
+        ck_assert(tty_expect(&T, "\r\n", 10000));
+        unsigned port = 0;
+        ck_assert_int_eq(sscanf(strstr(T.buf, "listening on 127.0.0.1:") +
+                                strlen("listening on 127.0.0.1:"), "%u", &port), 1);
+        ck_assert(tty_expect(&T, "Waiting for a peer on 127.0.0.1:", 10000));
+        snprintf(sport, sizeof(sport), "%u", port);
+        const char *const b_args[] = { "-n", "bob", "-t", "2", "127.0.0.1", sport, NULL };
+        proc_start(&bob, b_args);
+        ck_assert(tty_expect(&T, "Connected with 127.0.0.1:", 10000));
+        ck_assert(tty_expect(&T, ". Start sending messages\r\n", 10000));
+        ck_assert(tty_expect(&T, "Chatting with bob (127.0.0.1:", 10000));
+        ck_assert(tty_expect(&T, "<You> ", 10000));
+        tty_type(&T, "half");
+        ck_assert(tty_expect(&T, "half", 5000));
+        ck_assert(proc_write(&bob, "hey alice\n"));
+        ck_assert(tty_expect(&T, "<bob> hey alice\r\n<You> half", 10000));
+        tty_type(&T, " done\r");
+        ck_assert(proc_wait(&bob, false, "<alice> half done\n", 10000));
+        tty_type(&T, "\x04");
+        ck_assert_int_eq(tty_end(&T, 10000), 0);
+        ck_assert_int_eq(proc_end(&bob, 15000), 0);
+}
+END_TEST
+
 static void teardown(void)
 {
         if (d_running)
@@ -949,6 +1201,16 @@ Suite *test_suite(void)
         tcase_add_test(own, silent_server_after_input_ends);
         suite_add_tcase(s, own);
 
+        TCase *peers = tcase_create("peers");
+        tcase_set_timeout(peers, 60);
+        tcase_add_test(peers, peer_chat_named);
+        tcase_add_loop_test(peers, peer_chat_with_nc, 0, 2);
+        tcase_add_test(peers, peer_second_refused);
+        tcase_add_test(peers, peer_port_in_use);
+        tcase_add_test(peers, udp_chat_peers);
+        tcase_add_test(peers, udp_chat_nobody);
+        suite_add_tcase(s, peers);
+
         tcase_add_checked_fixture(tty, NULL, teardown);
         tcase_set_timeout(tty, 60);
         tcase_add_test(tty, tty_prompt_survives_incoming_line);
@@ -957,6 +1219,7 @@ Suite *test_suite(void)
         tcase_add_test(tty, tty_server_closes);
         tcase_add_test(tty, tty_udp_dialogue);
         tcase_add_test(tty, tty_chat_redraw);
+        tcase_add_test(tty, tty_peer_listen);
         suite_add_tcase(s, tty);
         return s;
 }

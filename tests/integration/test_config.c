@@ -368,6 +368,10 @@ static const char *const gen_good[] = {
         "[web]\nallowed_origins = http://pi.local:8080 https://[::1]:8443\n",
         "[web]\nallowed_origins = *\n", "[web]\nstatus_json = no\n",
         "[echo]\nenabled = no\n[udp]\nenabled = no\n[chat]\nenabled = no\n",
+        "[daytime]\nenabled = yes\nport = 0\n", "[daytime]\nformat = ctime\n",
+        "[daytime]\nformat = \"%Y-%m-%dT%H:%M:%S%z\"\n", "[time]\nenabled = yes\nport = 0\n",
+        "[time]\nenabled = yes\nport = 0\nudp = no\n", "[qotd]\nport = 7791\n",
+        "[qotd]\nenabled = yes\nport = 0\nfile = @QUOTES@\n", "[qotd]\nfile = /nonexistent\n",
 };
 
 static const char *const gen_bad[] = {
@@ -394,6 +398,11 @@ static const char *const gen_bad[] = {
         "[web]\nallowed_origins = pi.local\n", "[web]\nallowed_origins = http://a/b\n",
         "[web]\nport = 7778\n[chat]\nport = 7778\n", "[web]\nport = 7779\n[echo]\nport = 7779\n",
         "[web]\nnosuch = 1\n",
+        "[daytime]\nformat = %H%n\n", "[daytime]\nformat = \"\"\n", "[daytime]\nudp = maybe\n",
+        "[time]\nport = 65536\n", "[time]\nenabled = yes\nport = 7792\n[udp]\nport = 7792\n",
+        "[qotd]\nenabled = yes\nport = 0\nfile = /nonexistent/quotes\n",
+        "[qotd]\nenabled = yes\nport = 0\nfile = /\n", "[qotd]\nnosuch = 1\n",
+        "[daytime]\nenabled = yes\nport = 7793\n[web]\nport = 7793\n",
 };
 
 /* xorshift32: the same configurations on every run and machine. */
@@ -444,7 +453,14 @@ START_TEST(check_agrees_with_start)
                         uint32_t r = gen_next(&seed);
                         const char *line = r % 4 ? gen_good[(r >> 2) % N_GOOD] :
                                                    gen_bad[(r >> 2) % N_BAD];
-                        n += (size_t)snprintf(ini + n, sizeof(ini) - n, "%s", line);
+                        const char *at = strstr(line, "@QUOTES@");
+                        /* The shipped quotes, wherever the tree is. */
+                        if (at)
+                                n += (size_t)snprintf(ini + n, sizeof(ini) - n, "%.*s%s%s",
+                                                      (int)(at - line), line,
+                                                      getenv("PICHAT_QUOTES"), at + 8);
+                        else
+                                n += (size_t)snprintf(ini + n, sizeof(ini) - n, "%s", line);
                 }
                 ck_assert_int_eq(pd_start_opts(&d, ini, &o), 0);
 

@@ -105,6 +105,45 @@ START_TEST(usage_errors)
 }
 END_TEST
 
+/* -l [ADDRESS] PORT, and the UDP chat. */
+START_TEST(peer_modes)
+{
+        ck_assert_int_eq(parse("-l", "4000", NULL), ARGS_RUN);
+        ck_assert(a.listen && !a.udp && !a.chat);
+        ck_assert_ptr_null(a.host);
+        ck_assert_str_eq(a.port, "4000");
+        ck_assert_int_eq(parse("--listen", "-n", "alice", "192.0.2.1", "31621", NULL), ARGS_RUN);
+        ck_assert(a.listen);
+        ck_assert_str_eq(a.host, "192.0.2.1");
+        ck_assert_str_eq(a.port, "31621");
+        ck_assert_str_eq(a.nick, "alice");
+        /* Listening over UDP is the chat. */
+        ck_assert_int_eq(parse("-u", "-l", "::", "4000", NULL), ARGS_RUN);
+        ck_assert(a.listen && a.udp && a.chat);
+        ck_assert_str_eq(a.host, "::");
+        ck_assert_int_eq(parse("-ul", "4000", "--chat", NULL), ARGS_RUN);
+        ck_assert(a.chat);
+        /* The chat's other end. */
+        ck_assert_int_eq(parse("-u", "pi.local", "4000", "--chat", NULL), ARGS_RUN);
+        ck_assert(a.udp && a.chat && !a.listen);
+        ck_assert_str_eq(a.host, "pi.local");
+        ck_assert_int_eq(parse("-u", "pi.local", NULL), ARGS_RUN);
+        ck_assert(!a.chat);
+
+        usage_error(parse("-l", NULL), "-l needs a PORT");
+        usage_error(parse("-l", "a", "4000", "b", NULL), "too many");
+        usage_error(parse("-l", "", "4000", NULL), "empty ADDRESS");
+        ck_assert_int_eq(parse("-l", "0", NULL), ARGS_RUN);      /* any free port */
+        ck_assert_str_eq(a.port, "0");
+        usage_error(parse("-l", "65536", NULL), "invalid port '65536' (0-65535)");
+        usage_error(parse("h", "0", NULL), "invalid port '0' (1-65535)");
+        usage_error(parse("-l", "::1", "http", NULL), "invalid port");
+        usage_error(parse("--chat", "h", "4000", NULL), "--chat is for UDP");
+        usage_error(parse("-l", "--chat", "4000", NULL), "--chat is for UDP");
+        usage_error(parse("-u", "-l", "-n", "bob", "4000", NULL), "-n has no meaning with -u");
+}
+END_TEST
+
 START_TEST(bad_values)
 {
         static const char *const ports[] = { "0", "65536", "99999999999", "+80", "80x",
@@ -136,6 +175,7 @@ Suite *test_suite(void)
         tcase_add_test(tc, all_options);
         tcase_add_test(tc, help_and_version);
         tcase_add_test(tc, usage_errors);
+        tcase_add_test(tc, peer_modes);
         tcase_add_test(tc, bad_values);
         suite_add_tcase(s, tc);
         return s;

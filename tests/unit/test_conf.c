@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "config.h"
 #include "log.h"
+#include "quotes.h"
 #include "suite.h"
 
 #define NAME "test.ini"
@@ -199,6 +201,19 @@ static void assert_conf_eq(const struct conf *a, const struct conf *b)
         EQ_STR(web.allowed_origins);
         EQ_UINT(web.status_json);
 
+        EQ_UINT(daytime.enabled);
+        EQ_UINT(daytime.port);
+        EQ_UINT(daytime.udp);
+        EQ_STR(daytime.format);
+        EQ_UINT(time.enabled);
+        EQ_UINT(time.port);
+        EQ_UINT(time.udp);
+        EQ_UINT(qotd.enabled);
+        EQ_UINT(qotd.port);
+        EQ_UINT(qotd.udp);
+        EQ_STR(qotd.file);
+        ck_assert_msg((a->qotd.quotes == NULL) == (b->qotd.quotes == NULL), "qotd.quotes differ");
+
         EQ_UINT(access.allow.n);
         EQ_UINT(access.deny.n);
         ck_assert_msg(memcmp(&a->access, &b->access, sizeof(a->access)) == 0,
@@ -213,6 +228,7 @@ static void assert_conf_eq(const struct conf *a, const struct conf *b)
         memcpy(&y, b, sizeof(y));
         atomic_store(&x.refs, 0);
         atomic_store(&y.refs, 0);
+        x.qotd.quotes = y.qotd.quotes = NULL;   /* compared above */
         ck_assert_msg(memcmp(&x, &y, sizeof(x)) == 0, "struct conf differs in a field not compared");
 }
 
@@ -253,6 +269,17 @@ static const struct {
         { "chat", "burst" },
         { "chat", "password" },
         { "chat", "password_file" },
+        { "daytime", "enabled" },
+        { "daytime", "port" },
+        { "daytime", "udp" },
+        { "daytime", "format" },
+        { "time", "enabled" },
+        { "time", "port" },
+        { "time", "udp" },
+        { "qotd", "enabled" },
+        { "qotd", "port" },
+        { "qotd", "udp" },
+        { "qotd", "file" },
         { "access", "allow" },
         { "access", "deny" },
         { "log", "level" },
@@ -300,7 +327,11 @@ static const struct {
         { "udp", offsetof(struct conf, udp.port) },
         { "chat", offsetof(struct conf, chat.port) },
         { "web", offsetof(struct conf, web.port) },
+        { "daytime", offsetof(struct conf, daytime.port) },
+        { "time", offsetof(struct conf, time.port) },
+        { "qotd", offsetof(struct conf, qotd.port) },
 };
+#define N_PORT_KEYS ((int)(sizeof(port_keys) / sizeof(port_keys[0])))
 
 static const struct {
         const char *section;
@@ -310,7 +341,11 @@ static const struct {
         { "udp", offsetof(struct conf, udp.enabled) },
         { "chat", offsetof(struct conf, chat.enabled) },
         { "web", offsetof(struct conf, web.enabled) },
+        /* qotd's needs its quotes file: answer_keys. */
+        { "daytime", offsetof(struct conf, daytime.enabled) },
+        { "time", offsetof(struct conf, time.enabled) },
 };
+#define N_BOOL_KEYS ((int)(sizeof(bool_keys) / sizeof(bool_keys[0])))
 
 static const struct {
         const char *section, *key;
@@ -322,6 +357,7 @@ static const struct {
         { "chat", "motd", offsetof(struct conf, chat.motd) },
         { "chat", "motd_file", offsetof(struct conf, chat.motd_file) },
         { "web", "title", offsetof(struct conf, web.title) },
+        { "qotd", "file", offsetof(struct conf, qotd.file) },
 };
 
 /* ---- defaults --------------------------------------------------------- */
@@ -391,6 +427,20 @@ START_TEST(defaults_values)
         ck_assert_uint_eq(d.access.allow.n, 0);
         ck_assert_uint_eq(d.access.deny.n, 0);
         ck_assert_int_eq(d.log.level, LOG_INFO);
+        /* Off, on the RFCs' ports, over UDP too once on. */
+        ck_assert(!d.daytime.enabled);
+        ck_assert_uint_eq(d.daytime.port, 13);
+        ck_assert(d.daytime.udp);
+        ck_assert_str_eq(d.daytime.format, "%A, %B %-d, %Y %H:%M:%S %Z");
+        ck_assert(!d.time.enabled);
+        ck_assert_uint_eq(d.time.port, 37);
+        ck_assert(d.time.udp);
+        ck_assert(!d.qotd.enabled);
+        ck_assert_uint_eq(d.qotd.port, 17);
+        ck_assert(d.qotd.udp);
+        ck_assert_str_eq(d.qotd.file, "");
+        ck_assert_str_eq(conf_quotes_path(&d), PICHAT_DEFAULT_QUOTES);
+        ck_assert_ptr_null(d.qotd.quotes);
 }
 END_TEST
 
@@ -432,7 +482,8 @@ END_TEST
 /* Every key is known to the parser in its own section, and only there. */
 START_TEST(every_key_known)
 {
-        static const char *const sections[] = { "server", "echo", "udp", "chat", "access", "log" };
+        static const char *const sections[] = { "server", "echo", "udp", "chat", "access", "log",
+                                                "daytime", "time", "qotd" };
         const char *sec = all_keys[_i].section, *key = all_keys[_i].key;
         char text[256];
         struct conf *c;
@@ -1733,6 +1784,84 @@ START_TEST(current_threads)
 }
 END_TEST
 
+/* [daytime], [time], [qotd]: the format checked where it is written, the
+ * quotes file read at load (its errors at the line that names it, or that
+ * turned qotd on), and ports shared with the other services. */
+START_TEST(answer_keys)
+{
+        char path[256], text[768], big[600];
+        struct conf *c;
+
+        c = load_ok("[daytime]\nenabled = yes\nformat = ctime\nudp = no\n"
+                    "[time]\nenabled = yes\nport = 0\n");
+        ck_assert(c->daytime.enabled && !c->daytime.udp && c->time.enabled);
+        ck_assert_str_eq(c->daytime.format, "ctime");
+        ck_assert_ptr_null(c->qotd.quotes);
+        conf_unref(c);
+        expect_error("[daytime]\n\nformat = %H%n%M\n", 3,
+                     "[daytime] format: '%H%n%M' gives a line end or a control character");
+        expect_error("[daytime]\nformat = \"\"\n", 2, "[daytime] format: '' empty");
+        /* Checked also while the service is off: it is the file's error. */
+        expect_error("[daytime]\nenabled = no\nformat = %c%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c%c\n",
+                     3, "gives nothing, or more than 509 bytes");
+
+        write_file("quotes", "one\n%\ntwo\n", 10, path, sizeof(path));
+        snprintf(text, sizeof(text), "[qotd]\nenabled = yes\nfile = %s\n", path);
+        c = load_ok(text);
+        ck_assert_ptr_nonnull(c->qotd.quotes);
+        ck_assert_uint_eq(c->qotd.quotes->n, 2);
+        ck_assert_str_eq(conf_quotes_path(c), path);
+        conf_unref(c);
+        /* Off, the file is not read at all. */
+        c = load_ok("[qotd]\nfile = /nonexistent/quotes\n");
+        ck_assert_ptr_null(c->qotd.quotes);
+        conf_unref(c);
+
+        snprintf(text, sizeof(text), "[qotd]\nfile = %s/none\nenabled = yes\n", tmpdir);
+        expect_error(text, 2, "[qotd] file: cannot read");
+        ck_assert(has_error(NAME, 2, "No such file or directory"));
+        write_file("empty", "", 0, path, sizeof(path));
+        snprintf(text, sizeof(text), "[qotd]\nenabled = yes\n\nfile = %s\n", path);
+        expect_error(text, 4, "holds no quote");
+        write_file("blank", "\n%\n\n%\n", 6, path, sizeof(path));
+        snprintf(text, sizeof(text), "[qotd]\nenabled = yes\nfile = %s\n", path);
+        expect_error(text, 3, "holds no quote");
+        memset(big, 'q', 520);
+        write_file("big", big, 520, path, sizeof(path));
+        snprintf(text, sizeof(text), "[qotd]\nfile = %s\nenabled = yes\n", path);
+        expect_error(text, 2, "every quote in");
+        snprintf(text, sizeof(text), "[qotd]\nenabled = yes\nfile = %s\n", tmpdir);
+        expect_error(text, 3, "Is a directory");
+        /* No file key: the line that turned it on, and the default path. */
+        if (access(PICHAT_DEFAULT_QUOTES, R_OK) != 0) {
+                expect_error("[qotd]\n\nenabled = yes\n", 3, PICHAT_DEFAULT_QUOTES);
+        }
+
+        /* Ports: TCP against every TCP service, UDP against the UDP ones;
+         * a service off, or without udp, shares nothing. */
+        expect_error("[daytime]\nenabled = yes\nport = 5000\n", 3,
+                     "[chat] and [daytime] cannot share TCP port 5000");
+        expect_error("[daytime]\nenabled = yes\nport = 0\n[time]\nenabled = yes\nport = 0\n"
+                     "[udp]\nport = 7000\n[echo]\nport = 7001\n[time]\nport = 7000\n", 12,
+                     "[udp] and [time] cannot share UDP port 7000");
+        c = load_ok("[udp]\nport = 7000\n[echo]\nport = 7001\n"
+                    "[time]\nenabled = yes\nport = 7000\nudp = no\n");
+        conf_unref(c);
+        c = load_ok("[time]\nport = 8888\n[daytime]\nport = 5000\n");
+        conf_unref(c);
+        ck_assert_ptr_null(conf_load_string(NAME, "[time]\nenabled = yes\nport = 1300\n"
+                                            "[daytime]\nenabled = yes\nport = 1300\n", &errs));
+        ck_assert_uint_eq(errs.n, 2);
+        ck_assert(has_error(NAME, 6, "[daytime] and [time] cannot share TCP port 1300"));
+        ck_assert(has_error(NAME, 6, "[daytime] and [time] cannot share UDP port 1300"));
+
+        /* One of them alone is a service. */
+        c = load_ok("[echo]\nenabled = no\n[udp]\nenabled = no\n[chat]\nenabled = no\n"
+                    "[web]\nenabled = no\n[time]\nenabled = yes\n");
+        conf_unref(c);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
         Suite *s = suite_create("conf");
@@ -1748,12 +1877,12 @@ Suite *test_suite(void)
         suite_add_tcase(s, tc);
 
         tc = tcase_create("keys");
-        tcase_add_loop_test(tc, bool_spellings, 0, 4);
-        tcase_add_loop_test(tc, bool_bad, 0, 4);
+        tcase_add_loop_test(tc, bool_spellings, 0, N_BOOL_KEYS);
+        tcase_add_loop_test(tc, bool_bad, 0, N_BOOL_KEYS);
         tcase_add_loop_test(tc, uint_range, 0, N_UINT_KEYS);
         tcase_add_loop_test(tc, uint_negative, 0, N_UINT_KEYS);
         tcase_add_loop_test(tc, uint_not_a_number, 0, N_UINT_KEYS);
-        tcase_add_loop_test(tc, port_values, 0, 4);
+        tcase_add_loop_test(tc, port_values, 0, N_PORT_KEYS);
         tcase_add_test(tc, stack_and_line_bounds);
         tcase_add_loop_test(tc, text_values, 0, (int)(sizeof(text_keys) / sizeof(text_keys[0])));
         tcase_add_loop_test(tc, text_control_characters, 0,
@@ -1792,6 +1921,7 @@ Suite *test_suite(void)
         tcase_add_test(tc, cross_queue_holds_a_line);
         tcase_add_test(tc, cross_no_service);
         tcase_add_test(tc, web_keys);
+        tcase_add_test(tc, answer_keys);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("refs");

@@ -1,6 +1,8 @@
 /* Unit tests: notify's status line, and what the supervisor's tick sends
  * (to a NOTIFY_SOCKET of the test's own) for which times and liveness. */
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +61,33 @@ START_TEST(status_services_off_left_out)
         c.web_clients = 3;
         notify_status_format(buf, sizeof(buf), &c, NULL);
         ck_assert_str_eq(buf, "web: 3 clients");
+}
+END_TEST
+
+START_TEST(status_answer_services)
+{
+        struct notify_counts c = { .web = true, .web_clients = 2, .daytime = true,
+                                   .daytime_requests = 5, .time = true, .time_requests = 1,
+                                   .qotd = true, .qotd_requests = 0 };
+        char buf[NOTIFY_STATUS_MAX];
+
+        notify_status_format(buf, sizeof(buf), &c, NULL);
+        ck_assert_str_eq(buf, "web: 2 clients; daytime: 5 requests; time: 1 request; "
+                              "qotd: 0 requests");
+        c.web = c.daytime = c.time = false;
+        c.qotd_requests = 1234567;
+        notify_status_format(buf, sizeof(buf), &c, NULL);
+        ck_assert_str_eq(buf, "qotd: 1234567 requests");
+        /* Everything on, every count at its largest, and a long problem:
+         * all of the counts still fit. */
+        struct notify_counts big = { true, true, true, true, UINT32_MAX, UINT32_MAX, UINT32_MAX,
+                                     100000, ULONG_MAX, true, true, true, ULONG_MAX, ULONG_MAX,
+                                     ULONG_MAX };
+        size_t n = notify_status_format(buf, sizeof(buf), &big, NULL);
+        ck_assert_uint_lt(n, sizeof(buf) - 1);
+        char want[64];
+        snprintf(want, sizeof(want), "qotd: %lu requests", ULONG_MAX);
+        ck_assert_ptr_nonnull(strstr(buf, want));
 }
 END_TEST
 
@@ -241,6 +270,7 @@ Suite *test_suite(void)
         tcase_add_test(tc, status_all_services);
         tcase_add_test(tc, status_singular_and_zero);
         tcase_add_test(tc, status_services_off_left_out);
+        tcase_add_test(tc, status_answer_services);
         tcase_add_test(tc, status_problem_first);
         tcase_add_test(tc, status_cut_to_fit);
         suite_add_tcase(s, tc);

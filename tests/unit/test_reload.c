@@ -43,6 +43,36 @@ START_TEST(restart_only_settings_kept)
 }
 END_TEST
 
+START_TEST(answer_services_kept)
+{
+        struct conf cur, next;
+
+        conf_defaults(&cur);
+        conf_defaults(&next);
+        cur.qotd.enabled = true;
+        next.daytime.enabled = true;
+        next.daytime.port = 1313;
+        next.daytime.udp = false;
+        next.time.enabled = true;
+        next.time.port = 3737;
+        next.time.udp = false;
+        next.qotd.enabled = false;
+        next.qotd.port = 1717;
+        next.qotd.udp = false;
+        strcpy(next.daytime.format, "ctime");
+        strcpy(next.qotd.file, "/elsewhere");
+        ck_assert_uint_eq(reload_keep_restart_only(&cur, &next), 9);
+        ck_assert(!next.daytime.enabled && !next.time.enabled && next.qotd.enabled);
+        ck_assert_uint_eq(next.daytime.port, 13);
+        ck_assert_uint_eq(next.time.port, 37);
+        ck_assert_uint_eq(next.qotd.port, 17);
+        ck_assert(next.daytime.udp && next.time.udp && next.qotd.udp);
+        /* What they say is reloadable. */
+        ck_assert_str_eq(next.daytime.format, "ctime");
+        ck_assert_str_eq(next.qotd.file, "/elsewhere");
+}
+END_TEST
+
 START_TEST(reloadable_settings_untouched)
 {
         struct conf cur, next;
@@ -94,6 +124,7 @@ Suite *test_suite(void)
 
         tcase_add_test(tc, nothing_changed);
         tcase_add_test(tc, restart_only_settings_kept);
+        tcase_add_test(tc, answer_services_kept);
         tcase_add_test(tc, reloadable_settings_untouched);
         tcase_add_test(tc, same_bind_list_differently_spaced);
         suite_add_tcase(s, tc);

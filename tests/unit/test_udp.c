@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "answer.h"
 #include "clock.h"
 #include "harness.h"
 #include "suite.h"
@@ -240,6 +241,47 @@ START_TEST(refused_addresses)
 }
 END_TEST
 
+/* A service that answers once, on a socket beside the echo's: it answers
+ * any datagram, but never one from a port this server answers on (the
+ * echo's here: another service's answer, the first step of a loop), and
+ * its answers are its own count, not the echo's. */
+START_TEST(answer_service_beside_echo)
+{
+        struct fixture f;
+        struct answer a;
+        struct sockaddr_in sa = { .sin_family = AF_INET };
+        socklen_t len = sizeof(sa);
+        char reply[128];
+
+        up(&f, "[daytime]\nformat = ctime\n");
+        answer_init(&a);
+        int b = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ck_assert_int_eq(bind(b, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        ck_assert_int_eq(getsockname(b, (struct sockaddr *)&sa, &len), 0);
+        ck_assert_int_eq(udp_start_service(&f.udp, b, &daytime_service, &a), 0);
+        ck_assert(udp_port_ours(&f.udp, f.port));
+        ck_assert(udp_port_ours(&f.udp, ntohs(sa.sin_port)));
+
+        /* From the echo's own port (our copy of its socket). */
+        ck_assert_int_eq(sendto(f.fd, "", 0, 0, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        usleep(300 * 1000);
+        ck_assert_uint_eq(answer_requests(&a), 0);
+
+        /* From anyone else (ask() sends to f.port: the daytime one now). */
+        unsigned echo_port = f.port;
+        f.port = ntohs(sa.sin_port);
+        ck_assert_int_eq(ask(&f, "127.0.0.1", "", reply, sizeof(reply)), 26);
+        f.port = echo_port;
+        ck_assert_str_eq(reply + 24, "\r\n");
+        ck_assert_uint_eq(atomic_load(&a.udp), 1);
+        ck_assert_uint_eq(atomic_load(&a.tcp), 0);
+        ck_assert_uint_eq(udp_answered(&f.udp), 0);
+        ck_assert(!udp_port_ours(&f.udp, 9));
+        down(&f);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
         Suite *s = suite_create("udp");
@@ -252,6 +294,7 @@ Suite *test_suite(void)
         tcase_add_test(tc, bad_socket_closed);
         tcase_add_test(tc, failing_receive_backs_off);
         tcase_add_test(tc, refused_addresses);
+        tcase_add_test(tc, answer_service_beside_echo);
         suite_add_tcase(s, tc);
         return s;
 }
