@@ -7,6 +7,7 @@
 
 #include "chat.h"
 #include "log.h"
+#include "tls.h"
 
 static void bind_list(const struct conf *c, char *buf, size_t size)
 {
@@ -41,6 +42,29 @@ static unsigned keep_bool(const char *what, bool cur, bool *next)
         return 1;
 }
 
+static void tls_port_text(const struct conf_tls_port *tp, char *buf, size_t size)
+{
+        if (tp->on)
+                snprintf(buf, size, "%u", tp->port);
+        else
+                snprintf(buf, size, "off");
+}
+
+static unsigned keep_tls_port(const char *what, const struct conf_tls_port *cur,
+                              struct conf_tls_port *next)
+{
+        char a[16], b[16];
+
+        if (cur->on == next->on && (!cur->on || cur->port == next->port))
+                return 0;
+        tls_port_text(cur, a, sizeof(a));
+        tls_port_text(next, b, sizeof(b));
+        log_msg(LOG_WARNING, "reload: %s changed from %s to %s; needs a restart, keeping %s",
+                what, a, b, a);
+        *next = *cur;
+        return 1;
+}
+
 unsigned reload_keep_restart_only(const struct conf *cur, struct conf *next)
 {
         char a[PICHAT_BIND_MAX * 48], b[PICHAT_BIND_MAX * 48];
@@ -65,6 +89,8 @@ unsigned reload_keep_restart_only(const struct conf *cur, struct conf *next)
         changed += keep_uint("[chat] port", cur->chat.port, &next->chat.port);
         changed += keep_bool("[web] enabled", cur->web.enabled, &next->web.enabled);
         changed += keep_uint("[web] port", cur->web.port, &next->web.port);
+        changed += keep_tls_port("[chat] tls_port", &cur->chat.tls_port, &next->chat.tls_port);
+        changed += keep_tls_port("[web] tls_port", &cur->web.tls_port, &next->web.tls_port);
         return changed;
 }
 
@@ -84,6 +110,10 @@ int reload_config(struct conf_store *store, const char *path, struct chat *chat,
         }
         cur = conf_current(store);
         reload_keep_restart_only(cur, next);
+        /* TLS ports kept on by a file that turned them off: they keep the
+         * certificate in force, which that file did not load. */
+        if ((next->chat.tls_port.on || next->web.tls_port.on) && !next->tls.creds)
+                next->tls.creds = tls_creds_ref(cur->tls.creds);
         /* Who may connect is worth a line of its own in the log. */
         bool access = memcmp(&cur->access, &next->access, sizeof(cur->access)) != 0;
         conf_unref(cur);
@@ -99,6 +129,12 @@ int reload_config(struct conf_store *store, const char *path, struct chat *chat,
                 log_msg(LOG_NOTICE, "reload: [access] now has %u allow and %u deny prefixes "
                         "(for new connections and datagrams)", next->access.allow.n,
                         next->access.deny.n);
+        if (next->tls.creds) {
+                char what[CONF_TEXT_SIZE + 128];
+                tls_creds_describe(next->tls.creds, what, sizeof(what));
+                log_msg(LOG_NOTICE, "reload: TLS: new connections get %s; established ones "
+                        "keep theirs", what);
+        }
         conf_unref(next);
         log_msg(LOG_NOTICE, "reloaded configuration %s", path);
         return 0;

@@ -21,6 +21,8 @@ const char *sock_role_name(enum sock_role role)
         case SOCK_ROLE_CHAT: return "chat";
         case SOCK_ROLE_UDP: return "udp";
         case SOCK_ROLE_WEB: return "web";
+        case SOCK_ROLE_CHAT_TLS: return "chat-tls";
+        case SOCK_ROLE_WEB_TLS: return "web-tls";
         default: return "unknown";
         }
 }
@@ -89,11 +91,21 @@ fail:
         return r;
 }
 
+/* The TLS ports a socket may be on (0: that service has none). */
+struct tls_ports {
+        unsigned chat, web;
+};
+
 static enum sock_role role_of(int fd, const char *name, unsigned echo_port, unsigned chat_port,
-                              unsigned web_port)
+                              unsigned web_port, const struct tls_ports *tls)
 {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
+
+        if (name && strcmp(name, "chat-tls") == 0)
+                return SOCK_ROLE_CHAT_TLS;
+        if (name && strcmp(name, "web-tls") == 0)
+                return SOCK_ROLE_WEB_TLS;
 
         if (name && strcmp(name, "echo") == 0)
                 return SOCK_ROLE_ECHO;
@@ -115,12 +127,18 @@ static enum sock_role role_of(int fd, const char *name, unsigned echo_port, unsi
                 return SOCK_ROLE_WEB;
         if (addr_port((struct sockaddr *)&ss) == echo_port)
                 return SOCK_ROLE_ECHO;
+        if (tls->chat && addr_port((struct sockaddr *)&ss) == tls->chat)
+                return SOCK_ROLE_CHAT_TLS;
+        if (tls->web && addr_port((struct sockaddr *)&ss) == tls->web)
+                return SOCK_ROLE_WEB_TLS;
         return SOCK_ROLE_NONE;
 }
 
 int sock_inherit(unsigned echo_port, unsigned chat_port, unsigned web_port,
-                 struct sock_inherited *out, size_t max)
+                 struct sock_inherited *out, size_t max, unsigned chat_tls_port,
+                 unsigned web_tls_port)
 {
+        const struct tls_ports tls = { chat_tls_port, web_tls_port };
         char **names = NULL;
         int n = sysd_listen_fds(&names);
         size_t taken = 0;
@@ -130,7 +148,7 @@ int sock_inherit(unsigned echo_port, unsigned chat_port, unsigned web_port,
         for (int i = 0; i < n; i++) {
                 int fd = SYSD_LISTEN_FDS_START + i;
                 const char *name = names ? names[i] : NULL;
-                enum sock_role role = role_of(fd, name, echo_port, chat_port, web_port);
+                enum sock_role role = role_of(fd, name, echo_port, chat_port, web_port, &tls);
                 char what[ADDR_STR_MAX + 16];
 
                 sock_describe(fd, what, sizeof(what));

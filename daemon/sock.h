@@ -10,6 +10,8 @@ enum sock_role {
         SOCK_ROLE_CHAT,
         SOCK_ROLE_UDP,
         SOCK_ROLE_WEB,
+        SOCK_ROLE_CHAT_TLS,     /* [chat] tls_port */
+        SOCK_ROLE_WEB_TLS,      /* [web] tls_port */
         SOCK_ROLE_COUNT,
 };
 
@@ -28,9 +30,11 @@ struct sock_inherited {
 };
 
 /* Listeners passed by the service manager (LISTEN_FDS). A socket is given
- * its role by its name (echo, chat, udp, web) or, unnamed, by its type and
- * port: datagram = udp, stream on the chat port = chat, on the web port =
- * web, on the echo port = echo. Returns how many were taken (at most
+ * its role by its name (echo, chat, udp, web, chat-tls, web-tls) or,
+ * unnamed, by its type and port: datagram = udp, stream on the chat port
+ * = chat, on the web port = web, on the echo port = echo, on a TLS port
+ * (0: none) = chat-tls or web-tls. Returns how many were taken (at most
  * max), or -errno. Unusable fds are logged and closed. */
 int sock_inherit(unsigned echo_port, unsigned chat_port, unsigned web_port,
-                 struct sock_inherited *out, size_t max);
+                 struct sock_inherited *out, size_t max, unsigned chat_tls_port,
+                 unsigned web_tls_port);
