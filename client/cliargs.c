@@ -11,8 +11,14 @@ void args_usage(FILE *out)
 {
         fprintf(out,
                 "Usage: pichat [-u] [-4|-6] [-n NICK] [-t TIMEOUT] HOST [PORT]\n"
+                "       pichat --tls [--cafile FILE | --insecure] [-4|-6] [-n NICK] [-t TIMEOUT]\n"
+                "              HOST [PORT]\n"
                 "Talk to a pichatd chat or echo server (TCP), or to its UDP echo service.\n\n"
                 "  -u, --udp           UDP echo mode (default port " PICHAT_UDP_PORT ")\n"
+                "  -s, --tls           TLS (default port " PICHAT_TLS_PORT "); the server's certificate\n"
+                "                      must be valid for HOST and signed by a CA the system trusts\n"
+                "      --cafile FILE   trust the CA certificates in FILE (PEM) instead\n"
+                "      --insecure      do not check the certificate (a self-signed one on a LAN)\n"
                 "  -4, --ipv4          use IPv4 only\n"
                 "  -6, --ipv6          use IPv6 only\n"
                 "  -n, --nick NICK     send /nick NICK after connecting\n"
@@ -20,7 +26,8 @@ void args_usage(FILE *out)
                 "  -t, --timeout SECS  connect and UDP reply timeout (default %d)\n"
                 "  -h, --help          show this help\n"
                 "  -V, --version       show the version\n\n"
-                "PORT defaults to " PICHAT_TCP_PORT " (TCP) or " PICHAT_UDP_PORT " (UDP).\n"
+                "PORT defaults to " PICHAT_TCP_PORT " (TCP), " PICHAT_TLS_PORT " (TLS) or "
+                PICHAT_UDP_PORT " (UDP).\n"
                 "Exit status: 0 clean end, 1 connection error, 2 usage error.\n",
                 PICHAT_TIMEOUT_DEFAULT);
 }
@@ -76,6 +83,9 @@ int args_parse(int argc, char *argv[], struct args *a, char *err, size_t errsize
                 { "ipv6", no_argument, NULL, '6' },
                 { "nick", required_argument, NULL, 'n' },
                 { "timeout", required_argument, NULL, 't' },
+                { "tls", no_argument, NULL, 's' },
+                { "cafile", required_argument, NULL, 'C' },
+                { "insecure", no_argument, NULL, 'K' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 { NULL, 0, NULL, 0 },
@@ -90,8 +100,19 @@ int args_parse(int argc, char *argv[], struct args *a, char *err, size_t errsize
         /* optind 0 makes glibc start over, so tests can parse many times. */
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":u46n:t:hV", longopts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":u46n:t:shV", longopts, NULL)) != -1) {
                 switch (c) {
+                case 's':
+                        a->tls = true;
+                        break;
+                case 'C':
+                        if (!*optarg)
+                                return fail(err, errsize, "--cafile needs a file name");
+                        a->cafile = optarg;
+                        break;
+                case 'K':
+                        a->insecure = true;
+                        break;
                 case 'u':
                         a->udp = true;
                         break;
@@ -138,10 +159,17 @@ int args_parse(int argc, char *argv[], struct args *a, char *err, size_t errsize
         a->host = argv[optind];
         if (a->host[0] == '\0')
                 return fail(err, errsize, "empty HOST");
-        a->port = optind + 1 < argc ? argv[optind + 1] : a->udp ? PICHAT_UDP_PORT : PICHAT_TCP_PORT;
+        a->port = optind + 1 < argc ? argv[optind + 1] :
+                  a->udp ? PICHAT_UDP_PORT : a->tls ? PICHAT_TLS_PORT : PICHAT_TCP_PORT;
         if (!parse_uint(a->port, 1, 65535, &v))
                 return fail(err, errsize, "invalid port '%s' (1-65535)", a->port);
         if (a->udp && a->nick)
                 return fail(err, errsize, "-n has no meaning with -u");
+        if (a->udp && a->tls)
+                return fail(err, errsize, "--tls has no meaning with -u (UDP is not encrypted)");
+        if ((a->cafile || a->insecure) && !a->tls)
+                return fail(err, errsize, "%s needs --tls", a->cafile ? "--cafile" : "--insecure");
+        if (a->cafile && a->insecure)
+                return fail(err, errsize, "--cafile and --insecure exclude each other");
         return ARGS_RUN;
 }

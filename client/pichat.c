@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "cliargs.h"
+#include "ctls.h"
 #include "net.h"
 #include "session.h"
 #include "term.h"
@@ -40,6 +41,10 @@ int main(int argc, char *argv[])
         s.fd = net_connect(&a, a.udp ? SOCK_DGRAM : SOCK_STREAM);
         if (s.fd < 0)
                 return EXIT_CONNECT;
+        if (a.tls && ctls_start(&s.tls, s.fd, &a, s.where) < 0) {
+                close(s.fd);
+                return EXIT_CONNECT;
+        }
         s.sigfd = sig_init(false);
         if (s.sigfd < 0) {
                 fprintf(stderr, "pichat: cannot catch signals: %s\n", strerror(-s.sigfd));
@@ -54,6 +59,7 @@ int main(int argc, char *argv[])
                 s.interactive = false;
         r = a.udp ? udp_run(&s) : tcp_run(&s);
         term_restore();
+        ctls_free(s.tls);
         close(s.fd);
         return r;
 }
