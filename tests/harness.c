@@ -187,7 +187,7 @@ int pd_start_opts(struct pd *d, const char *ini_extra, const struct pd_opts *o)
                 fds[nfds++] = fd;
         }
         if (o->ports_in_conf) {
-                size_t size = strlen(ini_extra ? ini_extra : "") + 128;
+                size_t size = strlen(ini_extra ? ini_extra : "") + 256;
                 char *ini = malloc(size);
                 if (!ini)
                         return -1;
@@ -195,7 +195,12 @@ int pd_start_opts(struct pd *d, const char *ini_extra, const struct pd_opts *o)
                                  ini_extra ? ini_extra : "", d->echo_port, d->chat_port,
                                  d->udp_port);
                 if (d->web_port && n > 0 && (size_t)n < size)
-                        snprintf(ini + n, size - (size_t)n, "[web]\nport = %u\n", d->web_port);
+                        n += snprintf(ini + n, size - (size_t)n, "[web]\nport = %u\n", d->web_port);
+                if (d->chat_tls_port && n > 0 && (size_t)n < size)
+                        n += snprintf(ini + n, size - (size_t)n, "[chat]\ntls_port = %u\n",
+                                      d->chat_tls_port);
+                if (d->web_tls_port && n > 0 && (size_t)n < size)
+                        snprintf(ini + n, size - (size_t)n, "[web]\ntls_port = %u\n", d->web_tls_port);
                 pd_write_conf(d, ini);
                 free(ini);
         } else {

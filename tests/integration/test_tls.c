@@ -404,7 +404,9 @@ START_TEST(slow_handshakes_time_out_and_count_per_address)
         ck_assert_int_eq(pd_connect(&s2, d.web_tls_port, AF_INET), 0);
         ck_assert_int_eq(pd_send_raw(&s2, hello, sizeof(hello) - 1), 0);
         /* They hold this address's two places: a third is refused... */
-        ck_assert(pd_log_wait(&d, "web: connected", 2000));
+        for (int i = 0; i < 100 && pd_log_count(&d, ": connected 127.0.0.1") < 2; i++)
+                usleep(20000);
+        ck_assert_int_eq(pd_log_count(&d, ": connected 127.0.0.1"), 2);
         ck_assert_int_eq(pd_connect(&c, d.chat_port, AF_INET), 0);
         ck_assert(pd_expect_next(&c, "server full, try again later", 5000));
         pd_close(&c);
@@ -796,6 +798,37 @@ START_TEST(a_slow_tls_reader_is_dropped_alone)
 }
 END_TEST
 
+/* The TLS sockets a service manager passes: by their names (the socket
+ * units' FileDescriptorName=), or unnamed, by their ports. */
+START_TEST(socket_activation_by_name_and_port)
+{
+        struct pd_client c;
+        char ini[512];
+
+        start(NULL);
+        ck_assert_int_eq(pd_log_count(&d, "chat-tls: using socket [::]:"), 1);
+        ck_assert_int_eq(pd_log_count(&d, "web-tls: using socket [::]:"), 1);
+        ck_assert_int_eq(pd_stop(&d), 0);
+
+        snprintf(ini, sizeof(ini), "[echo]\nenabled = no\n[udp]\nenabled = no\n[web]\nenabled = yes\n"
+                 "[tls]\ncertfile = %s\nkeyfile = %s\n", pk("fullchain.pem"), pk("privkey.pem"));
+        struct pd_opts o = { .fdnames = "chat-tls:chat:web-tls:web", .no_fdnames = true,
+                             .ports_in_conf = true };
+        ck_assert_int_eq(pd_start_opts(&d, ini, &o), 0);
+        ck_assert_int_eq(pd_log_count(&d, "from the service manager"), 4);
+        ck_assert_int_eq(pd_log_count(&d, "chat-tls: listening on [::]:"), 1);
+        ck_assert_int_eq(pd_log_count(&d, "web-tls: listening on [::]:"), 1);
+        ck_assert_int_eq(pd_tls_connect(&c, d.chat_tls_port, pk("ca.pem")), 0);
+        entered(&c);
+        pd_close(&c);
+        ck_assert_int_eq(pd_tls_connect(&c, d.web_tls_port, pk("ca.pem")), 0);
+        pd_send(&c, "GET /status.json HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        ck_assert(pd_expect_next(&c, "HTTP/1.1 200 OK", 5000));
+        pd_close(&c);
+        ck_assert_int_eq(pd_stop(&d), 0);
+}
+END_TEST
+
 Suite *test_suite(void)
 {
         Suite *s = suite_create("integration-tls");
@@ -814,6 +847,7 @@ Suite *test_suite(void)
         tcase_add_test(tc, https_and_wss);
         tcase_add_test(tc, fan_out_through_key_updates);
         tcase_add_test(tc, a_slow_tls_reader_is_dropped_alone);
+        tcase_add_test(tc, socket_activation_by_name_and_port);
         suite_add_tcase(s, tc);
         return s;
 }
