@@ -709,8 +709,8 @@ static void load_tls(struct parse_state *ps)
 {
         struct conf *c = ps->conf;
         static const char *const keys[] = {
-                [TLS_WHAT_CERT] = "tls.certfile", [TLS_WHAT_KEY] = "tls.keyfile",
-                [TLS_WHAT_PRIORITY] = "tls.priority",
+                [TLS_WHAT_LIBRARY] = "chat.tls_port", [TLS_WHAT_CERT] = "tls.certfile",
+                [TLS_WHAT_KEY] = "tls.keyfile", [TLS_WHAT_PRIORITY] = "tls.priority",
         };
         char cert[PATH_MAX], key[PATH_MAX], err[CONF_TEXT_SIZE + PATH_MAX];
         enum tls_what what;
@@ -728,7 +728,9 @@ static void load_tls(struct parse_state *ps)
                 return;
         if (tls_creds_load(cert, key, c->tls.priority, &c->tls.creds, &what, err,
                            sizeof(err)) < 0)
-                conf_error(ps, last_line(ps, keys[what], NULL), "%s", err);
+                conf_error(ps, what == TLS_WHAT_LIBRARY ?
+                           last_line(ps, "chat.tls_port", "web.tls_port", NULL) :
+                           last_line(ps, keys[what], NULL), "%s", err);
 }
 
 /* What no single key can tell: every check that could refuse a start

@@ -3,8 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -17,6 +15,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "gtls.h"
 
 /* Plaintext bytes gathered into one record: lines are short, and one
  * record (one system call, one authentication tag) for many of them is
@@ -59,7 +58,7 @@ static int read_file(const char *path, gnutls_datum_t *out)
                 r = -EINVAL;
         } else if (st.st_size > TLS_FILE_MAX) {
                 r = -EFBIG;
-        } else if (!(out->data = gnutls_malloc((size_t)st.st_size + 1))) {
+        } else if (!(out->data = malloc((size_t)st.st_size + 1))) {
                 r = -ENOMEM;
         } else {
                 size_t n = 0;
@@ -78,7 +77,7 @@ static int read_file(const char *path, gnutls_datum_t *out)
         }
         close(fd);
         if (r < 0) {
-                gnutls_free(out->data);
+                free(out->data);
                 out->data = NULL;
         }
         return r;
@@ -87,8 +86,8 @@ static int read_file(const char *path, gnutls_datum_t *out)
 static void forget(gnutls_datum_t *d)
 {
         if (d->data) {
-                gnutls_memset(d->data, 0, d->size);
-                gnutls_free(d->data);
+                explicit_bzero(d->data, d->size);
+                free(d->data);
         }
         d->data = NULL;
 }
@@ -113,41 +112,41 @@ static int check_chain(struct tls_creds *cr, const gnutls_datum_t *cert, char *e
 {
         gnutls_x509_crt_t *crts = NULL;
         unsigned n = 0;
-        int r = gnutls_x509_crt_list_import2(&crts, &n, cert, GNUTLS_X509_FMT_PEM, 0);
+        int r = gtls.x509_crt_list_import2(&crts, &n, cert, GNUTLS_X509_FMT_PEM, 0);
 
         if (r < 0 || n == 0) {
                 snprintf(err, size, "certfile: %s holds no PEM certificate (%s)", certfile,
-                         r < 0 ? gnutls_strerror(r) : "empty");
+                         r < 0 ? gtls.strerror(r) : "empty");
                 if (r >= 0)
-                        gnutls_free(crts);
+                        (*gtls.free)(crts);
                 return -EINVAL;
         }
         size_t len = sizeof(cr->subject);
-        if (gnutls_x509_crt_get_dn(crts[0], cr->subject, &len) < 0)
+        if (gtls.x509_crt_get_dn(crts[0], cr->subject, &len) < 0)
                 snprintf(cr->subject, sizeof(cr->subject), "(no subject)");
-        cr->not_before = gnutls_x509_crt_get_activation_time(crts[0]);
-        cr->not_after = gnutls_x509_crt_get_expiration_time(crts[0]);
+        cr->not_before = gtls.x509_crt_get_activation_time(crts[0]);
+        cr->not_after = gtls.x509_crt_get_expiration_time(crts[0]);
         cr->chain = n;
         for (unsigned i = 0; i < n; i++)
-                gnutls_x509_crt_deinit(crts[i]);
-        gnutls_free(crts);
+                gtls.x509_crt_deinit(crts[i]);
+        (*gtls.free)(crts);
         return 0;
 }
 
 static int check_key(const gnutls_datum_t *key, char *err, size_t size, const char *keyfile)
 {
         gnutls_x509_privkey_t k;
-        int r = gnutls_x509_privkey_init(&k);
+        int r = gtls.x509_privkey_init(&k);
 
         if (r < 0) {
-                snprintf(err, size, "keyfile: %s", gnutls_strerror(r));
+                snprintf(err, size, "keyfile: %s", gtls.strerror(r));
                 return -ENOMEM;
         }
-        r = gnutls_x509_privkey_import2(k, key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN);
-        gnutls_x509_privkey_deinit(k);
+        r = gtls.x509_privkey_import2(k, key, GNUTLS_X509_FMT_PEM, NULL, GNUTLS_PKCS_PLAIN);
+        gtls.x509_privkey_deinit(k);
         if (r < 0) {
                 snprintf(err, size, "keyfile: %s holds no unencrypted PEM private key (%s)",
-                         keyfile, gnutls_strerror(r));
+                         keyfile, gtls.strerror(r));
                 return -EINVAL;
         }
         return 0;
@@ -162,18 +161,24 @@ int tls_creds_load(const char *certfile, const char *keyfile, const char *priori
         int r;
 
         *out = NULL;
-        *what = TLS_WHAT_CERT;
+        *what = TLS_WHAT_LIBRARY;
         if (!cr) {
                 snprintf(err, errsize, "out of memory");
                 return -ENOMEM;
         }
+        char why[256];
+        if ((r = gtls_load(why, sizeof(why))) < 0) {
+                snprintf(err, errsize, "TLS needs GnuTLS: %s", why);
+                free(cr);
+                return r;
+        }
         atomic_init(&cr->refs, 1);
         *what = TLS_WHAT_PRIORITY;
-        r = gnutls_priority_init2(&cr->prio, priority, &pos, 0);
+        r = gtls.priority_init2(&cr->prio, priority, &pos, 0);
         if (r < 0) {
                 cr->prio = NULL;
                 snprintf(err, errsize, "priority: '%s' is not a GnuTLS priority string "
-                         "(%s at '%.32s')", priority, gnutls_strerror(r), pos ? pos : "");
+                         "(%s at '%.32s')", priority, gtls.strerror(r), pos ? pos : "");
                 r = -EINVAL;
                 goto fail;
         }
@@ -191,13 +196,13 @@ int tls_creds_load(const char *certfile, const char *keyfile, const char *priori
         }
         if ((r = check_key(&key, err, errsize, keyfile)) < 0)
                 goto fail;
-        if ((r = gnutls_certificate_allocate_credentials(&cr->x509)) < 0) {
+        if ((r = gtls.certificate_allocate_credentials(&cr->x509)) < 0) {
                 cr->x509 = NULL;
-                snprintf(err, errsize, "%s", gnutls_strerror(r));
+                snprintf(err, errsize, "%s", gtls.strerror(r));
                 r = -ENOMEM;
                 goto fail;
         }
-        r = gnutls_certificate_set_x509_key_mem2(cr->x509, &cert, &key, GNUTLS_X509_FMT_PEM,
+        r = gtls.certificate_set_x509_key_mem2(cr->x509, &cert, &key, GNUTLS_X509_FMT_PEM,
                                                  NULL, 0);
         if (r < 0) {
                 if (r == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
@@ -205,18 +210,18 @@ int tls_creds_load(const char *certfile, const char *keyfile, const char *priori
                                  "in %s", keyfile, certfile);
                 else
                         snprintf(err, errsize, "keyfile: %s with %s: %s", keyfile, certfile,
-                                 gnutls_strerror(r));
+                                 gtls.strerror(r));
                 r = -EINVAL;
                 goto fail;
         }
         forget(&key);
-        gnutls_free(cert.data);
+        free(cert.data);
         *out = cr;
         return 0;
 
 fail:
         forget(&key);
-        gnutls_free(cert.data);
+        free(cert.data);
         tls_creds_unref(cr);
         return r;
 }
@@ -233,9 +238,9 @@ void tls_creds_unref(struct tls_creds *cr)
         if (!cr || atomic_fetch_sub_explicit(&cr->refs, 1, memory_order_acq_rel) != 1)
                 return;
         if (cr->x509)
-                gnutls_certificate_free_credentials(cr->x509);
+                gtls.certificate_free_credentials(cr->x509);
         if (cr->prio)
-                gnutls_priority_deinit(cr->prio);
+                gtls.priority_deinit(cr->prio);
         free(cr);
 }
 
@@ -276,7 +281,7 @@ struct tls_conn {
         /* Guards what follows; never held across a GnuTLS call (tls.h). */
         pthread_mutex_t lock;
         pthread_cond_t idle;
-        bool receiving;                 /* the owner is in gnutls_record_recv() */
+        bool receiving;                 /* the owner is in gtls.record_recv() */
         bool sending;                   /* some thread is in a send */
         bool rekeying;                  /* a receive applies the peer's KeyUpdate */
         bool exclusive;                 /* a send makes our key update */
@@ -391,7 +396,7 @@ static int tls_pull_timeout(gnutls_transport_ptr_t p, unsigned ms)
 static int tls_key_update_hook(gnutls_session_t s, unsigned htype, unsigned when,
                                unsigned incoming, const gnutls_datum_t *msg)
 {
-        struct tls_conn *tc = gnutls_session_get_ptr(s);
+        struct tls_conn *tc = gtls.session_get_ptr(s);
 
         (void)htype;
         if (!incoming || when != GNUTLS_HOOK_PRE)
@@ -434,7 +439,7 @@ static ssize_t tls_recv(struct transport *t, void *buf, size_t len, bool wait, b
                 /* Only ever to wait for the first byte (conn_read()): what
                  * GnuTLS holds counts, else the socket's own. */
                 char b;
-                if (gnutls_record_check_pending(tc->s) > 0)
+                if (gtls.record_check_pending(tc->s) > 0)
                         return 1;
                 do
                         n = recv(tc->fd, &b, 1, MSG_PEEK | (wait ? 0 : MSG_DONTWAIT));
@@ -453,7 +458,7 @@ static ssize_t tls_recv(struct transport *t, void *buf, size_t len, bool wait, b
 
         tc->pull_wait = wait;
         do
-                n = gnutls_record_recv(tc->s, buf, len);
+                n = gtls.record_recv(tc->s, buf, len);
         while (n == GNUTLS_E_INTERRUPTED);
 
         pthread_mutex_lock(&tc->lock);
@@ -479,7 +484,7 @@ static bool tls_update_near(struct tls_conn *tc)
         unsigned char seq[8];
         uint64_t v = 0;
 
-        if (gnutls_record_get_state(tc->s, 0, NULL, NULL, NULL, seq) < 0)
+        if (gtls.record_get_state(tc->s, 0, NULL, NULL, NULL, seq) < 0)
                 return true;
         for (int i = 0; i < 8; i++)
                 v = v << 8 | seq[i];
@@ -493,7 +498,7 @@ static ssize_t tls_send_record(struct tls_conn *tc, const void *buf, size_t n)
         ssize_t w;
 
         do
-                w = gnutls_record_send(tc->s, buf, n);
+                w = gtls.record_send(tc->s, buf, n);
         while (w == GNUTLS_E_INTERRUPTED);
         /* GNUTLS_E_AGAIN cannot come (tls_push()); were it to, the bytes
          * would be GnuTLS's and not ours to send again: end it. */
@@ -597,7 +602,7 @@ static bool tls_buffered(const struct transport *t)
 {
         const struct tls_conn *tc = t->state;
 
-        return tc && tc->ready && gnutls_record_check_pending(tc->s) > 0;
+        return tc && tc->ready && gtls.record_check_pending(tc->s) > 0;
 }
 
 static int tls_set_timeout(struct transport *t, int64_t ms)
@@ -625,7 +630,7 @@ static void tls_finish(struct transport *t)
                 int64_t end = clock_now_ms() + TLS_BYE_MS;
 
                 /* The alert goes behind what is held (tls_push()). */
-                gnutls_bye(tc->s, GNUTLS_SHUT_WR);
+                gtls.bye(tc->s, GNUTLS_SHUT_WR);
                 while (out_flush(tc) == 1) {
                         struct pollfd pfd = { .fd = t->fd, .events = POLLOUT };
                         int64_t left = end - clock_now_ms();
@@ -642,7 +647,7 @@ static void tls_close(struct transport *t)
 
         if (tc) {
                 if (tc->s)
-                        gnutls_deinit(tc->s);
+                        gtls.deinit(tc->s);
                 free(tc->out);
                 tls_creds_unref(tc->creds);
                 pthread_cond_destroy(&tc->idle);
@@ -764,28 +769,28 @@ int tls_handshake(struct transport *t, struct tls_creds *creds, int64_t timeout_
                 return r;
         /* No session tickets: nothing to rotate, and resuming saves a
          * chat client little. */
-        if ((r = gnutls_init(&tc->s, GNUTLS_SERVER | GNUTLS_NO_SIGNAL | GNUTLS_NO_TICKETS)) < 0) {
+        if ((r = gtls.init(&tc->s, GNUTLS_SERVER | GNUTLS_NO_SIGNAL | GNUTLS_NO_TICKETS)) < 0) {
                 tc->s = NULL;
-                snprintf(why, whysize, "TLS: %s", gnutls_strerror(r));
+                snprintf(why, whysize, "TLS: %s", gtls.strerror(r));
                 return -ENOMEM;
         }
-        gnutls_session_set_ptr(tc->s, tc);
-        if ((r = gnutls_priority_set(tc->s, creds->prio)) < 0 ||
-            (r = gnutls_credentials_set(tc->s, GNUTLS_CRD_CERTIFICATE, creds->x509)) < 0) {
-                snprintf(why, whysize, "TLS: %s", gnutls_strerror(r));
+        gtls.session_set_ptr(tc->s, tc);
+        if ((r = gtls.priority_set(tc->s, creds->prio)) < 0 ||
+            (r = gtls.credentials_set(tc->s, GNUTLS_CRD_CERTIFICATE, creds->x509)) < 0) {
+                snprintf(why, whysize, "TLS: %s", gtls.strerror(r));
                 return -EINVAL;
         }
-        gnutls_certificate_server_set_request(tc->s, GNUTLS_CERT_IGNORE);
-        gnutls_transport_set_ptr(tc->s, tc);
-        gnutls_transport_set_pull_function(tc->s, tls_pull);
-        gnutls_transport_set_vec_push_function(tc->s, tls_push);
-        gnutls_transport_set_pull_timeout_function(tc->s, tls_pull_timeout);
+        gtls.certificate_server_set_request(tc->s, GNUTLS_CERT_IGNORE);
+        gtls.transport_set_ptr(tc->s, tc);
+        gtls.transport_set_pull_function(tc->s, tls_pull);
+        gtls.transport_set_vec_push_function(tc->s, tls_push);
+        gtls.transport_set_pull_timeout_function(tc->s, tls_pull_timeout);
         /* Our deadline bounds it, not GnuTLS's. */
-        gnutls_handshake_set_timeout(tc->s, 0);
-        gnutls_handshake_set_hook_function(tc->s, GNUTLS_HANDSHAKE_KEY_UPDATE, GNUTLS_HOOK_PRE,
+        gtls.handshake_set_timeout(tc->s, 0);
+        gtls.handshake_set_hook_function(tc->s, GNUTLS_HANDSHAKE_KEY_UPDATE, GNUTLS_HOOK_PRE,
                                            tls_key_update_hook);
         tc->pull_wait = false;
-        while ((r = gnutls_handshake(tc->s)) < 0) {
+        while ((r = gtls.handshake(tc->s)) < 0) {
                 if (r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED) {
                         if (r == GNUTLS_E_PREMATURE_TERMINATION || r == GNUTLS_E_PULL_ERROR ||
                             r == GNUTLS_E_PUSH_ERROR) {
@@ -793,13 +798,13 @@ int tls_handshake(struct transport *t, struct tls_creds *creds, int64_t timeout_
                                          "TLS handshake");
                                 return -ECONNRESET;
                         }
-                        snprintf(why, whysize, "TLS handshake failed: %s", gnutls_strerror(r));
+                        snprintf(why, whysize, "TLS handshake failed: %s", gtls.strerror(r));
                         /* What the client was told, if the alert fits. */
-                        if (gnutls_error_is_fatal(r))
-                                gnutls_alert_send_appropriate(tc->s, r);
+                        if (gtls.error_is_fatal(r))
+                                gtls.alert_send_appropriate(tc->s, r);
                         return TLS_FAILED;
                 }
-                int w = wait_fd(t->fd, gnutls_record_get_direction(tc->s) == 1, end, stop_fd);
+                int w = wait_fd(t->fd, gtls.record_get_direction(tc->s) == 1, end, stop_fd);
                 if (w == -ETIMEDOUT) {
                         snprintf(why, whysize, "TLS handshake timed out");
                         return w;
@@ -819,7 +824,7 @@ void tls_describe(const struct transport *t, char *buf, size_t size)
                 buf[0] = '\0';
                 return;
         }
-        const char *v = gnutls_protocol_get_name(gnutls_protocol_get_version(tc->s));
-        const char *c = gnutls_cipher_get_name(gnutls_cipher_get(tc->s));
+        const char *v = gtls.protocol_get_name(gtls.protocol_get_version(tc->s));
+        const char *c = gtls.cipher_get_name(gtls.cipher_get(tc->s));
         snprintf(buf, size, "%s %s", v ? v : "TLS", c ? c : "");
 }

@@ -60,6 +60,7 @@ struct tls_creds;
 
 /* Which of the three settings tls_creds_load() found wrong. */
 enum tls_what {
+        TLS_WHAT_LIBRARY,       /* GnuTLS itself could not be loaded (gtls.h) */
         TLS_WHAT_CERT,
         TLS_WHAT_KEY,
         TLS_WHAT_PRIORITY,
