@@ -11,13 +11,19 @@ void args_usage(FILE *out)
 {
         fprintf(out,
                 "Usage: pichat [-u [--chat]] [-4|-6] [-n NICK] [-t TIMEOUT] HOST [PORT]\n"
+                "       pichat --tls [--cafile FILE | --insecure] [-4|-6] [-n NICK] [-t TIMEOUT]\n"
+                "              HOST [PORT]\n"
                 "       pichat -l [-u] [-4|-6] [-n NICK] [-t TIMEOUT] [ADDRESS] PORT\n"
-                "Talk to a pichatd chat or echo server (TCP), or to its UDP echo service;\n"
+                "Talk to a pichatd chat or echo server (TCP or TLS), or to its UDP echo service;\n"
                 "or chat with one peer, over TCP or UDP, waiting for it with -l.\n\n"
                 "  -l, --listen        wait on PORT (of ADDRESS, default all) for one peer\n"
                 "  -u, --udp           UDP echo mode (default port " PICHAT_UDP_PORT "); with\n"
                 "                      --chat or -l, a chat in datagrams\n"
                 "      --chat          with -u: chat with the peer at HOST PORT\n"
+                "  -s, --tls           TLS (default port " PICHAT_TLS_PORT "); the server's certificate\n"
+                "                      must be valid for HOST and signed by a CA the system trusts\n"
+                "      --cafile FILE   trust the CA certificates in FILE (PEM) instead\n"
+                "      --insecure      do not check the certificate (a self-signed one on a LAN)\n"
                 "  -4, --ipv4          use IPv4 only\n"
                 "  -6, --ipv6          use IPv6 only\n"
                 "  -n, --nick NICK     send /nick NICK after connecting (a peer shows\n"
@@ -26,7 +32,8 @@ void args_usage(FILE *out)
                 "  -t, --timeout SECS  connect and UDP reply timeout (default %d)\n"
                 "  -h, --help          show this help\n"
                 "  -V, --version       show the version\n\n"
-                "PORT defaults to " PICHAT_TCP_PORT " (TCP) or " PICHAT_UDP_PORT " (UDP); -l needs it.\n"
+                "PORT defaults to " PICHAT_TCP_PORT " (TCP), " PICHAT_TLS_PORT " (TLS) or "
+                PICHAT_UDP_PORT " (UDP); -l needs it.\n"
                 "Exit status: 0 clean end, 1 connection error, 2 usage error.\n",
                 PICHAT_TIMEOUT_DEFAULT);
 }
@@ -79,11 +86,14 @@ int args_parse(int argc, char *argv[], struct args *a, char *err, size_t errsize
         static const struct option longopts[] = {
                 { "udp", no_argument, NULL, 'u' },
                 { "listen", no_argument, NULL, 'l' },
-                { "chat", no_argument, NULL, 'C' },
+                { "chat", no_argument, NULL, 'c' },
                 { "ipv4", no_argument, NULL, '4' },
                 { "ipv6", no_argument, NULL, '6' },
                 { "nick", required_argument, NULL, 'n' },
                 { "timeout", required_argument, NULL, 't' },
+                { "tls", no_argument, NULL, 's' },
+                { "cafile", required_argument, NULL, 'C' },
+                { "insecure", no_argument, NULL, 'K' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, 'V' },
                 { NULL, 0, NULL, 0 },
@@ -98,15 +108,26 @@ int args_parse(int argc, char *argv[], struct args *a, char *err, size_t errsize
         /* optind 0 makes glibc start over, so tests can parse many times. */
         optind = 0;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, ":ul46n:t:hV", longopts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":ul46n:t:shV", longopts, NULL)) != -1) {
                 switch (c) {
+                case 's':
+                        a->tls = true;
+                        break;
+                case 'C':
+                        if (!*optarg)
+                                return fail(err, errsize, "--cafile needs a file name");
+                        a->cafile = optarg;
+                        break;
+                case 'K':
+                        a->insecure = true;
+                        break;
                 case 'u':
                         a->udp = true;
                         break;
                 case 'l':
                         a->listen = true;
                         break;
-                case 'C':
+                case 'c':
                         a->chat = true;
                         break;
                 case '4':
@@ -167,7 +188,7 @@ int args_parse(int argc, char *argv[], struct args *a, char *err, size_t errsize
                 if (a->host[0] == '\0')
                         return fail(err, errsize, "empty HOST");
                 a->port = optind + 1 < argc ? argv[optind + 1] :
-                          a->udp ? PICHAT_UDP_PORT : PICHAT_TCP_PORT;
+                          a->udp ? PICHAT_UDP_PORT : a->tls ? PICHAT_TLS_PORT : PICHAT_TCP_PORT;
         }
         /* Listening, 0 is any free port (pichat says which). */
         if (!parse_uint(a->port, a->listen ? 0 : 1, 65535, &v))
@@ -175,5 +196,13 @@ int args_parse(int argc, char *argv[], struct args *a, char *err, size_t errsize
                             a->listen ? 0 : 1);
         if (a->udp && a->nick)
                 return fail(err, errsize, "-n has no meaning with -u");
+        if (a->udp && a->tls)
+                return fail(err, errsize, "--tls has no meaning with -u (UDP is not encrypted)");
+        if (a->listen && a->tls)
+                return fail(err, errsize, "--tls has no meaning with -l (the peer chat is in clear)");
+        if ((a->cafile || a->insecure) && !a->tls)
+                return fail(err, errsize, "%s needs --tls", a->cafile ? "--cafile" : "--insecure");
+        if (a->cafile && a->insecure)
+                return fail(err, errsize, "--cafile and --insecure exclude each other");
         return ARGS_RUN;
 }

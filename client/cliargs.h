@@ -9,6 +9,7 @@
 #include "bounds.h"
 
 #define PICHAT_TCP_PORT         "5000"
+#define PICHAT_TLS_PORT         "5001"  /* with --tls: [chat] tls_port, as documented */
 #define PICHAT_UDP_PORT         "8888"
 #define PICHAT_TIMEOUT_DEFAULT  10
 #define PICHAT_TIMEOUT_MAX      3600
@@ -26,7 +27,10 @@ struct args {
         bool chat;              /* UDP chat (--chat, or -u -l), not the UDP echo */
         int family;             /* AF_UNSPEC, AF_INET or AF_INET6 */
         const char *nick;       /* NULL: send no /nick */
-        unsigned timeout_s;     /* connect, UDP reply and end-of-input wait */
+        unsigned timeout_s;     /* connect, TLS handshake, UDP reply and end-of-input wait */
+        bool tls;               /* --tls: TLS, the certificate checked */
+        const char *cafile;     /* --cafile: trust this CA, not the system's (NULL) */
+        bool insecure;          /* --insecure: TLS, the certificate not checked */
         const char *host;       /* with listen: the address to listen on, NULL for all */
         const char *port;       /* decimal, 1-65535 */
 };

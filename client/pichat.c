@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "cliargs.h"
+#include "ctls.h"
 #include "net.h"
 #include "session.h"
 #include "term.h"
@@ -65,6 +66,10 @@ int main(int argc, char *argv[])
                 net_hostport(a.host, a.port, s.where, sizeof(s.where));
                 if (!a.chat && (s.fd = net_connect(&a, a.udp ? SOCK_DGRAM : SOCK_STREAM)) < 0)
                         return EXIT_CONNECT;
+                if (a.tls && ctls_start(&s.tls, s.fd, &a, s.where) < 0) {
+                        close(s.fd);
+                        return EXIT_CONNECT;
+                }
                 s.sigfd = sig_init(false);
                 if (s.sigfd < 0) {
                         fprintf(stderr, "pichat: cannot catch signals: %s\n", strerror(-s.sigfd));
@@ -80,6 +85,7 @@ int main(int argc, char *argv[])
                 s.interactive = false;
         r = a.chat ? udp_chat_run(&s) : a.udp ? udp_run(&s) : tcp_run(&s);
         term_restore();
+        ctls_free(s.tls);
         if (s.fd >= 0)
                 close(s.fd);
         if (s.listen_fd >= 0)

@@ -19,9 +19,12 @@
  * closed, the input ended, the user quit. */
 #define SESSION_END 1
 
+struct ctls;
+
 struct session {
         const struct args *a;
         int fd;                 /* connected, non-blocking socket (UDP chat: unconnected) */
+        struct ctls *tls;       /* --tls: the session over fd (else NULL) */
         int sigfd;              /* self-pipe of caught signals */
         bool interactive;       /* stdin and stdout are terminals */
         char where[320];        /* "HOST:PORT" for messages; with -l, the peer's address */

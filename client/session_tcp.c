@@ -23,6 +23,7 @@
 
 #include "clock.h"
 #include "net.h"
+#include "ctls.h"
 #include "outfilter.h"
 #include "screen.h"
 #include "telnet.h"
@@ -78,17 +79,41 @@ static void queue_line(struct tcp *t, const char *line, size_t n)
         t->outq[t->qlen++] = '\n';
 }
 
+/* The socket's bytes, plain or through TLS: bytes, -EAGAIN or -errno
+ * (0 from net_recv: the server closed). */
+static ssize_t net_send(struct session *s, const void *p, size_t n)
+{
+        ssize_t w;
+
+        if (s->tls)
+                return ctls_send(s->tls, p, n);
+        do
+                w = send(s->fd, p, n, MSG_NOSIGNAL);
+        while (w < 0 && errno == EINTR);
+        return w < 0 ? -(errno == EWOULDBLOCK ? EAGAIN : errno) : w;
+}
+
+static ssize_t net_recv(struct session *s, void *p, size_t n)
+{
+        ssize_t r;
+
+        if (s->tls)
+                return ctls_recv(s->tls, p, n);
+        do
+                r = recv(s->fd, p, n, 0);
+        while (r < 0 && errno == EINTR);
+        return r < 0 ? -(errno == EWOULDBLOCK ? EAGAIN : errno) : r;
+}
+
 /* Send what the socket takes now: 0 or -errno. */
 static int flush_queue(struct tcp *t)
 {
         while (t->qlen > 0) {
-                ssize_t n = send(t->s->fd, t->outq, t->qlen, MSG_NOSIGNAL);
+                ssize_t n = net_send(t->s, t->outq, t->qlen);
                 if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN || errno == EWOULDBLOCK)
+                        if (n == -EAGAIN)
                                 return 0;
-                        return -errno;
+                        return (int)n;
                 }
                 t->qlen -= (size_t)n;
                 memmove(t->outq, t->outq + n, t->qlen);
@@ -261,13 +286,13 @@ static int read_socket(struct tcp *t)
         static char out[OUTF_MAX(READ_SIZE)];
         static uint8_t reply[OUTF_REPLY_MAX(READ_SIZE)];
         size_t olen, rlen;
-        ssize_t n = recv(t->s->fd, in, sizeof(in), 0);
+        ssize_t n = net_recv(t->s, in, sizeof(in));
         int r;
 
         if (n < 0) {
-                if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+                if (n == -EAGAIN)
                         return 0;
-                return lost(t, -errno);
+                return lost(t, (int)n);
         }
         if (n == 0) {
                 drain_output(t);
@@ -400,6 +425,11 @@ static int run(struct tcp *t)
                 };
                 if (t->stdin_eof || OUTQ_SIZE - t->qlen < stdin_room(t))
                         pfd[1].fd = -1;
+                /* Bytes a TLS record brought beyond the last read: no
+                 * poll would say so. */
+                bool pending = s->tls && ctls_pending(s->tls);
+                if (pending)
+                        wake = now;
                 if (poll(pfd, 4, wake < 0 ? -1 : wake > now ? (int)(wake - now) : 0) < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -411,6 +441,8 @@ static int run(struct tcp *t)
                         return SESSION_END;
                 if (pfd[3].revents)
                         refuse_peer(t);
+                if (pending)
+                        pfd[0].revents |= POLLIN;
                 if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR) &&
                     (r = read_socket(t)) != 0)
                         return r;
@@ -422,6 +454,8 @@ static int run(struct tcp *t)
                 if (t->stdin_eof && !t->shut && t->qlen == 0) {
                         /* Input is done: say so and take in the rest of
                          * the answers, for as long as they keep coming. */
+                        if (s->tls)
+                                ctls_bye(s->tls);
                         shutdown(s->fd, SHUT_WR);
                         t->shut = true;
                         t->linger_end = now + (int64_t)s->a->timeout_s * 1000;
@@ -462,10 +496,16 @@ int tcp_run(struct session *s)
                 queue_line(&t, cmd, (size_t)n);
         }
         if (s->interactive) {
-                if (s->listen_fd >= 0)
+                if (s->tls) {
+                        char how[96];
+                        ctls_describe(s->tls, how, sizeof(how));
+                        fprintf(stderr, "Connected to remote host (%s). Start sending messages\n",
+                                how);
+                } else if (s->listen_fd >= 0) {
                         fprintf(stderr, "Connected with %s. Start sending messages\n", s->where);
-                else
+                } else {
                         fprintf(stderr, "Connected to remote host. Start sending messages\n");
+                }
                 screen_show(&t.sc);
         }
         r = run(&t);

@@ -116,5 +116,13 @@
 #define PICHAT_LINGER_MS            1000
 #define PICHAT_LINGER_BYTES         65536
 
+/* A TLS client's handshake must end within [server] line_timeout_s, or
+ * idle_timeout_s; with both off, within this. */
+#define PICHAT_TLS_HANDSHAKE_MS     60000
+/* A chat client on the plain port enters its room once its first bytes
+ * show it is no TLS client (whose ClientHello comes with its connection),
+ * or after this long without a byte. */
+#define PICHAT_TLS_SNIFF_MS         150
+
 /* Least time between two STATUS= updates to the service manager. */
 #define PICHAT_STATUS_INTERVAL_MS   1000

@@ -237,6 +237,10 @@ static int chat_open(struct conn *c)
                 tell(cc, "* this server needs a password: /pass SECRET");
                 return 0;
         }
+        /* A TLS client that came to the plain port says so at once: it
+         * must not enter a room, not even for a moment. */
+        if (conn_sniff_tls(c, PICHAT_TLS_SNIFF_MS))
+                return SERVICE_CLOSE;
         return chat_enter(cc, conn_conf(c));
 }
 

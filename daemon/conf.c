@@ -22,6 +22,7 @@
 #include "log.h"
 #include "quotes.h"
 #include "text.h"
+#include "tls.h"
 
 enum conf_type {
         CT_BOOL,
@@ -35,6 +36,7 @@ enum conf_type {
         CT_ROOM,        /* a room name, kept without its '#' */
         CT_ROOMS,       /* a list of room names, also kept parsed */
         CT_ORIGINS,     /* a list of web origins */
+        CT_TLS_PORT,    /* off, or a port */
 };
 
 struct conf_key {
@@ -87,12 +89,18 @@ static const struct conf_key conf_keys[] = {
         K("chat", "burst", CT_UINT, chat.burst, 1, PICHAT_LINES_PER_SEC_MAX),
         K("chat", "password", CT_SECRET, chat.password, 0, 0),
         K("chat", "password_file", CT_TEXT, chat.password_file, 0, 0),
+        K("chat", "tls_port", CT_TLS_PORT, chat.tls_port, 0, 0),
 
         K("web", "enabled", CT_BOOL, web.enabled, 0, 0),
         K("web", "port", CT_PORT, web.port, 0, 0),
         K("web", "title", CT_TEXT, web.title, 0, 0),
         K("web", "allowed_origins", CT_ORIGINS, web.allowed_origins, 0, 0),
         K("web", "status_json", CT_BOOL, web.status_json, 0, 0),
+        K("web", "tls_port", CT_TLS_PORT, web.tls_port, 0, 0),
+
+        K("tls", "certfile", CT_TEXT, tls.certfile, 0, 0),
+        K("tls", "keyfile", CT_TEXT, tls.keyfile, 0, 0),
+        K("tls", "priority", CT_TEXT, tls.priority, 0, 0),
 
         K("daytime", "enabled", CT_BOOL, daytime.enabled, 0, 0),
         K("daytime", "port", CT_PORT, daytime.port, 0, 0),
@@ -117,7 +125,7 @@ static const struct conf_key conf_keys[] = {
 };
 
 static const char *const conf_sections[] = { "server", "echo", "udp", "chat", "web", "access",
-                                             "log", "daytime", "time", "qotd" };
+                                             "log", "tls", "daytime", "time", "qotd" };
 
 void conf_defaults(struct conf *c)
 {
@@ -173,6 +181,7 @@ void conf_defaults(struct conf *c)
         c->time.udp = true;
         c->qotd.port = 17;
         c->qotd.udp = true;
+        strcpy(c->tls.priority, TLS_PRIORITY_DEFAULT);
 
         c->log.level = LOG_INFO;
         c->log.queue_kib = 256;
@@ -420,6 +429,25 @@ static void key_uint(struct parse_state *ps, const struct conf_key *k, const cha
                 *(unsigned *)field = (unsigned)n;
 }
 
+static void key_tls_port(struct parse_state *ps, const struct conf_key *k, const char *v,
+                         char *field)
+{
+        struct conf_tls_port *tp = (struct conf_tls_port *)field;
+        unsigned long n;
+
+        if (!*v || strcasecmp(v, "off") == 0 || strcasecmp(v, "no") == 0) {
+                tp->on = false;
+                return;
+        }
+        if (parse_uint(v, &n) < 0 || n > 65535) {
+                conf_error(ps, ps->line, "%s: '%s' is neither off nor a port (0-65535, "
+                           "0 = any free port)", k->name, v);
+                return;
+        }
+        tp->on = true;
+        tp->port = (unsigned)n;
+}
+
 static void key_text(struct parse_state *ps, const struct conf_key *k, const char *v, char *field)
 {
         parse_text(ps, k->name, v, field);
@@ -480,7 +508,7 @@ static void (*const conf_parsers[])(struct parse_state *ps, const struct conf_ke
         [CT_BOOL] = key_bool, [CT_UINT] = key_uint, [CT_PORT] = key_uint, [CT_TEXT] = key_text,
         [CT_BIND] = key_bind, [CT_LEVEL] = key_level, [CT_ACL] = key_acl,
         [CT_SECRET] = key_secret, [CT_ROOM] = key_room, [CT_ROOMS] = key_rooms,
-        [CT_ORIGINS] = key_origins,
+        [CT_ORIGINS] = key_origins, [CT_TLS_PORT] = key_tls_port,
 };
 
 static int conf_handler(void *user, const char *section, const char *name, const char *value)
@@ -642,15 +670,34 @@ static unsigned last_line(const struct parse_state *ps, ...)
 
 #define CREDENTIAL "credential:"
 
-/* [chat] password_file: the password is the file's first line. A path
- * "credential:NAME" is NAME in $CREDENTIALS_DIRECTORY, where systemd puts
- * what LoadCredential= gave the service (readable by its dynamic user,
- * which a root-owned 0600 file is not). */
+/* The file a key names: a path, or "credential:NAME", which is NAME in
+ * $CREDENTIALS_DIRECTORY, where systemd puts what LoadCredential= gave
+ * the service (readable by its dynamic user, which a root-owned 0600
+ * file is not). false, reported at line, when there is none. */
+static bool resolve_file(struct parse_state *ps, unsigned line, const char *key, const char *name,
+                         char *path, size_t size)
+{
+        const char *dir = getenv("CREDENTIALS_DIRECTORY");
+
+        if (strncmp(name, CREDENTIAL, strlen(CREDENTIAL)) != 0) {
+                snprintf(path, size, "%s", name);
+                return true;
+        }
+        if (!dir || !*dir) {
+                conf_error(ps, line, "%s: %s needs the service manager's credentials "
+                           "(LoadCredential=), and none were passed", key, name);
+                return false;
+        }
+        snprintf(path, size, "%s/%s", dir, name + strlen(CREDENTIAL));
+        return true;
+}
+
+/* [chat] password_file: the password is the file's first line. */
 static void read_password_file(struct parse_state *ps)
 {
         struct conf *c = ps->conf;
         unsigned line = last_line(ps, "chat.password_file", NULL);
-        const char *name = c->chat.password_file, *dir = getenv("CREDENTIALS_DIRECTORY");
+        const char *name = c->chat.password_file;
         char path[PATH_MAX], text[TEXT_SECRET_MAX + 2];
         FILE *f;
 
@@ -659,16 +706,8 @@ static void read_password_file(struct parse_state *ps)
                            "[chat] password and password_file are both set: use one");
                 return;
         }
-        if (strncmp(name, CREDENTIAL, strlen(CREDENTIAL)) == 0) {
-                if (!dir || !*dir) {
-                        conf_error(ps, line, "password_file: %s needs the service manager's "
-                                   "credentials (LoadCredential=), and none were passed", name);
-                        return;
-                }
-                snprintf(path, sizeof(path), "%s/%s", dir, name + strlen(CREDENTIAL));
-        } else {
-                snprintf(path, sizeof(path), "%s", name);
-        }
+        if (!resolve_file(ps, line, "password_file", name, path, sizeof(path)))
+                return;
         if (!(f = fopen(path, "re"))) {
                 conf_error(ps, line, "password_file: cannot read %s: %s", path, strerror(errno));
                 return;
@@ -692,22 +731,29 @@ static void read_password_file(struct parse_state *ps)
         memset(text, 0, sizeof(text));
 }
 
-/* The services of one protocol that are on, each on its own port (0 is
- * any free one, never shared). */
-static void check_ports(struct parse_state *ps, const char *proto, const char *const names[],
+/* The listeners of one protocol that are on, each on its own port (0 is
+ * any free one, never shared): keys[] name their port keys, "echo.port"
+ * or "chat.tls_port". */
+static void check_ports(struct parse_state *ps, const char *proto, const char *const keys[],
                         const bool on[], const unsigned port[], int n)
 {
         for (int i = 0; i < n; i++) {
                 for (int j = i + 1; j < n; j++) {
-                        char ki[16], kj[16];
+                        size_t si = strcspn(keys[i], "."), sj = strcspn(keys[j], ".");
+                        unsigned line = last_line(ps, keys[i], keys[j], NULL);
 
                         if (!on[i] || !on[j] || port[i] == 0 || port[i] != port[j])
                                 continue;
-                        snprintf(ki, sizeof(ki), "%s.port", names[i]);
-                        snprintf(kj, sizeof(kj), "%s.port", names[j]);
-                        conf_error(ps, last_line(ps, ki, kj, NULL),
-                                   "[%s] and [%s] cannot share %s port %u", names[i], names[j],
-                                   proto, port[i]);
+                        if (strcmp(keys[i] + si, ".port") == 0 &&
+                            strcmp(keys[j] + sj, ".port") == 0)
+                                conf_error(ps, line, "[%.*s] and [%.*s] cannot share %s port %u",
+                                           (int)si, keys[i], (int)sj, keys[j], proto, port[i]);
+                        else
+                                conf_error(ps, line,
+                                           "[%.*s] %s and [%.*s] %s cannot share %s port %u "
+                                           "(plain and TLS never share a port)", (int)si, keys[i],
+                                           keys[i] + si + 1, (int)sj, keys[j], keys[j] + sj + 1,
+                                           proto, port[i]);
                 }
         }
 }
@@ -739,6 +785,37 @@ static void read_quotes_file(struct parse_state *ps)
                            "separated by lines of %%)", path);
 }
 
+/* [tls]: the certificate, key and priority the TLS ports serve with,
+ * loaded here so that --check-config refuses what a start would, each
+ * error at the line of the key to blame. */
+static void load_tls(struct parse_state *ps)
+{
+        struct conf *c = ps->conf;
+        static const char *const keys[] = {
+                [TLS_WHAT_LIBRARY] = "chat.tls_port", [TLS_WHAT_CERT] = "tls.certfile",
+                [TLS_WHAT_KEY] = "tls.keyfile", [TLS_WHAT_PRIORITY] = "tls.priority",
+        };
+        char cert[PATH_MAX], key[PATH_MAX], err[CONF_TEXT_SIZE + PATH_MAX];
+        enum tls_what what;
+
+        if (!c->tls.certfile[0] || !c->tls.keyfile[0]) {
+                conf_error(ps, last_line(ps, "chat.tls_port", "web.tls_port", NULL),
+                           "a TLS port needs [tls] certfile and keyfile (%s is not set)",
+                           c->tls.certfile[0] ? "keyfile" : "certfile");
+                return;
+        }
+        if (!resolve_file(ps, last_line(ps, keys[TLS_WHAT_CERT], NULL), "certfile",
+                          c->tls.certfile, cert, sizeof(cert)) ||
+            !resolve_file(ps, last_line(ps, keys[TLS_WHAT_KEY], NULL), "keyfile",
+                          c->tls.keyfile, key, sizeof(key)))
+                return;
+        if (tls_creds_load(cert, key, c->tls.priority, &c->tls.creds, &what, err,
+                           sizeof(err)) < 0)
+                conf_error(ps, what == TLS_WHAT_LIBRARY ?
+                           last_line(ps, "chat.tls_port", "web.tls_port", NULL) :
+                           last_line(ps, keys[what], NULL), "%s", err);
+}
+
 /* What no single key can tell: every check that could refuse a start
  * later is made here, so that --check-config refuses it first. */
 static void conf_validate(struct parse_state *ps)
@@ -746,12 +823,19 @@ static void conf_validate(struct parse_state *ps)
         struct conf *c = ps->conf;
         const char *why;
 
-        static const char *const names[] = { "echo", "chat", "web", "daytime", "time", "qotd" };
+        /* The TCP listeners, plain and TLS, and the UDP ones. */
+        static const char *const keys[] = { "echo.port", "chat.port", "web.port",
+                                            "daytime.port", "time.port", "qotd.port",
+                                            "chat.tls_port", "web.tls_port" };
         const bool on[] = { c->echo.enabled, c->chat.enabled, c->web.enabled, c->daytime.enabled,
-                            c->time.enabled, c->qotd.enabled };
+                            c->time.enabled, c->qotd.enabled,
+                            c->chat.enabled && c->chat.tls_port.on,
+                            c->web.enabled && c->web.tls_port.on };
         const unsigned port[] = { c->echo.port, c->chat.port, c->web.port, c->daytime.port,
-                                  c->time.port, c->qotd.port };
-        static const char *const udp_names[] = { "udp", "daytime", "time", "qotd" };
+                                  c->time.port, c->qotd.port, c->chat.tls_port.port,
+                                  c->web.tls_port.port };
+        static const char *const udp_keys[] = { "udp.port", "daytime.port", "time.port",
+                                                "qotd.port" };
         const bool udp_on[] = { c->udp.enabled, c->daytime.enabled && c->daytime.udp,
                                 c->time.enabled && c->time.udp, c->qotd.enabled && c->qotd.udp };
         const unsigned udp_port[] = { c->udp.port, c->daytime.port, c->time.port, c->qotd.port };
@@ -763,15 +847,16 @@ static void conf_validate(struct parse_state *ps)
                                          "qotd.enabled", NULL),
                            "no service is enabled ([echo], [udp], [chat], [web], [daytime], "
                            "[time] and [qotd] are all off)");
-        /* The TCP services, each on its own port; the UDP ones too. */
-        check_ports(ps, "TCP", names, on, port, (int)(sizeof(names) / sizeof(names[0])));
-        check_ports(ps, "UDP", udp_names, udp_on, udp_port,
-                    (int)(sizeof(udp_names) / sizeof(udp_names[0])));
+        check_ports(ps, "TCP", keys, on, port, (int)(sizeof(keys) / sizeof(keys[0])));
+        check_ports(ps, "UDP", udp_keys, udp_on, udp_port,
+                    (int)(sizeof(udp_keys) / sizeof(udp_keys[0])));
         if ((why = answer_daytime_check(c->daytime.format)))
                 conf_error(ps, last_line(ps, "daytime.format", NULL),
                            "[daytime] format: '%s' %s", c->daytime.format, why);
         if (c->qotd.enabled)
                 read_quotes_file(ps);
+        if (on[6] || on[7])
+                load_tls(ps);
         /* Every member's queue must hold the longest line a room can
          * send, or saying it would drop everyone as too slow. */
         size_t longest = PICHAT_ROOM_LINE_MAX(c->server.max_line_bytes);
@@ -787,8 +872,10 @@ static void conf_validate(struct parse_state *ps)
 /* What a configuration owns besides itself. */
 static void conf_free(struct conf *c)
 {
-        if (c)
+        if (c) {
                 quotes_free(c->qotd.quotes);
+                tls_creds_unref(c->tls.creds);
+        }
         free(c);
 }
 

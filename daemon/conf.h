@@ -19,6 +19,15 @@ struct quotes;
 #define CONF_TEXT_SIZE  256     /* any INI value fits: lines are < 200 bytes */
 #define CONF_ERRORS_MAX 32
 
+struct tls_creds;
+
+/* A service's TLS port ([chat] tls_port, [web] tls_port): off, or a port
+ * (0 = any free port) beside the plain one. */
+struct conf_tls_port {
+        bool on;
+        unsigned port;
+};
+
 struct conf {
         atomic_uint refs;
 
@@ -66,6 +75,7 @@ struct conf {
                 unsigned burst;
                 char password[CONF_TEXT_SIZE];  /* "" = none; never logged */
                 char password_file[CONF_TEXT_SIZE];     /* where password was read from */
+                struct conf_tls_port tls_port;
         } chat;
 
         struct {
@@ -76,6 +86,7 @@ struct conf {
                  * host ("http://pi.local:8080 ...", "*" = any), checked. */
                 char allowed_origins[CONF_TEXT_SIZE];
                 bool status_json;               /* serve /status.json */
+                struct conf_tls_port tls_port;  /* https:// and wss:// */
         } web;
 
         /* The services that answer once (answer.h), each over TCP and,
@@ -102,6 +113,15 @@ struct conf {
                  * the configuration's own, freed with it. */
                 struct quotes *quotes;
         } qotd;
+
+        struct {
+                char certfile[CONF_TEXT_SIZE];  /* as written ("credential:NAME" too) */
+                char keyfile[CONF_TEXT_SIZE];
+                char priority[CONF_TEXT_SIZE];
+                /* Loaded from them when a TLS port is on (NULL otherwise):
+                 * the config's reference, dropped with it (tls.h). */
+                struct tls_creds *creds;
+        } tls;
 
         struct {
                 struct acl allow;               /* empty = every address */

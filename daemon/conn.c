@@ -12,10 +12,12 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "text.h"
+#include "tls.h"
 
 struct conn *conn_new(int fd, const struct sockaddr *sa, const struct service *svc, void *ctx,
                       struct conf_store *store, const struct conn_halt *halt)
@@ -46,6 +48,12 @@ struct conn *conn_new(int fd, const struct sockaddr *sa, const struct service *s
                 return NULL;
         }
         return c;
+}
+
+void conn_use_tls(struct conn *c, const char *plain_hint)
+{
+        transport_tls(&c->t, c->t.fd);
+        c->plain_hint = plain_hint;
 }
 
 void conn_free(struct conn *c)
@@ -262,6 +270,38 @@ static int conn_dispatch(struct conn *c, int64_t *delay)
         return 0;
 }
 
+static void conn_tls_on_plain(struct conn *c)
+{
+        struct log_ctx ctx = { .service = c->entry->name, .peer = c->peer };
+
+        log_ctx(LOG_NOTICE, &ctx, "%s: a TLS handshake on a plain port, closing", c->peer);
+        conn_set_reason(c, "TLS on a plain port");
+}
+
+bool conn_sniff_tls(struct conn *c, int64_t ms)
+{
+        struct pollfd pfd[2] = {
+                { .fd = c->t.fd, .events = POLLIN },
+                { .fd = c->halt->fd, .events = POLLIN },
+        };
+        uint8_t b[3];
+        ssize_t n;
+
+        if (c->heard || transport_is_tls(&c->t))
+                return false;
+        if (c->svc->shared)
+                msg_queue_write(&c->out, &c->t);
+        if (poll(pfd, 2, (int)ms) <= 0 || !(pfd[0].revents & POLLIN))
+                return false;
+        do
+                n = recv(c->t.fd, b, sizeof(b), MSG_PEEK | MSG_DONTWAIT);
+        while (n < 0 && errno == EINTR);
+        if (n <= 0 || !tls_looks_like_hello(b, (size_t)n))
+                return false;
+        conn_tls_on_plain(c);
+        return true;
+}
+
 /* The framing takes n bytes just read: what is its own it answers, the
  * data stays for dispatch. 1 if data came (telnet commands alone are not
  * activity: a peer must not keep a session alive with them), 0, or
@@ -275,6 +315,13 @@ static int conn_take(struct conn *c, ssize_t n)
 
         if (n <= 0)
                 return (int)n;
+        /* A TLS client on a plain port: its ClientHello is no text for
+         * any room. */
+        if (!c->heard && !transport_is_tls(&c->t) && tls_looks_like_hello(c->rbuf, (size_t)n)) {
+                conn_tls_on_plain(c);
+                return -EPROTO;
+        }
+        c->heard = true;
         c->last_heard = clock_now_ms();
         c->pinged = 0;
         c->fr->take(&c->fs, c->rbuf, (size_t)n, &kept, reply, &nreply);
@@ -438,8 +485,11 @@ static int conn_turn_polling(struct conn *c)
                 free(c->rbuf);
                 c->rbuf = NULL;
         }
-        bool want_write = msg_queue_pending(&c->out);
-        timeout = conn_timeout(c, delay);
+        bool want_write = msg_queue_pending(&c->out) || transport_held(&c->t);
+        /* Bytes a TLS record brought beyond the last read are there
+         * already: no poll would say so. */
+        bool ready = c->rlen == 0 && transport_buffered(&c->t);
+        timeout = ready ? 0 : conn_timeout(c, delay);
         struct pollfd pfd[3] = {
                 { .fd = c->t.fd,
                   .events = (short)((c->rlen == 0 ? POLLIN : 0) | (want_write ? POLLOUT : 0)) },
@@ -468,6 +518,8 @@ static int conn_turn_polling(struct conn *c)
         }
         if ((pfd[0].revents & POLLOUT) && (r = msg_queue_write(&c->out, &c->t)) < 0)
                 return r;
+        if (ready)
+                pfd[0].revents |= POLLIN;
         if (c->rlen == 0 && (pfd[0].revents & (POLLIN | POLLHUP | POLLERR))) {
                 r = conn_take(c, conn_read(c, false));
                 return r < 0 ? r : 0;
@@ -516,6 +568,39 @@ static void conn_trim_stack(void)
                 madvise((void *)start, end - start, MADV_DONTNEED);
 }
 
+/* A TLS port's client: the handshake, bounded by [server] line_timeout_s
+ * (or idle_timeout_s, or PICHAT_TLS_HANDSHAKE_MS when both are off), under
+ * the credentials of the configuration it was let in under. 0, or
+ * SERVICE_CLOSE / -errno with the reason set and logged. */
+static int conn_handshake(struct conn *c)
+{
+        struct log_ctx ctx = { .service = c->entry->name, .peer = c->peer };
+        unsigned secs = c->conf->server.line_timeout_s ? c->conf->server.line_timeout_s :
+                        c->conf->server.idle_timeout_s;
+        int64_t ms = secs ? (int64_t)secs * 1000 : PICHAT_TLS_HANDSHAKE_MS;
+        char why[CONN_REASON_SIZE * 2], what[64];
+        int r;
+
+        if (!c->conf->tls.creds) {
+                conn_set_reason(c, "no TLS certificate");
+                return -ENOKEY;
+        }
+        r = tls_handshake(&c->t, c->conf->tls.creds, ms, c->halt->fd, c->plain_hint, why,
+                          sizeof(why));
+        if (r == 0) {
+                tls_describe(&c->t, what, sizeof(what));
+                log_ctx(LOG_DEBUG, &ctx, "%s: %s", c->peer, what);
+                return 0;
+        }
+        if (r == -ESHUTDOWN)
+                return conn_stop(c);
+        if (why[0]) {
+                log_ctx(r == -ECONNRESET ? LOG_INFO : LOG_NOTICE, &ctx, "%s: %s", c->peer, why);
+                conn_set_reason(c, "%s", why);
+        }
+        return r > 0 ? SERVICE_CLOSE : r;
+}
+
 /* What a connection needs once it is let in: every line is written whole,
  * often a single one, and Nagle's algorithm would hold one back behind an
  * unacknowledged one for up to the peer's delayed-ACK time (40 ms); a
@@ -524,9 +609,11 @@ static int conn_start_shared(struct conn *c);
 
 static int conn_start(struct conn *c)
 {
-        int one = 1;
+        int one = 1, r;
 
         setsockopt(c->t.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (transport_is_tls(&c->t) && (r = conn_handshake(c)) != 0)
+                return r;
         c->last_input = c->last_heard = clock_now_ms();
         return conn_start_shared(c);
 }

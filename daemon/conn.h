@@ -67,6 +67,8 @@ struct conn {
         char peer[ADDR_STR_MAX];
 
         struct transport t;
+        const char *plain_hint;         /* TLS port: said to a plain-text client */
+        bool heard;                     /* a byte came: the first ones are checked */
         const struct framing *fr;
         struct framing_state fs;
         struct msg_queue out;           /* its output, for a shared service */
@@ -108,6 +110,11 @@ struct conn *conn_new(int fd, const struct sockaddr *sa, const struct service *s
                       struct conf_store *store, const struct conn_halt *halt);
 /* Release everything c holds, at whatever stage it is. */
 void conn_free(struct conn *c);
+/* c came to a TLS port: its socket moves no bytes until conn_run() has
+ * made the handshake, within [server] line_timeout_s (tls.h); a client
+ * that speaks plain text there is told plain_hint in clear, and closed.
+ * Before conn_run(). */
+void conn_use_tls(struct conn *c, const char *plain_hint);
 
 /* Tell a client that is not let in why (one line, if its socket takes it
  * now) and log it. */
@@ -159,6 +166,14 @@ static inline struct msg_batch *conn_batch(struct conn *c)
  * starts again from NULL. The web service uses it to turn an HTTP
  * connection into a WebSocket chat client. */
 void conn_switch(struct conn *c, const struct framing *fr, const struct service *svc, void *ctx);
+
+/* Whether a client on a plain port speaks TLS, told by its first bytes
+ * if they come within ms: true (logged, and the reason set: the caller
+ * ends the session before anyone sees the client), or false (plain text
+ * came, or nothing in time, or bytes came already). What c's queue holds
+ * is written first, so that the wait does not hold back what the client
+ * was told. From open(), before a client is shown to others. */
+bool conn_sniff_tls(struct conn *c, int64_t ms);
 
 /* Bound what is held for a slow reader: the queue's bytes, and what the
  * kernel keeps for the socket, so that "too slow" comes after bytes, not

@@ -24,6 +24,7 @@
 #include "reload.h"
 #include "server.h"
 #include "sock.h"
+#include "tls.h"
 #include "udp.h"
 #include "web.h"
 
@@ -92,6 +93,8 @@ static bool role_enabled(const struct conf *cf, enum sock_role role)
         case SOCK_ROLE_DAYTIME: return cf->daytime.enabled;
         case SOCK_ROLE_TIME: return cf->time.enabled;
         case SOCK_ROLE_QOTD: return cf->qotd.enabled;
+        case SOCK_ROLE_CHAT_TLS: return cf->chat.enabled && cf->chat.tls_port.on;
+        case SOCK_ROLE_WEB_TLS: return cf->web.enabled && cf->web.tls_port.on;
         default: return false;
         }
 }
@@ -118,6 +121,8 @@ static void role_ports(const struct conf *cf, unsigned port[SOCK_ROLE_COUNT])
         port[SOCK_ROLE_DAYTIME] = cf->daytime.port;
         port[SOCK_ROLE_TIME] = cf->time.port;
         port[SOCK_ROLE_QOTD] = cf->qotd.port;
+        port[SOCK_ROLE_CHAT_TLS] = cf->chat.tls_port.on ? cf->chat.tls_port.port : 0;
+        port[SOCK_ROLE_WEB_TLS] = cf->web.tls_port.on ? cf->web.tls_port.port : 0;
 }
 
 /* Which of a role's sockets one of type is: [1] the UDP one of a service
@@ -138,6 +143,17 @@ static bool udp_needed(const struct conf *cf)
                        role_udp(cf, answer_roles[i].role);
         return any;
 }
+/* What a client that speaks plain text to a TLS port is told, in clear:
+ * a line for a telnet user, an HTTP answer for a browser. */
+#define CHAT_TLS_HINT "This port speaks TLS: use pichat --tls HOST PORT, gnutls-cli or " \
+        "openssl s_client.\r\n"
+#define WEB_TLS_BODY "This port speaks HTTPS: use https:// in the address.\n"
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define WEB_TLS_HINT "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n" \
+        "Connection: close\r\nContent-Length: " STR(WEB_TLS_BODY_LEN) "\r\n\r\n" WEB_TLS_BODY
+#define WEB_TLS_BODY_LEN 53
+_Static_assert(sizeof(WEB_TLS_BODY) - 1 == WEB_TLS_BODY_LEN, "WEB_TLS_BODY_LEN");
 
 /* The chat registry serves the chat port and the web's WebSocket clients. */
 static bool chat_needed(const struct conf *cf)
@@ -179,6 +195,8 @@ static int open_listeners(const struct conf *cf, struct listen_plan *plan, size_
                 { SOCK_ROLE_CHAT, SOCK_STREAM },
                 { SOCK_ROLE_UDP, SOCK_DGRAM },
                 { SOCK_ROLE_WEB, SOCK_STREAM },
+                { SOCK_ROLE_CHAT_TLS, SOCK_STREAM },
+                { SOCK_ROLE_WEB_TLS, SOCK_STREAM },
                 { SOCK_ROLE_DAYTIME, SOCK_STREAM },
                 { SOCK_ROLE_DAYTIME, SOCK_DGRAM },
                 { SOCK_ROLE_TIME, SOCK_STREAM },
@@ -223,6 +241,23 @@ struct pichatd {
         bool running[SOCK_ROLE_COUNT];          /* by enum sock_role */
         char problem[CONF_TEXT_SIZE + 160];     /* "reload failed: ...", or "" */
 };
+
+/* The certificate the TLS ports serve, and whether it is in its time. */
+static void log_tls_creds(const struct tls_creds *cr)
+{
+        char what[CONF_TEXT_SIZE + 128];
+        time_t now = time(NULL);
+
+        if (!cr)
+                return;
+        tls_creds_describe(cr, what, sizeof(what));
+        if (now > tls_creds_not_after(cr))
+                log_msg(LOG_WARNING, "tls: the certificate has expired: %s", what);
+        else if (now < tls_creds_not_before(cr))
+                log_msg(LOG_WARNING, "tls: the certificate is not valid yet: %s", what);
+        else
+                log_msg(LOG_INFO, "tls: serving %s", what);
+}
 
 /* pd->running[role] is set for every service that got a listener. */
 static int start_services(struct pichatd *pd, const struct conf *cf,
@@ -275,6 +310,14 @@ static int start_services(struct pichatd *pd, const struct conf *cf,
                                 r = server_add_listener(&pd->srv, plan[i].fd, answer_roles[a].svc,
                                                         &pd->answers[a]);
                         break;
+                case SOCK_ROLE_CHAT_TLS:
+                        r = server_add_tls_listener(&pd->srv, plan[i].fd, &chat_service,
+                                                    &pd->chat, CHAT_TLS_HINT);
+                        break;
+                case SOCK_ROLE_WEB_TLS:
+                        r = server_add_tls_listener(&pd->srv, plan[i].fd, &web_service, &pd->web,
+                                                    WEB_TLS_HINT);
+                        break;
                 default:
                         log_msg(LOG_NOTICE, "%s: no such service in this build, closing %s",
                                 sock_role_name(plan[i].role), what);
@@ -289,6 +332,8 @@ static int start_services(struct pichatd *pd, const struct conf *cf,
                 pd->running[plan[i].role] = true;
                 log_msg(LOG_INFO, "%s: listening on %s", sock_role_name(plan[i].role), what);
         }
+        if (pd->running[SOCK_ROLE_CHAT_TLS] || pd->running[SOCK_ROLE_WEB_TLS])
+                log_tls_creds(cf->tls.creds);
         return server_start(&pd->srv);
 }
 
@@ -315,17 +360,18 @@ static void raise_fd_limit(const struct conf *cf)
 static void status_counts(void *arg, struct notify_counts *c)
 {
         struct pichatd *pd = arg;
-        bool rooms = pd->running[SOCK_ROLE_CHAT] || pd->running[SOCK_ROLE_WEB];
+        bool chat = pd->running[SOCK_ROLE_CHAT] || pd->running[SOCK_ROLE_CHAT_TLS];
+        bool web = pd->running[SOCK_ROLE_WEB] || pd->running[SOCK_ROLE_WEB_TLS];
 
         *c = (struct notify_counts){
                 .echo = pd->running[SOCK_ROLE_ECHO],
-                .chat = pd->running[SOCK_ROLE_CHAT],
+                .chat = chat,
                 .udp = pd->running[SOCK_ROLE_UDP],
-                .web = pd->running[SOCK_ROLE_WEB],
+                .web = web,
                 .echo_clients = server_clients_of(&pd->srv, &echo_service),
                 .chat_clients = server_clients_of(&pd->srv, &chat_service),
                 .web_clients = server_clients_of(&pd->srv, &web_service),
-                .chat_rooms = rooms ? chat_rooms(&pd->chat) : 0,
+                .chat_rooms = chat || web ? chat_rooms(&pd->chat) : 0,
                 .udp_datagrams = pd->running[SOCK_ROLE_UDP] ? udp_answered(&pd->udp) : 0,
                 .daytime = pd->running[SOCK_ROLE_DAYTIME],
                 .time = pd->running[SOCK_ROLE_TIME],

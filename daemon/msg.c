@@ -331,8 +331,9 @@ static void msg_queue_write_claimed(struct msg_queue *q, struct msg *const *line
 
         pthread_mutex_lock(&q->lock);
         /* Lines pushed meanwhile wait for the owner, who was not woken
-         * for them (nor allowed to write): wake it now. */
-        bool wake = q->count > 0;
+         * for them (nor allowed to write): wake it now; so do bytes the
+         * transport took and holds (TLS), which the owner writes. */
+        bool wake = q->count > 0 || transport_held(q->direct);
         if (done < total) {
                 /* A full transport (or a broken one, which the owner will
                  * find out about): the rest goes first in line. */
@@ -407,7 +408,26 @@ int msg_queue_write(struct msg_queue *q, struct transport *t)
                         total += iov[n].iov_len;
                         n++;
                 }
+                /* Nothing queued, but bytes the transport holds (TLS):
+                 * written with the queue held, as no claim may write
+                 * beside them. */
+                bool flush = n == 0 && !q->busy_by && transport_held(t);
+                if (flush)
+                        q->busy_by = q;
                 pthread_mutex_unlock(&q->lock);
+                if (flush) {
+                        int r = transport_flush(t);
+                        pthread_mutex_lock(&q->lock);
+                        q->busy_by = NULL;
+                        pthread_cond_broadcast(&q->idle);
+                        bool more = q->count > 0;
+                        pthread_mutex_unlock(&q->lock);
+                        if (r < 0)
+                                return r;
+                        if (!more || transport_held(t))
+                                return 0;
+                        continue;       /* lines came meanwhile */
+                }
                 if (n == 0)
                         return 0;
 

@@ -33,8 +33,10 @@
  *   - At the batch's end (msg_batch_end(), or when it holds
  *     MSG_DIRECT_MAX lines) the sender writes each claimed member its
  *     lines with one non-blocking call, holding no lock; what the
- *     transport does not take goes first in the member's queue. Then it
- *     gives up every claim and pays every owed wake-up.
+ *     transport does not take goes first in the member's queue, and
+ *     what it takes but holds (a TLS record the socket took in part) is
+ *     the owner's to finish: the owner is woken. Then it gives up every
+ *     claim and pays every owed wake-up.
  *   - Before its connection ends, the owner waits (msg_queue_close())
  *     until no claim or pin on its queue is left; before it writes to its
  *     own transport outside the queue (telnet replies, goodbyes) it holds
@@ -136,8 +138,9 @@ int msg_queue_push_replay(struct msg_queue *q, struct msg *m);
 /* How much of the replay budget is left, in bytes of lines. */
 size_t msg_queue_replay_room(struct msg_queue *q);
 
-/* Write queued lines to t without blocking, from the owner thread only.
- * 0 (queue empty, the transport full, or a claim under way, whose batch
+/* Write queued lines to t without blocking, from the owner thread only,
+ * and what t holds (transport_held()) even when nothing is queued. 0
+ * (queue empty, the transport full, or a claim under way, whose batch
  * wakes the owner when it is done) or -errno. */
 int msg_queue_write(struct msg_queue *q, struct transport *t);
 /* No more claims; waits for those under way and for owed wake-ups. The

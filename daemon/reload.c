@@ -8,6 +8,7 @@
 #include "chat.h"
 #include "log.h"
 #include "quotes.h"
+#include "tls.h"
 
 static void bind_list(const struct conf *c, char *buf, size_t size)
 {
@@ -39,6 +40,29 @@ static unsigned keep_bool(const char *what, bool cur, bool *next)
         log_msg(LOG_WARNING, "reload: %s changed from %s to %s; needs a restart, keeping %s",
                 what, cur ? "yes" : "no", *next ? "yes" : "no", cur ? "yes" : "no");
         *next = cur;
+        return 1;
+}
+
+static void tls_port_text(const struct conf_tls_port *tp, char *buf, size_t size)
+{
+        if (tp->on)
+                snprintf(buf, size, "%u", tp->port);
+        else
+                snprintf(buf, size, "off");
+}
+
+static unsigned keep_tls_port(const char *what, const struct conf_tls_port *cur,
+                              struct conf_tls_port *next)
+{
+        char a[16], b[16];
+
+        if (cur->on == next->on && (!cur->on || cur->port == next->port))
+                return 0;
+        tls_port_text(cur, a, sizeof(a));
+        tls_port_text(next, b, sizeof(b));
+        log_msg(LOG_WARNING, "reload: %s changed from %s to %s; needs a restart, keeping %s",
+                what, a, b, a);
+        *next = *cur;
         return 1;
 }
 
@@ -76,6 +100,8 @@ unsigned reload_keep_restart_only(const struct conf *cur, struct conf *next)
         changed += keep_bool("[qotd] enabled", cur->qotd.enabled, &next->qotd.enabled);
         changed += keep_uint("[qotd] port", cur->qotd.port, &next->qotd.port);
         changed += keep_bool("[qotd] udp", cur->qotd.udp, &next->qotd.udp);
+        changed += keep_tls_port("[chat] tls_port", &cur->chat.tls_port, &next->chat.tls_port);
+        changed += keep_tls_port("[web] tls_port", &cur->web.tls_port, &next->web.tls_port);
         return changed;
 }
 
@@ -113,6 +139,10 @@ int reload_config(struct conf_store *store, const char *path, struct chat *chat,
                 conf_unref(next);
                 return r;
         }
+        /* TLS ports kept on by a file that turned them off: they keep the
+         * certificate in force, which that file did not load. */
+        if ((next->chat.tls_port.on || next->web.tls_port.on) && !next->tls.creds)
+                next->tls.creds = tls_creds_ref(cur->tls.creds);
         /* Who may connect is worth a line of its own in the log. */
         bool access = memcmp(&cur->access, &next->access, sizeof(cur->access)) != 0;
         conf_unref(cur);
@@ -128,6 +158,12 @@ int reload_config(struct conf_store *store, const char *path, struct chat *chat,
                 log_msg(LOG_NOTICE, "reload: [access] now has %u allow and %u deny prefixes "
                         "(for new connections and datagrams)", next->access.allow.n,
                         next->access.deny.n);
+        if (next->tls.creds) {
+                char what[CONF_TEXT_SIZE + 128];
+                tls_creds_describe(next->tls.creds, what, sizeof(what));
+                log_msg(LOG_NOTICE, "reload: TLS: new connections get %s; established ones "
+                        "keep theirs", what);
+        }
         conf_unref(next);
         log_msg(LOG_NOTICE, "reloaded configuration %s", path);
         return 0;

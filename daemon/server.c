@@ -142,6 +142,18 @@ int server_add_listener(struct server *srv, int fd, const struct service *svc, v
         return 0;
 }
 
+int server_add_tls_listener(struct server *srv, int fd, const struct service *svc, void *ctx,
+                            const char *plain_hint)
+{
+        int r = server_add_listener(srv, fd, svc, ctx);
+
+        if (r == 0) {
+                srv->listeners[srv->n_listeners - 1].tls = true;
+                srv->listeners[srv->n_listeners - 1].plain_hint = plain_hint;
+        }
+        return r;
+}
+
 static size_t server_stack_size(struct server *srv)
 {
         struct conf *c = conf_current(srv->conf);
@@ -331,6 +343,8 @@ static void accept_one(struct server_listener *l, int fd, const struct sockaddr 
                 return;
         }
         c->owner = srv;
+        if (l->tls)
+                conn_use_tls(c, l->plain_hint);
         /* Before anything is spent on it: no thread, no slot, no reply. */
         if (!server_access(c->conf, l->svc->name, sa, true)) {
                 server_close_conn(srv, c, NULL);

@@ -46,6 +46,8 @@ struct server_listener {
         const struct service *svc;
         void *svc_ctx;
         unsigned loop;                  /* its heartbeat */
+        bool tls;                       /* its clients speak TLS first */
+        const char *plain_hint;         /* what a plain-text client there is told */
 };
 
 struct server {
@@ -81,6 +83,12 @@ void server_destroy(struct server *srv);
 /* Serve TCP clients on listening socket fd with svc and its shared state
  * ctx. Takes fd whatever happens: 0, or -ENOSPC (fd closed). */
 int server_add_listener(struct server *srv, int fd, const struct service *svc, void *ctx);
+/* The same for a TLS port: each client's thread starts with the TLS
+ * handshake (conn_use_tls()), under the credentials of the configuration
+ * in force when it connected; plain_hint is said, in clear, to a client
+ * that speaks plain text there. */
+int server_add_tls_listener(struct server *srv, int fd, const struct service *svc, void *ctx,
+                            const char *plain_hint);
 /* Start an accept thread for every listener: 0 or -errno. */
 int server_start(struct server *srv);
 

@@ -23,6 +23,8 @@ const char *sock_role_name(enum sock_role role)
         case SOCK_ROLE_CHAT: return "chat";
         case SOCK_ROLE_UDP: return "udp";
         case SOCK_ROLE_WEB: return "web";
+        case SOCK_ROLE_CHAT_TLS: return "chat-tls";
+        case SOCK_ROLE_WEB_TLS: return "web-tls";
         case SOCK_ROLE_DAYTIME: return "daytime";
         case SOCK_ROLE_TIME: return "time";
         case SOCK_ROLE_QOTD: return "qotd";
@@ -114,8 +116,8 @@ static bool is_listener(int fd, unsigned port)
         return port <= 65535 && sd_is_socket_inet(fd, AF_UNSPEC, SOCK_STREAM, 1, (uint16_t)port) > 0;
 }
 
-/* What a service serves: UDP an IP datagram socket, echo, chat and web a
- * listening IP stream socket, daytime, time and qotd either (one of each
+/* What a service serves: UDP an IP datagram socket, echo, chat and web
+ * (plain or TLS) a listening IP stream socket, daytime, time and qotd either (one of each
  * under one name). Anything else would fail at every turn of its loop. */
 static bool fits_role(int fd, enum sock_role role)
 {
@@ -139,6 +141,7 @@ static enum sock_role role_by_type(int fd, const unsigned port[SOCK_ROLE_COUNT])
         static const enum sock_role dgram[] = { SOCK_ROLE_DAYTIME, SOCK_ROLE_TIME,
                                                 SOCK_ROLE_QOTD };
         static const enum sock_role stream[] = { SOCK_ROLE_CHAT, SOCK_ROLE_WEB, SOCK_ROLE_ECHO,
+                                                 SOCK_ROLE_CHAT_TLS, SOCK_ROLE_WEB_TLS,
                                                  SOCK_ROLE_DAYTIME, SOCK_ROLE_TIME,
                                                  SOCK_ROLE_QOTD };
 

@@ -10,6 +10,8 @@ enum sock_role {
         SOCK_ROLE_CHAT,
         SOCK_ROLE_UDP,
         SOCK_ROLE_WEB,
+        SOCK_ROLE_CHAT_TLS,     /* [chat] tls_port */
+        SOCK_ROLE_WEB_TLS,      /* [web] tls_port */
         /* The services that answer once (answer.h): a TCP and a UDP
          * socket each, of the same name. */
         SOCK_ROLE_DAYTIME,
@@ -34,12 +36,14 @@ struct sock_inherited {
 };
 
 /* Listeners passed by the service manager (sd_listen_fds_with_names()). A
- * socket is given its role by its name (echo, chat, udp, web, daytime,
- * time, qotd; the last three name a TCP and a UDP socket each) or, with
+ * socket is given its role by its name (echo, chat, udp, web, chat-tls,
+ * web-tls, daytime, time, qotd; the last three name a TCP and a UDP
+ * socket each) or, with
  * any other name, by its type and the port each role has in port[] (from
  * the configuration): a datagram socket on the daytime, time or qotd port
  * is that service's, any other udp's; a listening stream on the chat port
- * is chat's, then web, echo, daytime, time, qotd. A named socket of the
+ * is chat's, then web, echo, chat-tls, web-tls, daytime, time, qotd
+ * (a TLS port of 0: none). A named socket of the
  * wrong kind (a datagram socket named chat, a TCP one named udp, one not
  * listening, not IP) is refused with an error line. Returns how many were
  * taken (at most max), or -errno. Unusable fds are logged and closed. */

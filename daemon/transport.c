@@ -28,6 +28,8 @@ static ssize_t plain_sendv(struct transport *t, const struct iovec *iov, int n)
         struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n };
         ssize_t w;
 
+        if (n == 0)
+                return 0;       /* nothing is ever held */
         do
                 w = sendmsg(t->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
         while (w < 0 && errno == EINTR);
@@ -75,12 +77,13 @@ void transport_plain(struct transport *t, int fd)
 {
         t->ops = &plain_ops;
         t->fd = fd;
+        t->state = NULL;
 }
 
 int transport_send_all(struct transport *t, struct iovec *iov, int n, int64_t stall_ms,
                        int stop_fd)
 {
-        while (n > 0) {
+        while (n > 0 || transport_held(t)) {
                 ssize_t w = transport_sendv(t, iov, n);
 
                 if (w < 0)
@@ -91,10 +94,12 @@ int transport_send_all(struct transport *t, struct iovec *iov, int n, int64_t st
                         iov++;
                         n--;
                 }
-                if (n == 0)
+                if (n == 0 && !transport_held(t))
                         return 0;
-                iov->iov_base = (char *)iov->iov_base + left;
-                iov->iov_len -= left;
+                if (n > 0) {
+                        iov->iov_base = (char *)iov->iov_base + left;
+                        iov->iov_len -= left;
+                }
                 if (w > 0)
                         continue;
                 /* The peer is not reading: wait for it, but not past

@@ -4,6 +4,8 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -187,6 +189,10 @@ static int make_listener(const char *name, struct pd *d)
                 d->udp_port = bound_port(fd);
         else if (strcmp(name, "web") == 0)
                 d->web_port = bound_port(fd);
+        else if (strcmp(name, "chat-tls") == 0)
+                d->chat_tls_port = bound_port(fd);
+        else if (strcmp(name, "web-tls") == 0)
+                d->web_tls_port = bound_port(fd);
         else
                 d->extra_port = bound_port(fd);
         return fd;
@@ -284,6 +290,11 @@ int pd_start_opts(struct pd *d, const char *ini_extra, const struct pd_opts *o)
                         if (ports[i] && n > 0 && (size_t)n < size)
                                 n += snprintf(ini + n, size - (size_t)n, "[%s]\nport = %u\n",
                                               sections[i], ports[i]);
+                if (d->chat_tls_port && n > 0 && (size_t)n < size)
+                        n += snprintf(ini + n, size - (size_t)n, "[chat]\ntls_port = %u\n",
+                                      d->chat_tls_port);
+                if (d->web_tls_port && n > 0 && (size_t)n < size)
+                        snprintf(ini + n, size - (size_t)n, "[web]\ntls_port = %u\n", d->web_tls_port);
                 pd_write_conf(d, ini);
                 free(ini);
         } else {
@@ -387,12 +398,14 @@ int pd_start(struct pd *d, const char *ini_extra)
 
 int pd_ports_from_log(struct pd *d)
 {
-        static const char *const roles[] = { "echo", "chat", "udp", "web", "daytime", "time",
-                                             "qotd", "daytime", "time", "qotd" };
+        static const char *const roles[] = { "echo", "chat", "udp", "web", "chat-tls", "web-tls",
+                                             "daytime", "time", "qotd", "daytime", "time",
+                                             "qotd" };
         /* For each role, the line's protocol it is read from. */
         static const char *const proto[] = { "/tcp", "/tcp", "/udp", "/tcp", "/tcp", "/tcp",
-                                             "/tcp", "/udp", "/udp", "/udp" };
+                                             "/tcp", "/tcp", "/tcp", "/udp", "/udp", "/udp" };
         unsigned *ports[] = { &d->echo_port, &d->chat_port, &d->udp_port, &d->web_port,
+                              &d->chat_tls_port, &d->web_tls_port,
                               &d->daytime_port, &d->time_port, &d->qotd_port,
                               &d->daytime_udp_port, &d->time_udp_port, &d->qotd_udp_port };
         FILE *f = fopen(d->log_path, "r");
@@ -674,6 +687,7 @@ int pd_connect_rcvbuf(struct pd_client *c, unsigned port, int family, int rcvbuf
                 in->sin_port = htons((uint16_t)port);
                 len = sizeof(*in);
         }
+        c->tls = NULL;
         c->fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
         if (c->fd < 0)
                 return -1;
@@ -735,6 +749,7 @@ int pd_connect_from(struct pd_client *c, const char *src, unsigned port)
         socklen_t len;
 
         c->len = 0;
+        c->tls = NULL;
         c->fd = socket_from(src, 0, SOCK_STREAM, port, &to, &len);
         if (c->fd < 0)
                 return -1;
@@ -748,6 +763,9 @@ int pd_connect_from(struct pd_client *c, const char *src, unsigned port)
 
 void pd_close(struct pd_client *c)
 {
+        if (c->tls)
+                gnutls_deinit(c->tls);
+        c->tls = NULL;
         if (c->fd >= 0)
                 close(c->fd);
         c->fd = -1;
@@ -757,7 +775,12 @@ int pd_send_raw(struct pd_client *c, const void *data, size_t len)
 {
         const char *p = data;
         while (len > 0) {
-                ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+                ssize_t n = c->tls ? gnutls_record_send(c->tls, p, len) :
+                                     send(c->fd, p, len, MSG_NOSIGNAL);
+                if (c->tls && n == GNUTLS_E_AGAIN)
+                        continue;
+                if (c->tls && n < 0)
+                        return -1;
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -784,9 +807,20 @@ static int fill(struct pd_client *c, long long end)
                 return -2;
         if (left < 0)
                 left = 0;
-        if (poll(&pfd, 1, (int)left) <= 0)
+        if (c->tls && gnutls_record_check_pending(c->tls) > 0)
+                left = 0;
+        else if (poll(&pfd, 1, (int)left) <= 0)
                 return 0;
-        ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+        ssize_t n;
+        if (c->tls) {
+                /* A record can end inside a read: what is not a whole
+                 * record yet comes with the next poll. */
+                n = gnutls_record_recv(c->tls, c->buf + c->len, sizeof(c->buf) - c->len);
+                if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+                        return end - clock_now_ms() > 0 ? fill(c, end) : 0;
+        } else {
+                n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+        }
         if (n <= 0)
                 return -2;
         c->len += (size_t)n;
@@ -892,6 +926,126 @@ bool pd_closed_silently(struct pd_client *c, int timeout_ms)
                 if (r == 0 || c->len != before)
                         return false;
         }
+}
+
+/* ---- TLS ------------------------------------------------------------------ */
+
+int pd_tls_certs(char *dir, size_t size)
+{
+        const char *script = getenv("PICHAT_TLS_CERTS");
+        char cmd[512];
+
+        snprintf(dir, size, "/tmp/pichat-pki.XXXXXX");
+        if (!mkdtemp(dir))
+                return -1;
+        snprintf(cmd, sizeof(cmd), "'%s' '%s'", script && *script ? script : "tests/tls/make-certs",
+                 dir);
+        if (system(cmd) != 0) {
+                fprintf(stderr, "%s failed\n", cmd);
+                pd_tls_remove(dir);
+                return -1;
+        }
+        return 0;
+}
+
+void pd_tls_remove(const char *dir)
+{
+        char cmd[256];
+
+        if (strncmp(dir, "/tmp/pichat-pki.", 16) != 0)
+                return;
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+                fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+int pd_tls_start(struct pd_client *c, const char *cafile, const char *host, int timeout_ms)
+{
+        static gnutls_certificate_credentials_t cred[8];
+        static char cafiles[8][256];
+        gnutls_session_t s;
+        int r, slot = -1;
+
+        /* One set of credentials per CA file, for the test's life. */
+        for (int i = 0; i < 8 && slot < 0; i++) {
+                if (cred[i] && strcmp(cafiles[i], cafile ? cafile : "") == 0)
+                        slot = i;
+                else if (!cred[i]) {
+                        if (gnutls_certificate_allocate_credentials(&cred[i]) < 0)
+                                return -1;
+                        if (cafile && gnutls_certificate_set_x509_trust_file(cred[i], cafile,
+                                                                            GNUTLS_X509_FMT_PEM) <= 0)
+                                return -1;
+                        snprintf(cafiles[i], sizeof(cafiles[i]), "%s", cafile ? cafile : "");
+                        slot = i;
+                }
+        }
+        if (slot < 0 || gnutls_init(&s, GNUTLS_CLIENT) < 0)
+                return -1;
+        gnutls_set_default_priority(s);
+        gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, cred[slot]);
+        gnutls_server_name_set(s, GNUTLS_NAME_DNS, host, strlen(host));
+        if (cafile)
+                gnutls_session_set_verify_cert(s, host, 0);
+        gnutls_transport_set_int(s, c->fd);
+        gnutls_handshake_set_timeout(s, (unsigned)timeout_ms);
+        do
+                r = gnutls_handshake(s);
+        while (r < 0 && !gnutls_error_is_fatal(r));
+        if (r < 0) {
+                fprintf(stderr, "TLS handshake: %s\n", gnutls_strerror(r));
+                gnutls_deinit(s);
+                return -1;
+        }
+        c->tls = s;
+        c->len = 0;
+        return 0;
+}
+
+int pd_tls_connect(struct pd_client *c, unsigned port, const char *cafile)
+{
+        if (pd_connect(c, port, AF_INET) < 0)
+                return -1;
+        if (pd_tls_start(c, cafile, "localhost", 10000) < 0) {
+                pd_close(c);
+                return -1;
+        }
+        return 0;
+}
+
+int pd_tls_serial(struct pd_client *c)
+{
+        unsigned n = 0;
+        const gnutls_datum_t *certs = c->tls ? gnutls_certificate_get_peers(c->tls, &n) : NULL;
+        gnutls_x509_crt_t crt;
+        unsigned char serial[40];
+        size_t len = sizeof(serial);
+        int r = -1;
+
+        if (!certs || n == 0 || gnutls_x509_crt_init(&crt) < 0)
+                return -1;
+        if (gnutls_x509_crt_import(crt, &certs[0], GNUTLS_X509_FMT_DER) == 0 &&
+            gnutls_x509_crt_get_serial(crt, serial, &len) == 0 && len > 0)
+                r = serial[len - 1];
+        gnutls_x509_crt_deinit(crt);
+        return r;
+}
+
+int pd_tls_key_update(struct pd_client *c, bool ask_peer)
+{
+        int r;
+
+        do
+                r = gnutls_session_key_update(c->tls, ask_peer ? GNUTLS_KU_PEER : 0);
+        while (r == GNUTLS_E_AGAIN || r == GNUTLS_E_INTERRUPTED);
+        return r < 0 ? -1 : 0;
+}
+
+const char *pd_tls_version(struct pd_client *c)
+{
+        const char *v = c->tls ? gnutls_protocol_get_name(gnutls_protocol_get_version(c->tls)) : NULL;
+
+        return v ? v : "";
 }
 
 /* Send one datagram on fd to to, and wait for one reply. */

@@ -23,6 +23,7 @@ struct pd {
          * pd_opts.fdnames). */
         unsigned daytime_port, time_port, qotd_port;
         unsigned daytime_udp_port, time_udp_port, qotd_udp_port;
+        unsigned chat_tls_port, web_tls_port;   /* "chat-tls", "web-tls" */
         unsigned extra_port;    /* of a listener with another name (pd_opts) */
         int notify_fd;          /* our end of NOTIFY_SOCKET, or -1 */
         int udp_fd;             /* the passed UDP socket, kept (pd_opts.keep_udp), or -1 */
@@ -32,12 +33,13 @@ struct pd {
 /* How pd_start_opts() starts pichatd; zero values are the defaults. */
 struct pd_opts {
         /* Listeners the harness binds and passes, as LISTEN_FDNAMES:
-         * "echo", "chat", "udp", "web", "daytime", "time", "qotd", "unix"
-         * (an AF_UNIX stream socket), "NAME/udp" a UDP socket named NAME
-         * ("daytime/udp": the daytime service's), any other name a TCP
-         * listener (its port in extra_port); "NAME/dgram" (a UDP socket)
-         * and "NAME/bound" (a TCP socket bound, not listening) pass NAME
-         * for a socket of the wrong kind (its port in extra_port). NULL: none,
+         * "echo", "chat", "udp", "web", "chat-tls", "web-tls", "daytime",
+         * "time", "qotd", "unix" (an AF_UNIX stream socket), "NAME/udp" a
+         * UDP socket named NAME ("daytime/udp": the daytime service's), any
+         * other name a TCP listener (its port in extra_port); "NAME/dgram"
+         * (a UDP socket) and "NAME/bound" (a TCP socket bound, not
+         * listening) pass NAME for a socket of the wrong kind (its port in
+         * extra_port). NULL: none,
          * pichatd binds its own ports (give them in ini_extra, 0 = any;
          * pd_ports_from_log() reads them back). */
         const char *fdnames;
@@ -148,9 +150,11 @@ int pd_wait_pid(pid_t pid, int timeout_ms);
  * stdout and stderr into out; returns the exit status or -1. */
 int pd_run(const char *const argv[], char *out, size_t outsize, int timeout_ms);
 
-/* A test client with a line buffer. */
+/* A test client with a line buffer; over TLS once pd_tls_start() made
+ * its handshake (every pd_ call below then reads and writes through it). */
 struct pd_client {
         int fd;
+        void *tls;              /* gnutls_session_t, or NULL */
         size_t len;
         char buf[16384];
 };
@@ -183,6 +187,30 @@ bool pd_quiet(struct pd_client *c, int timeout_ms);
 /* true if the server closes the connection within timeout_ms without
  * having sent a single byte. */
 bool pd_closed_silently(struct pd_client *c, int timeout_ms);
+
+/* ---- TLS ------------------------------------------------------------------ */
+
+/* Make the test PKI (tests/tls/make-certs: a CA, certbot-like
+ * fullchain.pem and privkey.pem, a renewal, an expired and a wrong-host
+ * certificate...) in a new temporary directory, whose path goes to dir:
+ * 0 or -1. pd_tls_remove() takes it away. */
+int pd_tls_certs(char *dir, size_t size);
+void pd_tls_remove(const char *dir);
+
+/* The client's handshake on c (connected) for host name host: the
+ * certificate checked against cafile (NULL: not checked), within
+ * timeout_ms. 0, or -1 with GnuTLS's reason on stderr. */
+int pd_tls_start(struct pd_client *c, const char *cafile, const char *host, int timeout_ms);
+/* Connect to 127.0.0.1:port and make the handshake for "localhost". */
+int pd_tls_connect(struct pd_client *c, unsigned port, const char *cafile);
+/* The serial number of the server's certificate (its last byte, as the
+ * test PKI numbers them), or -1. */
+int pd_tls_serial(struct pd_client *c);
+/* A TLS 1.3 key update from our side; with ask_peer, asking the server
+ * for its own too. 0 or -1. */
+int pd_tls_key_update(struct pd_client *c, bool ask_peer);
+/* "TLS1.3", "TLS1.2". */
+const char *pd_tls_version(struct pd_client *c);
 
 /* UDP: send one datagram from a socket bound to 127.0.0.1/::1 and wait for
  * a reply. Returns the reply length (reply NUL-terminated), -1 on timeout. */

@@ -21,7 +21,7 @@ ap.add_argument('--build', required=True, help='meson build directory (built wit
 ap.add_argument('--out', required=True, help='results file to write')
 ap.add_argument('--reps', type=int, default=3)
 ap.add_argument('--secs', type=float, default=2.0, help='length of each timed run')
-ap.add_argument('--only', default='echo,idle,chat,udp,startup,web')
+ap.add_argument('--only', default='echo,idle,chat,udp,startup,web,tls')
 ap.add_argument('--baseline', metavar='PICHATD',
                 help='an earlier pichatd, run as "pichat-before" beside the others '
                      '(echo, idle, chat, udp) to show what a change cost')
@@ -443,6 +443,60 @@ def run_web():
             log('web rep %d idle %s: %s' % (rep, kind, d))
 
 
+TLS_MEMBERS = 100       # one sender into a room of this many, plain or TLS
+TLS_IDLE_N = 1000       # idle chat members, plain or TLS
+PKI = os.path.join(WORK, 'pki')
+
+
+def start_pichat_tls():
+    """pichatd with [chat] tls_port beside its plain port, serving the test
+    PKI's certbot-like pair (tests/tls/make-certs); the same daemon, the
+    same configuration, for the plain and the TLS measurements."""
+    if not os.path.isdir(PKI):
+        subprocess.check_call([os.path.join(HERE, '..', 'tls', 'make-certs'), PKI])
+    echo, chat, web, tls = freeport(), freeport(), freeport(), freeport()
+    conf = pichat_conf(echo, chat, web, '[chat]\ntls_port = %d\n[tls]\ncertfile = %s\n'
+                       'keyfile = %s\n' % (tls, os.path.join(PKI, 'fullchain.pem'),
+                                           os.path.join(PKI, 'privkey.pem')))
+    s = Server('pichat', [PICHATD, '--foreground', '-c', conf], echo)
+    wait_port(chat)
+    wait_port(tls)
+    s.chat_port, s.tls_port = chat, tls
+    return s
+
+
+def run_tls():
+    """TLS beside plain: one sender into a room of 100 members, plain or
+    TLS, each in a pichatd of its own with the same configuration (the
+    order alternates between runs); and the RSS of 1,000 idle chat members
+    of either kind. The TLS clients check the certificate (loadgen -T)."""
+    ca = os.path.join(PKI, 'ca.pem')
+    for rep in range(args.reps):
+        for kind in (('plain', 'tls') if rep % 2 == 0 else ('tls', 'plain')):
+            s = start_pichat_tls()
+            try:
+                a = ['chat', '-p', s.tls_port if kind == 'tls' else s.chat_port,
+                     '-n', TLS_MEMBERS + 1, '-k', 1, '-r', 'pichat', '-m', 'window', '-w', 64,
+                     '-t', args.secs, '-c', 8]
+                d = loadgen(*(a + (['-T', ca] if kind == 'tls' else [])))
+            finally:
+                s.stop()
+            rec('tls', 'fan-out', kind, d)
+            log('tls rep %d fan-out %s: %s dps p99 %s us lost %s corrupt %s' % (
+                rep, kind, d.get('dps'), d.get('p99_us'), d.get('lost'), d.get('corrupted')))
+        for kind in (('plain', 'tls') if rep % 2 == 0 else ('tls', 'plain')):
+            s = start_pichat_tls()
+            time.sleep(0.5)
+            try:
+                a = ['idle', '-p', s.tls_port if kind == 'tls' else s.chat_port,
+                     '-n', TLS_IDLE_N, '-P', s.pid, '-g', '-t', 1]
+                d = loadgen(*(a + (['-T', ca] if kind == 'tls' else [])), timeout=120)
+            finally:
+                s.stop()
+            rec('tls', 'idle', kind, d)
+            log('tls rep %d idle %s: %s' % (rep, kind, d))
+
+
 UDP_SERVERS = [('pichat', start_pichat, 'OK...'), ('python-udp', start_py_udp, 'OK...'),
                ('xinetd', start_xinetd, '')]
 if args.baseline:
@@ -638,6 +692,35 @@ def report():
         targets.append(('web: RSS per idle WebSocket member within 2 KiB of a telnet one',
                         '+%s KiB [%s]' % (fmt(m, 2), ', '.join('%.2f' % x for x in diffs)),
                         m is not None and m <= 2.0))
+    if 'tls' in PLAN:
+        L.append('\n### TLS beside plain (one sender, room of %d, window 64; each in a pichatd '
+                 'of its own)\n' % TLS_MEMBERS)
+        L.append('| members | deliveries/s | p50 µs | p99 µs | lost | corrupted |')
+        L.append('|---|---|---|---|---|---|')
+        for kind in ('plain', 'tls'):
+            rs = R.get(('tls', 'fan-out', kind), [])
+            tot = lambda k: fmt(sum(d.get(k, 0) for d in rs)) if rs and all(rs) else 'n/a'
+            L.append('| %s | %s | %s | %s | %s | %s |' % (
+                kind, fmt(med('tls', 'fan-out', kind, 'dps')),
+                fmt(med('tls', 'fan-out', kind, 'p50_us')),
+                fmt(med('tls', 'fan-out', kind, 'p99_us')), tot('lost'), tot('corrupted')))
+        m, rs = ratio_med('tls', 'fan-out', 'tls', 'plain', 'dps')
+        targets.append(('tls: fan-out ≥ 0.6× plain', '%s× [%s]' % (
+            fmt(m, 2), ', '.join('%.2f' % r for r in rs)), m is not None and m >= 0.6))
+        L.append('\n| %d idle chat members | held | all served in ms | RSS KiB | per member KiB | '
+                 'threads |' % TLS_IDLE_N)
+        L.append('|---|---|---|---|---|---|')
+        for kind in ('plain', 'tls'):
+            L.append('| %s | %s | %s | %s | %s | %s |' % (
+                kind, fmt(med('tls', 'idle', kind, 'held')),
+                fmt(med('tls', 'idle', kind, 'accept_ms')),
+                fmt(med('tls', 'idle', kind, 'rss_kib')),
+                fmt(med('tls', 'idle', kind, 'per_client_kib'), 2),
+                fmt(med('tls', 'idle', kind, 'threads'))))
+        pc = med('tls', 'idle', 'tls', 'per_client_kib')
+        held = med('tls', 'idle', 'tls', 'held')
+        targets.append(('tls: RSS per idle TLS member ≤ 40 KiB', '%s KiB (%s held)' % (
+            fmt(pc, 2), fmt(held)), pc is not None and pc <= 40 and held == TLS_IDLE_N))
     if 'udp' in PLAN:
         L.append('\n### UDP echo (8 sockets × 4 in flight, %g s)\n' % args.secs)
         L.append('| server | replies/s | lost | p99 µs |')
@@ -675,7 +758,7 @@ def report():
 
 def main():
     steps = {'echo': run_echo, 'idle': run_idle, 'chat': run_chat, 'udp': run_udp,
-             'startup': run_startup, 'web': run_web}
+             'startup': run_startup, 'web': run_web, 'tls': run_tls}
     try:
         for s in PLAN:
             if time.monotonic() - T0 > BUDGET:

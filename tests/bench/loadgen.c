@@ -32,6 +32,9 @@
  *       Start COMMAND; the time to READY=1 (-N: it gets a NOTIFY_SOCKET)
  *       and to the first connection answered; then SIGTERM.
  *   -c CONNECTS: connects in flight at once while connecting (default 256).
+ *   -T CAFILE (chat, idle; pichat): the clients on PORT speak TLS
+ *       (GnuTLS), the server's certificate checked against CAFILE for the
+ *       name localhost; the handshake is part of connecting.
  *   loadgen freeport
  *       A port free for TCP and UDP on 127.0.0.1.
  */
@@ -41,6 +44,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gnutls/gnutls.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -150,6 +154,7 @@ static struct {
         unsigned connects;      /* connects in flight at once */
         unsigned ws;            /* the last ws clients are WebSocket ones */
         unsigned web_port;
+        const char *cafile;     /* -T: TLS, checked against this CA */
 } opt = { .connects = CONNECT_INFLIGHT, .n = 1, .k = 1, .w = 64, .secs = 2, .rate = 500, .lines = 2000,
           .prefix = "OK...", .proto = "pichat", .mode = "window", .size = 32 };
 
@@ -187,10 +192,81 @@ struct conn {
         uint64_t seq;
         /* chat receivers: next sequence expected from each sender */
         uint64_t *next;
+        gnutls_session_t tls;   /* -T: the session, once connected */
+        bool tls_sending;       /* a record waits in it (GNUTLS_E_AGAIN) */
 };
 
 static struct conn *conns;
 static int ep;
+static gnutls_certificate_credentials_t tls_cred;
+
+static void ep_mod(int fd, uint32_t events, uint64_t data);
+
+/* -T: a client session on c's connected socket. */
+static void tls_begin(struct conn *c)
+{
+        if (!tls_cred) {
+                if (gnutls_certificate_allocate_credentials(&tls_cred) < 0 ||
+                    gnutls_certificate_set_x509_trust_file(tls_cred, opt.cafile,
+                                                           GNUTLS_X509_FMT_PEM) <= 0)
+                        die("-T %s: no CA certificate", opt.cafile);
+        }
+        if (gnutls_init(&c->tls, GNUTLS_CLIENT | GNUTLS_NONBLOCK) < 0)
+                die("gnutls_init");
+        gnutls_set_default_priority(c->tls);
+        gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, tls_cred);
+        gnutls_server_name_set(c->tls, GNUTLS_NAME_DNS, "localhost", 9);
+        gnutls_session_set_verify_cert(c->tls, "localhost", 0);
+        gnutls_transport_set_int(c->tls, c->fd);
+}
+
+/* The handshake, one step: 1 done, 0 again later (epoll events set for
+ * the direction it waits for), or it dies. */
+static int tls_step(struct conn *c)
+{
+        int r = gnutls_handshake(c->tls);
+
+        if (r == 0)
+                return 1;
+        if (r != GNUTLS_E_AGAIN && r != GNUTLS_E_INTERRUPTED)
+                die("client #%u: TLS handshake: %s", c->id, gnutls_strerror(r));
+        ep_mod(c->fd, gnutls_record_get_direction(c->tls) ? EPOLLOUT : EPOLLIN, c->id);
+        return 0;
+}
+
+/* recv() and send() through the session when there is one: bytes, or -1
+ * with errno (EAGAIN, or EPIPE for a TLS error); recv 0 at the end. */
+static ssize_t c_recv(struct conn *c, void *buf, size_t len)
+{
+        if (!c->tls)
+                return recv(c->fd, buf, len, 0);
+        ssize_t n = gnutls_record_recv(c->tls, buf, len);
+        if (n >= 0)
+                return n;
+        errno = n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED ? EAGAIN : EPIPE;
+        return -1;
+}
+
+static ssize_t c_send(struct conn *c, const void *buf, size_t len)
+{
+        if (!c->tls)
+                return send(c->fd, buf, len, MSG_NOSIGNAL);
+        /* A record made before goes first: GnuTLS sends it on a call with
+         * no data and returns its length. */
+        ssize_t n = c->tls_sending ? gnutls_record_send(c->tls, NULL, 0) :
+                                     gnutls_record_send(c->tls, buf, len > 16384 ? 16384 : len);
+        if (n >= 0) {
+                c->tls_sending = false;
+                return n;
+        }
+        if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED) {
+                c->tls_sending = true;
+                errno = EAGAIN;
+        } else {
+                errno = EPIPE;
+        }
+        return -1;
+}
 
 static int tcp_connect_nb(unsigned port)
 {
@@ -300,7 +376,7 @@ static int read_lines(struct conn *c, void (*fn)(struct conn *c, char *line, siz
 {
         for (;;) {
                 size_t room = sizeof(c->rbuf) - c->rlen;
-                ssize_t n = recv(c->fd, c->rbuf + c->rlen, room, 0);
+                ssize_t n = c_recv(c, c->rbuf + c->rlen, room);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -334,7 +410,9 @@ static int read_lines(struct conn *c, void (*fn)(struct conn *c, char *line, siz
                 } else if (c->rlen == sizeof(c->rbuf)) {
                         c->rlen = 0;    /* a line longer than we ever send: drop it */
                 }
-                if ((size_t)n < room)
+                /* A short read empties a socket, not a session: GnuTLS
+                 * returns a record at a time, and says EAGAIN at the end. */
+                if ((size_t)n < room && !c->tls)
                         return 0;       /* short read: the socket is empty */
         }
 }
@@ -383,8 +461,22 @@ static unsigned connect_all(unsigned n, void (*on_est)(struct conn *c),
                                         die("connect #%u: %s", c->id, strerror(err));
                                 c->state = 0;
                                 ep_mod(c->fd, EPOLLIN, c->id);
-                                if (c->ws)
-                                        ws_handshake(c);
+                                if (opt.cafile && !c->ws) {
+                                        tls_begin(c);
+                                        c->state = -2;  /* handshaking */
+                                        if (tls_step(c)) {
+                                                c->state = 0;
+                                                ep_mod(c->fd, EPOLLIN, c->id);
+                                                on_est(c);
+                                        }
+                                } else {
+                                        if (c->ws)
+                                                ws_handshake(c);
+                                        on_est(c);
+                                }
+                        } else if (c->state == -2 && tls_step(c)) {
+                                c->state = 0;
+                                ep_mod(c->fd, EPOLLIN, c->id);
                                 on_est(c);
                         }
                         if (c->state >= 0 && (evs[i].events & EPOLLIN))
@@ -788,7 +880,7 @@ static void chat_send(unsigned s)
 static bool chat_flush(struct conn *c)
 {
         while (c->ooff < c->olen) {
-                ssize_t n = send(c->fd, c->out + c->ooff, c->olen - c->ooff, MSG_NOSIGNAL);
+                ssize_t n = c_send(c, c->out + c->ooff, c->olen - c->ooff);
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0 && errno == EAGAIN)
@@ -1209,7 +1301,7 @@ int main(int argc, char **argv)
         int c;
 
         optind = 2;
-        while ((c = getopt(argc, argv, "p:n:k:w:t:R:l:gNx:r:m:P:s:c:W:q:")) != -1) {
+        while ((c = getopt(argc, argv, "p:n:k:w:t:R:l:gNx:r:m:P:s:c:W:q:T:")) != -1) {
                 switch (c) {
                 case 'p': opt.port = (unsigned)atoi(optarg); break;
                 case 'n': opt.n = (unsigned)atoi(optarg); break;
@@ -1228,6 +1320,7 @@ int main(int argc, char **argv)
                 case 'q': opt.web_port = (unsigned)atoi(optarg); break;
                 case 's': opt.size = (unsigned)atoi(optarg); break;
                 case 'c': opt.connects = (unsigned)atoi(optarg); break;
+                case 'T': opt.cafile = optarg; break;
                 default: die("bad option");
                 }
         }
@@ -1247,6 +1340,9 @@ int main(int argc, char **argv)
                 die("-s must be 16..200");
         if (opt.ws > opt.n || (opt.ws && !opt.web_port))
                 die("-W at most -n, and with -q WEBPORT");
+        if (opt.cafile && (strcmp(opt.proto, "pichat") != 0 ||
+                           (strcmp(mode, "chat") != 0 && strcmp(mode, "idle") != 0)))
+                die("-T: chat and idle, with pichat's protocol only");
         signal(SIGPIPE, SIG_IGN);
         raise_nofile();
         ep = epoll_create1(EPOLL_CLOEXEC);

@@ -245,6 +245,7 @@ static void accept_client(int lfd, struct pd_client *c, int timeout_ms)
         c->fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
         ck_assert_int_ge(c->fd, 0);
         c->len = 0;
+        c->tls = NULL;
 }
 
 /* Exactly n bytes from fd within timeout_ms. */

@@ -218,7 +218,6 @@ START_TEST(http_errors)
                 { "GET / HTTP/1.1\r\nHost: x\r\nX\rA: 1\r\n\r\n", 400, NULL },
                 { "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400, NULL },
                 { "G<T / HTTP/1.1\r\nHost: x\r\n\r\n", 400, NULL },
-                { "\x16\x03\x01\x02\x01\x01\xfc\x03\x03\r\n\r\n", 400, NULL },
                 { longline, 414, NULL },
                 { bigfields, 431, NULL },
                 { manyfields, 431, NULL },

@@ -75,6 +75,40 @@ START_TEST(all_options)
 }
 END_TEST
 
+static void usage_error(int r, const char *needle)
+{
+        ck_assert_int_eq(r, ARGS_USAGE);
+        if (!strstr(err, needle))
+                ck_abort_msg("error '%s' does not mention '%s'", err, needle);
+}
+
+START_TEST(tls_options)
+{
+        ck_assert_int_eq(parse("localhost", NULL), ARGS_RUN);
+        ck_assert(!a.tls && !a.insecure);
+        ck_assert_ptr_null(a.cafile);
+        /* --tls has its own default port, the documented tls_port. */
+        ck_assert_int_eq(parse("--tls", "pi.local", NULL), ARGS_RUN);
+        ck_assert(a.tls && !a.insecure);
+        ck_assert_ptr_null(a.cafile);
+        ck_assert_str_eq(a.port, "5001");
+        ck_assert_int_eq(parse("-s", "--cafile", "/etc/ca.pem", "pi.local", "6001", NULL), ARGS_RUN);
+        ck_assert(a.tls);
+        ck_assert_str_eq(a.cafile, "/etc/ca.pem");
+        ck_assert_str_eq(a.port, "6001");
+        ck_assert_int_eq(parse("pi.local", "--insecure", "--tls", "-n", "ann", NULL), ARGS_RUN);
+        ck_assert(a.tls && a.insecure);
+        ck_assert_str_eq(a.nick, "ann");
+
+        usage_error(parse("--cafile", "ca.pem", "h", NULL), "--cafile needs --tls");
+        usage_error(parse("--insecure", "h", NULL), "--insecure needs --tls");
+        usage_error(parse("--tls", "--insecure", "--cafile", "x", "h", NULL), "exclude");
+        usage_error(parse("--tls", "-u", "h", NULL), "--tls has no meaning with -u");
+        usage_error(parse("--tls", "--cafile=", "h", NULL), "--cafile needs a file name");
+        usage_error(parse("--tls", "h", "--cafile", NULL), "--cafile needs an argument");
+}
+END_TEST
+
 START_TEST(help_and_version)
 {
         ck_assert_int_eq(parse("--help", NULL), ARGS_HELP);
@@ -83,13 +117,6 @@ START_TEST(help_and_version)
         ck_assert_int_eq(parse("-V", NULL), ARGS_VERSION);
 }
 END_TEST
-
-static void usage_error(int r, const char *needle)
-{
-        ck_assert_int_eq(r, ARGS_USAGE);
-        if (!strstr(err, needle))
-                ck_abort_msg("error '%s' does not mention '%s'", err, needle);
-}
 
 START_TEST(usage_errors)
 {
@@ -173,6 +200,7 @@ Suite *test_suite(void)
 
         tcase_add_test(tc, defaults);
         tcase_add_test(tc, all_options);
+        tcase_add_test(tc, tls_options);
         tcase_add_test(tc, help_and_version);
         tcase_add_test(tc, usage_errors);
         tcase_add_test(tc, peer_modes);

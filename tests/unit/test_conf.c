@@ -13,6 +13,7 @@
 
 #include "conf.h"
 #include "config.h"
+#include "harness.h"
 #include "log.h"
 #include "quotes.h"
 #include "suite.h"
@@ -200,6 +201,15 @@ static void assert_conf_eq(const struct conf *a, const struct conf *b)
         EQ_STR(web.title);
         EQ_STR(web.allowed_origins);
         EQ_UINT(web.status_json);
+        EQ_UINT(web.tls_port.on);
+        EQ_UINT(web.tls_port.port);
+        EQ_UINT(chat.tls_port.on);
+        EQ_UINT(chat.tls_port.port);
+
+        EQ_STR(tls.certfile);
+        EQ_STR(tls.keyfile);
+        EQ_STR(tls.priority);
+        ck_assert_ptr_eq(a->tls.creds, b->tls.creds);
 
         EQ_UINT(daytime.enabled);
         EQ_UINT(daytime.port);
@@ -280,9 +290,13 @@ static const struct {
         { "qotd", "port" },
         { "qotd", "udp" },
         { "qotd", "file" },
+        { "chat", "tls_port" },
         { "access", "allow" },
         { "access", "deny" },
         { "log", "level" },
+        { "tls", "certfile" },
+        { "tls", "keyfile" },
+        { "tls", "priority" },
 };
 #define N_ALL_KEYS ((int)(sizeof(all_keys) / sizeof(all_keys[0])))
 
@@ -424,6 +438,12 @@ START_TEST(defaults_values)
         ck_assert_uint_eq(d.chat.lines_per_sec, 10);
         ck_assert_uint_eq(d.chat.burst, 20);
         ck_assert_str_eq(d.chat.password, "");
+        ck_assert(!d.chat.tls_port.on);
+        ck_assert(!d.web.tls_port.on);
+        ck_assert_str_eq(d.tls.certfile, "");
+        ck_assert_str_eq(d.tls.keyfile, "");
+        ck_assert_str_eq(d.tls.priority, "SECURE:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2");
+        ck_assert_ptr_null(d.tls.creds);
         ck_assert_uint_eq(d.access.allow.n, 0);
         ck_assert_uint_eq(d.access.deny.n, 0);
         ck_assert_int_eq(d.log.level, LOG_INFO);
@@ -1580,6 +1600,80 @@ START_TEST(cross_no_service)
 }
 END_TEST
 
+START_TEST(tls_keys)
+{
+        char pki[64], text[1024];
+        struct conf *c;
+
+        /* Off, or a port (0: any free one). */
+        static const char *const off[] = { "off", "no", "OFF", "" };
+        for (size_t i = 0; i < sizeof(off) / sizeof(off[0]); i++) {
+                snprintf(text, sizeof(text), "[chat]\ntls_port = %s\n[web]\ntls_port = %s\n", off[i],
+                         off[i]);
+                c = load_ok(text);
+                ck_assert(!c->chat.tls_port.on && !c->web.tls_port.on);
+                ck_assert_ptr_null(c->tls.creds);
+                conf_unref(c);
+        }
+        static const char *const bad[] = { "yes", "on", "-1", "65536", "5001x", "port" };
+        for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                snprintf(text, sizeof(text), "[web]\ntls_port = %s\n", bad[i]);
+                ck_assert_ptr_null(conf_load_string(NAME, text, &errs));
+                ck_assert_msg(has_error(NAME, 2, "tls_port: '"), "%s", bad[i]);
+                ck_assert(has_error(NAME, 2, "is neither off nor a port (0-65535, 0 = any free port)"));
+        }
+        /* On, without a certificate: refused at the port's line. */
+        ck_assert_ptr_null(conf_load_string(NAME, "[chat]\ntls_port = 5001\n", &errs));
+        ck_assert_uint_eq(errs.n, 1);
+        ck_assert_str_eq(errs.msg[0], NAME ":2: a TLS port needs [tls] certfile and keyfile "
+                         "(certfile is not set)");
+        ck_assert_ptr_null(conf_load_string(NAME, "[tls]\ncertfile = x.pem\n[web]\ntls_port = 0\n",
+                                            &errs));
+        ck_assert(has_error(NAME, 4, "(keyfile is not set)"));
+        /* A service that is off has no TLS port either: nothing loaded. */
+        c = load_ok("[chat]\nenabled = no\ntls_port = 5001\n");
+        ck_assert_ptr_null(c->tls.creds);
+        conf_unref(c);
+
+        ck_assert_int_eq(pd_tls_certs(pki, sizeof(pki)), 0);
+        snprintf(text, sizeof(text), "[chat]\ntls_port = 5001\n[web]\ntls_port = 8443\n"
+                 "[tls]\ncertfile = %s/fullchain.pem\nkeyfile = %s/privkey.pem\n", pki, pki);
+        c = load_ok(text);
+        ck_assert(c->chat.tls_port.on && c->chat.tls_port.port == 5001);
+        ck_assert(c->web.tls_port.on && c->web.tls_port.port == 8443);
+        ck_assert_ptr_nonnull(c->tls.creds);
+        conf_unref(c);
+        /* Each file's fault at its own line; the priority's at its. */
+        snprintf(text, sizeof(text), "[chat]\ntls_port = 5001\n[tls]\ncertfile = %s/fullchain.pem\n"
+                 "keyfile = %s/privkey2.pem\n", pki, pki);
+        ck_assert_ptr_null(conf_load_string(NAME, text, &errs));
+        ck_assert(has_error(NAME, 5, "is not the key of the certificate in"));
+        snprintf(text, sizeof(text), "[chat]\ntls_port = 5001\n[tls]\npriority = NORMAL:+BAD\n"
+                 "certfile = %s/fullchain.pem\nkeyfile = %s/privkey.pem\n", pki, pki);
+        ck_assert_ptr_null(conf_load_string(NAME, text, &errs));
+        ck_assert(has_error(NAME, 4, "priority: 'NORMAL:+BAD' is not a GnuTLS priority string"));
+        /* A key that is no key, and a file that is not there. */
+        snprintf(text, sizeof(text), "[chat]\ntls_port = 5001\n[tls]\ncertfile = %s/nothere.pem\n"
+                 "keyfile = %s/broken.key\n", pki, pki);
+        ck_assert_ptr_null(conf_load_string(NAME, text, &errs));
+        ck_assert(has_error(NAME, 4, "certfile: cannot read "));
+        pd_tls_remove(pki);
+
+        /* Plain and TLS never share a port, whichever service. */
+        ck_assert_ptr_null(conf_load_string(NAME, "[chat]\nport = 7001\ntls_port = 7001\n", &errs));
+        ck_assert_str_eq(errs.msg[0], NAME ":3: [chat] port and [chat] tls_port cannot share TCP "
+                         "port 7001 (plain and TLS never share a port)");
+        ck_assert_ptr_null(conf_load_string(NAME, "[web]\ntls_port = 8888\n", &errs));
+        ck_assert(has_error(NAME, 2, "[echo] port and [web] tls_port cannot share TCP port 8888"));
+        ck_assert_ptr_null(conf_load_string(NAME, "[chat]\ntls_port = 9\n[web]\ntls_port = 9\n",
+                                            &errs));
+        ck_assert(has_error(NAME, 4, "[chat] tls_port and [web] tls_port cannot share TCP port 9"));
+        /* Any free port each is no sharing. */
+        ck_assert_ptr_null(conf_load_string(NAME, "[chat]\nport = 0\ntls_port = 0\n", &errs));
+        ck_assert(!has_error(NAME, 3, "cannot share"));
+}
+END_TEST
+
 START_TEST(web_keys)
 {
         struct conf *c = load_ok("");
@@ -1922,6 +2016,7 @@ Suite *test_suite(void)
         tcase_add_test(tc, cross_no_service);
         tcase_add_test(tc, web_keys);
         tcase_add_test(tc, answer_keys);
+        tcase_add_test(tc, tls_keys);
         suite_add_tcase(s, tc);
 
         tc = tcase_create("refs");

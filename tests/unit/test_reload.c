@@ -32,7 +32,12 @@ START_TEST(restart_only_settings_kept)
         next.udp.port = 7778;
         next.chat.enabled = false;
         next.chat.port = 7779;
-        ck_assert_uint_eq(reload_keep_restart_only(&cur, &next), 8);
+        next.chat.tls_port = (struct conf_tls_port){ true, 5001 };
+        cur.web.tls_port = (struct conf_tls_port){ true, 8443 };
+        next.web.tls_port = (struct conf_tls_port){ true, 8444 };
+        ck_assert_uint_eq(reload_keep_restart_only(&cur, &next), 10);
+        ck_assert(!next.chat.tls_port.on);
+        ck_assert(next.web.tls_port.on && next.web.tls_port.port == 8443);
         ck_assert_uint_eq(next.server.n_bind, 1);
         ck_assert_str_eq(next.server.bind[0], "::");
         ck_assert_uint_eq(next.server.thread_stack_kib, 64);

@@ -6,6 +6,11 @@
 //
 //   node tests/web/run.js        (meson test --suite browser runs it)
 //
+// Over TLS too: pichatd's [web] tls_port with a certificate from the test
+// PKI (tests/tls/make-certs), which chromium trusts through an NSS database
+// in the HOME it is given (certutil, from libnss3-tools): https:// and
+// wss:// are checked as a browser checks them, not waved through.
+//
 // Environment: PICHATD (the daemon; default build-plain/daemon/pichatd),
 // PICHAT_WEB_ARTEFACTS (where screenshots go; default a temporary dir).
 // Prints one "ok: CASE" or "FAIL: CASE: why" line per case, and check's
@@ -14,7 +19,7 @@
 'use strict';
 
 const { chromium } = require('playwright-core');
-const { spawn } = require('child_process');
+const { spawn, execFileSync } = require('child_process');
 const fs = require('fs');
 const net = require('net');
 const os = require('os');
@@ -46,7 +51,9 @@ class Daemon {
   constructor() {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pichat-web-'));
     this.ini = path.join(this.dir, 'pichat.ini');
-    this.ports = { web: 0, chat: 0 };
+    this.pki = path.join(this.dir, 'pki');
+    execFileSync(path.join(ROOT, 'tests', 'tls', 'make-certs'), [this.pki]);
+    this.ports = { web: 0, chat: 0, 'web-tls': 0 };
   }
 
   // Ports 0 the first time; the same ports again after a restart.
@@ -56,6 +63,9 @@ class Daemon {
       '[echo]', 'enabled = no', '[udp]', 'enabled = no',
       '[chat]', 'port = ' + this.ports.chat, 'history = 10',
       '[web]', 'port = ' + this.ports.web, 'title = pichat test room',
+      'tls_port = ' + this.ports['web-tls'],
+      '[tls]', 'certfile = ' + path.join(this.pki, 'fullchain.pem'),
+      'keyfile = ' + path.join(this.pki, 'privkey.pem'),
       '[log]', 'level = debug', '',
     ].join('\n'));
     this.log = path.join(this.dir, 'pichatd.log');
@@ -63,7 +73,7 @@ class Daemon {
     this.proc = spawn(PICHATD, ['--foreground', '-c', this.ini], { stdio: ['ignore', out, out] });
     fs.closeSync(out);
     await until('pichatd to start', () => /pichatd .* started/.test(this.text()));
-    for (const role of ['web', 'chat']) {
+    for (const role of ['web', 'chat', 'web-tls']) {
       const m = new RegExp(role + ': listening on .*:(\\d+)/tcp').exec(this.text());
       if (!m) throw new Error('no ' + role + ' port in the log');
       this.ports[role] = Number(m[1]);
@@ -83,6 +93,19 @@ class Daemon {
   }
 
   url(p = '/') { return 'http://127.0.0.1:' + this.ports.web + p; }
+  // The certificate is made out for localhost (and 127.0.0.1, ::1).
+  tlsUrl(p = '/', host = 'localhost') { return 'https://' + host + ':' + this.ports['web-tls'] + p; }
+}
+
+// chromium's HOME, with an NSS database that trusts the test CA only.
+function browserHome(d) {
+  const home = path.join(d.dir, 'home');
+  const db = 'sql:' + path.join(home, '.pki', 'nssdb');
+  fs.mkdirSync(path.join(home, '.pki', 'nssdb'), { recursive: true });
+  execFileSync('certutil', ['-N', '-d', db, '--empty-password']);
+  execFileSync('certutil', ['-A', '-d', db, '-n', 'pichat test root CA', '-t', 'C,,',
+    '-i', path.join(d.pki, 'ca.pem')]);
+  return home;
 }
 
 // ---- a telnet user ----------------------------------------------------------
@@ -136,10 +159,10 @@ async function members(page) {
   return page.$$eval('#member-list li', (lis) => lis.map((li) => li.textContent));
 }
 
-async function open(context, d) {
+async function open(context, d, url) {
   const page = await context.newPage();
   page.on('pageerror', (e) => { page.errors = (page.errors || []).concat(String(e)); });
-  await page.goto(d.url());
+  await page.goto(url || d.url());
   await until('the page to connect', async () =>
     (await page.getAttribute('#state', 'data-state')) === 'connected');
   await until('the greeting', async () => (await page.textContent('#nick')) !== '\u2026');
@@ -320,6 +343,32 @@ test('a phone viewport (375x667), by keyboard only', async ({ browser, d }) => {
   await ctx.close();
 });
 
+test('over https:// and wss://, with the test CA', async ({ browser, d }) => {
+  const ctx = await browser.newContext();
+  const page = await open(ctx, d, d.tlsUrl());
+  const where = await page.evaluate(() => ({ protocol: location.protocol, secure: window.isSecureContext }));
+  if (where.protocol !== 'https:' || !where.secure) throw new Error('not a secure page: ' + JSON.stringify(where));
+  await setNick(page, 'tessa');
+  const tom = await Telnet.connect(d.ports.chat);
+  tom.say('/nick tomtls');
+  await tom.expect('* you are now known as tomtls');
+  await send(page, 'hello over wss');
+  await tom.expect('<tessa> hello over wss');
+  tom.say('hello back in clear');
+  await expectLine(page, '<tomtls> hello back in clear');
+  // Its WebSocket went over TLS: the daemon saw the page and /ws on its
+  // TLS port, each with its protocol.
+  await until('the log to show the TLS web clients', async () =>
+    (d.text().match(/web: 127\.0\.0\.1:\d+: TLS1\.3 /g) || []).length >= 1);
+  if (page.errors) throw new Error('page errors: ' + page.errors.join('; '));
+  tom.close();
+  // A name the certificate does not carry is refused by the browser itself.
+  const bad = await ctx.newPage();
+  const err = await bad.goto(d.tlsUrl('/', 'wrong.test')).then(() => 'loaded', (e) => e.message);
+  if (!/ERR_CERT_COMMON_NAME_INVALID/.test(err)) throw new Error('wrong host: ' + err);
+  await ctx.close();
+});
+
 test('a screenshot of the page', async ({ browser, d }) => {
   const ctx = await browser.newContext({ viewport: { width: 900, height: 560 } });
   const page = await open(ctx, d);
@@ -344,23 +393,27 @@ test('a screenshot of the page', async ({ browser, d }) => {
 async function main() {
   let failed = 0;
   let browser = null;
-  const d = new Daemon();
+  let d = null;
   try {
+    d = new Daemon();
     if (!fs.existsSync(CHROMIUM)) throw new Error(CHROMIUM + ' is missing (tests/install-deps installs chromium)');
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
       // As the machine's notes have it: no sandbox (root), no GPU, and no
       // connection anywhere but the test's own (a fresh profile each run).
+      // wrong.test is 127.0.0.1 too, a name the certificate lacks.
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        '--disable-background-networking', '--disable-component-update', '--disable-sync',
+        '--host-resolver-rules=MAP wrong.test 127.0.0.1'],
+      env: { ...process.env, HOME: browserHome(d) },
       timeout: 60000,
     });
     await d.start();
   } catch (e) {
     console.log('FAIL: start: ' + e.message);
     console.log('0%: Checks: ' + cases.length + ', Failures: ' + cases.length + ', Errors: 0');
-    await d.stop();
+    if (d) await d.stop();
     if (browser) await browser.close();
     process.exit(1);
   }
