@@ -101,9 +101,11 @@ START_TEST(cluster_chat_order)
         enter_as(&ca, &a, "alice");
         enter_as(&cb, &b, "bob");
         enter_as(&cc, &cn, "carol");
-        ck_assert(expect_has(&cc, "is now known as bob", 5000));
         ck_assert(expect_has(&ca, "is now known as carol", 5000));
         ck_assert(expect_has(&cb, "is now known as carol", 5000));
+        /* carol came last: she knows the others from their nodes' lists. */
+        say(&cc, "/who");
+        ck_assert(pd_expect(&cc, "* 3 members", 5000));
 
         for (int i = 0; i < 200; i++) {
                 say(&ca, "a-%d", i);
