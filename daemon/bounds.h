@@ -126,3 +126,16 @@
 
 /* Least time between two STATUS= updates to the service manager. */
 #define PICHAT_STATUS_INTERVAL_MS   1000
+
+/* [cluster] (cluster.h). */
+#define PICHAT_CLUSTER_PORT         1883    /* MQTT's, when broker names none */
+#define PICHAT_CLUSTER_NODE_MAX     32      /* a node name */
+#define PICHAT_CLUSTER_PREFIX_MAX   64      /* topic_prefix */
+#define PICHAT_CLUSTER_KEEPALIVE_MIN 5       /* libmosquitto's least */
+#define PICHAT_CLUSTER_KEEPALIVE_MAX 3600
+/* A message's header, beyond the line it carries (cluster.h's format). */
+#define PICHAT_CLUSTER_HEADER_MAX   256
+/* Other nodes a node keeps track of; messages from more are dropped. */
+#define PICHAT_CLUSTER_NODES_MAX    64
+/* A node's member list as published (P/1/N/presence), at most. */
+#define PICHAT_CLUSTER_PRESENCE_MAX (512 * 1024)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bucket.h"
+#include "cluster.h"
 #include "cmd.h"
 #include "conn.h"
 #include "log.h"
@@ -63,6 +64,7 @@ void chat_reconfigure(struct chat *ch, const struct conf *cf)
         struct room_limits lim = limits_of(cf);
 
         room_set_limits(&ch->reg, &lim);
+        cluster_reconfigure(ch->cluster, cf);
         if (room_set_rooms(&ch->reg, cf->chat.default_room, &cf->chat.room_list) < 0)
                 log_msg(LOG_WARNING, "chat: could not apply the rooms list in full");
 }
@@ -208,6 +210,7 @@ static int chat_enter(struct chat_client *cc, const struct conf *cf)
                 tell(cc, "* %s", motd);
         r = room_add(&cc->chat->reg, &cc->m, entering(cc));
         if (r == 0) {
+                cluster_entered(cc->chat->cluster, cc->m.room->name, cc->m.nick, cc->quiet);
                 struct log_ctx ctx = chat_log_ctx(cc);
                 log_ctx(LOG_INFO, &ctx, "%s joined as %s", cc->conn->peer, cc->m.nick);
         }
@@ -291,6 +294,8 @@ static void do_nick(struct chat_client *cc, const struct conf *cf, const char *n
                 return;
         }
         tell(cc, "* you are now known as %s", nick);
+        if (cc->m.room)
+                cluster_renamed(cc->chat->cluster, cc->m.room->name, old, nick);
         struct log_ctx ctx = chat_log_ctx(cc);
         log_ctx(LOG_INFO, &ctx, "%s is now known as %s", old, nick);
 }
@@ -320,6 +325,7 @@ static void do_join(struct chat_client *cc, const char *room, const char *key, c
         msg_unref(left);
         switch (r) {
         case 0: {
+                cluster_entered(cc->chat->cluster, name, cc->m.nick, cc->quiet);
                 struct log_ctx ctx = chat_log_ctx(cc);
                 log_ctx(LOG_INFO, &ctx, "%s moved from %s", cc->m.nick, oldroom);
                 break;
@@ -342,20 +348,24 @@ static void do_join(struct chat_client *cc, const char *room, const char *key, c
         }
 }
 
-static void each_room(void *arg, const char *name, size_t members, bool keyed)
+static void each_room(void *arg, const char *name, size_t members, size_t remote, bool keyed)
 {
-        tell(arg, "*   %s: %zu member%s%s", name, members, members == 1 ? "" : "s",
+        char others[48] = "";
+
+        if (remote)
+                snprintf(others, sizeof(others), " (%zu on other nodes)", remote);
+        tell(arg, "*   %s: %zu member%s%s%s", name, members, members == 1 ? "" : "s", others,
              keyed ? " (key)" : "");
 }
 
 struct who {
         struct chat_client *cc;
-        char line[CHAT_WHO_LINE + ROOM_NICK_MAX + 8];
+        char line[CHAT_WHO_LINE + ROOM_NICK_MAX + PICHAT_CLUSTER_NODE_MAX + 8];
         size_t len;
         size_t count;
 };
 
-static void each_member(void *arg, const char *room, const char *nick)
+static void each_member(void *arg, const char *room, const char *nick, const char *node)
 {
         struct who *w = arg;
 
@@ -365,8 +375,9 @@ static void each_member(void *arg, const char *room, const char *nick)
                 tell(w->cc, "*   %s", w->line);
                 w->len = 0;
         }
-        w->len += (size_t)snprintf(w->line + w->len, sizeof(w->line) - w->len, "%s%s",
-                                   w->len ? " " : "", nick);
+        /* A member of another node is nick@node. */
+        w->len += (size_t)snprintf(w->line + w->len, sizeof(w->line) - w->len, "%s%s%s%s",
+                                   w->len ? " " : "", nick, node ? "@" : "", node ? node : "");
 }
 
 static void do_who(struct chat_client *cc)
@@ -381,12 +392,17 @@ static void do_who(struct chat_client *cc)
 
 static void do_msg(struct chat_client *cc, const char *nick, const char *text)
 {
-        char to[ROOM_NICK_MAX + 1];
+        char to[ROOM_NICK_MAX + 1], node[PICHAT_CLUSTER_NODE_MAX + 1];
         struct msg *m = msg_new("*%s* %s", cc->m.nick, text);
+        int r;
 
         if (!m)
                 return;
-        if (room_privmsg(&cc->chat->reg, nick, m, to) == ROOM_NO_SUCH_NICK)
+        r = room_privmsg(&cc->chat->reg, nick, m, to, cc->chat->cluster ? node : NULL,
+                         sizeof(node));
+        if (r == ROOM_REMOTE)
+                cluster_privmsg(cc->chat->cluster, cc->m.nick, to, text);
+        if (r == ROOM_NO_SUCH_NICK)
                 tell(cc, "no such nick %.*s", CUT(nick, 64));
         else
                 tell(cc, "-> *%s* %s", to, text);
@@ -407,6 +423,8 @@ static void do_topic(struct chat_client *cc, const char *text)
                                    cc->m.room ? cc->m.room->name : "", text);
         room_topic(&cc->chat->reg, &cc->m, text, announce, name, topic);
         msg_unref(announce);
+        if (text && name[0])
+                cluster_topic(cc->chat->cluster, name, cc->m.nick, text);
         if (!text) {
                 if (topic[0])
                         tell(cc, "* topic of %s: %s", name, topic);
@@ -427,6 +445,9 @@ static void say(struct chat_client *cc, const char *text, bool action)
                 msg_batch_begin(conn_batch(cc->conn));
                 unsigned fullest = room_say(&cc->chat->reg, &cc->m, m, false, true,
                                             conn_batch(cc->conn));
+                if (cc->m.room)
+                        cluster_said(cc->chat->cluster, cc->m.room->name, cc->m.nick, text,
+                                     action);
                 if (fullest >= CHAT_HIGH_WATER)
                         cc->yield_until = clock_now_ms() + (fullest >= CHAT_NEAR_FULL ?
                                                            CHAT_NEAR_FULL_YIELD_MS : CHAT_YIELD_MS);
@@ -595,6 +616,10 @@ static void chat_close(struct conn *c, const char *reason)
                 else if (!conn_stopping(c))
                         left = msg_new("* %s left room %s (%s)", cc->m.nick, cc->m.room->name,
                                        reason);
+                /* At shutdown the node's empty member list says it all. */
+                if (!conn_stopping(c))
+                        cluster_left(cc->chat->cluster, cc->m.room->name, cc->m.nick, reason,
+                                     cc->quiet);
                 room_remove(&cc->chat->reg, &cc->m, left);
                 msg_unref(left);
         }

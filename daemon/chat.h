@@ -18,8 +18,11 @@
 
 extern const struct service chat_service;
 
+struct cluster;
+
 struct chat {
         struct registry reg;
+        struct cluster *cluster;        /* [cluster]: the other nodes, or NULL */
         struct guard pass;              /* wrong passwords, per source */
         struct guard notices;           /* "entered" notices, per source */
 };

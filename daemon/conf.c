@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "answer.h"
 #include "config.h"
@@ -122,10 +123,27 @@ static const struct conf_key conf_keys[] = {
         K("log", "level", CT_LEVEL, log.level, 0, 0),
         K("log", "queue_kib", CT_UINT, log.queue_kib, PICHAT_LOG_QUEUE_KIB_MIN,
           PICHAT_LOG_QUEUE_KIB_MAX),
+
+        K("cluster", "enabled", CT_BOOL, cluster.enabled, 0, 0),
+        K("cluster", "broker", CT_TEXT, cluster.broker, 0, 0),
+        K("cluster", "node", CT_TEXT, cluster.node, 0, 0),
+        K("cluster", "topic_prefix", CT_TEXT, cluster.topic_prefix, 0, 0),
+        K("cluster", "username", CT_TEXT, cluster.username, 0, 0),
+        K("cluster", "password", CT_SECRET, cluster.password, 0, 0),
+        K("cluster", "password_file", CT_TEXT, cluster.password_file, 0, 0),
+        K("cluster", "cafile", CT_TEXT, cluster.cafile, 0, 0),
+        K("cluster", "certfile", CT_TEXT, cluster.certfile, 0, 0),
+        K("cluster", "keyfile", CT_TEXT, cluster.keyfile, 0, 0),
+        K("cluster", "keepalive_s", CT_UINT, cluster.keepalive_s, PICHAT_CLUSTER_KEEPALIVE_MIN,
+          PICHAT_CLUSTER_KEEPALIVE_MAX),
+        K("cluster", "max_queue_kib", CT_UINT, cluster.max_queue_kib, PICHAT_QUEUE_KIB_MIN,
+          PICHAT_QUEUE_KIB_MAX),
+        K("cluster", "peer_lines_per_sec", CT_UINT, cluster.peer_lines_per_sec, 1,
+          PICHAT_LINES_PER_SEC_MAX),
 };
 
 static const char *const conf_sections[] = { "server", "echo", "udp", "chat", "web", "access",
-                                             "log", "tls", "daytime", "time", "qotd" };
+                                             "log", "tls", "daytime", "time", "qotd", "cluster" };
 
 void conf_defaults(struct conf *c)
 {
@@ -185,6 +203,14 @@ void conf_defaults(struct conf *c)
 
         c->log.level = LOG_INFO;
         c->log.queue_kib = 256;
+
+        c->cluster.enabled = false;
+        strcpy(c->cluster.broker, "localhost");
+        c->cluster.broker_port = PICHAT_CLUSTER_PORT;
+        strcpy(c->cluster.topic_prefix, "pichat");
+        c->cluster.keepalive_s = 30;
+        c->cluster.max_queue_kib = 256;
+        c->cluster.peer_lines_per_sec = 2000;
 }
 
 struct parse_state {
@@ -692,18 +718,23 @@ static bool resolve_file(struct parse_state *ps, unsigned line, const char *key,
         return true;
 }
 
-/* [chat] password_file: the password is the file's first line. */
-static void read_password_file(struct parse_state *ps)
+/* A password_file ([chat] or [cluster]): the password is the file's
+ * first line; name is a path or "credential:NAME" (resolve_file()). sec
+ * names the section, and out gets the password, which must not be set
+ * already. */
+static void read_password_file(struct parse_state *ps, const char *sec, const char *name,
+                               char *out)
 {
-        struct conf *c = ps->conf;
-        unsigned line = last_line(ps, "chat.password_file", NULL);
-        const char *name = c->chat.password_file;
+        char key_pw[32], key_file[32];
         char path[PATH_MAX], text[TEXT_SECRET_MAX + 2];
         FILE *f;
 
-        if (c->chat.password[0]) {
-                conf_error(ps, last_line(ps, "chat.password", "chat.password_file", NULL),
-                           "[chat] password and password_file are both set: use one");
+        snprintf(key_pw, sizeof(key_pw), "%s.password", sec);
+        snprintf(key_file, sizeof(key_file), "%s.password_file", sec);
+        unsigned line = last_line(ps, key_file, NULL);
+        if (out[0]) {
+                conf_error(ps, last_line(ps, key_pw, key_file, NULL),
+                           "[%s] password and password_file are both set: use one", sec);
                 return;
         }
         if (!resolve_file(ps, line, "password_file", name, path, sizeof(path)))
@@ -725,7 +756,7 @@ static void read_password_file(struct parse_state *ps)
                 unsigned saved = ps->line;
                 /* Checked as a password written in the file would be. */
                 ps->line = line;
-                parse_secret(ps, "password_file", text, c->chat.password);
+                parse_secret(ps, "password_file", text, out);
                 ps->line = saved;
         }
         memset(text, 0, sizeof(text));
@@ -816,6 +847,129 @@ static void load_tls(struct parse_state *ps)
                            last_line(ps, keys[what], NULL), "%s", err);
 }
 
+/* [cluster] broker: HOST, HOST:PORT, [IPv6] or [IPv6]:PORT. */
+static void check_broker(struct parse_state *ps, struct conf *c)
+{
+        unsigned line = last_line(ps, "cluster.broker", NULL);
+        const char *b = c->cluster.broker, *host = b, *port = NULL;
+        size_t hlen;
+
+        if (b[0] == '[') {
+                const char *e = strchr(b, ']');
+                if (!e || (e[1] && e[1] != ':')) {
+                        conf_error(ps, line, "broker: '%s' is not HOST[:PORT] ([IPv6]:PORT for "
+                                   "an IPv6 address)", b);
+                        return;
+                }
+                host = b + 1;
+                hlen = (size_t)(e - host);
+                port = e[1] ? e + 2 : NULL;
+        } else {
+                const char *colon = strchr(b, ':');
+                if (colon && strchr(colon + 1, ':')) {
+                        conf_error(ps, line, "broker: write an IPv6 address in brackets "
+                                   "([%s]:%u)", b, PICHAT_CLUSTER_PORT);
+                        return;
+                }
+                hlen = colon ? (size_t)(colon - b) : strlen(b);
+                port = colon ? colon + 1 : NULL;
+        }
+        if (hlen == 0 || strcspn(host, " \t/") < hlen) {
+                conf_error(ps, line, "broker: '%s' names no host (HOST[:PORT])", b);
+                return;
+        }
+        memcpy(c->cluster.broker_host, host, hlen);
+        c->cluster.broker_host[hlen] = '\0';
+        if (port) {
+                unsigned long n;
+                if (parse_uint(port, &n) < 0 || n < 1 || n > 65535) {
+                        conf_error(ps, line, "broker: '%s' is not a port (1-65535)", port);
+                        return;
+                }
+                c->cluster.broker_port = (unsigned)n;
+        }
+}
+
+/* An MQTT topic filter made of it must mean what it says: no wildcards,
+ * no empty level, nothing the broker keeps for itself ($SYS). */
+static bool topic_prefix_ok(const char *p)
+{
+        size_t len = strlen(p);
+
+        if (len == 0 || len > PICHAT_CLUSTER_PREFIX_MAX || p[0] == '$' || p[0] == '/' ||
+            p[len - 1] == '/' || strstr(p, "//"))
+                return false;
+        for (; *p; p++)
+                if (*p == '+' || *p == '#' || (unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
+                        return false;
+        return true;
+}
+
+static void check_tls_file(struct parse_state *ps, const char *key, const char *path)
+{
+        char sk[32];
+
+        snprintf(sk, sizeof(sk), "cluster.%s", key);
+        if (path[0] && access(path, R_OK) < 0)
+                conf_error(ps, last_line(ps, sk, NULL), "%s: cannot read %s: %s", key, path,
+                           strerror(errno));
+}
+
+static void check_cluster(struct parse_state *ps)
+{
+        struct conf *c = ps->conf;
+
+        if (c->cluster.password_file[0])
+                read_password_file(ps, "cluster", c->cluster.password_file, c->cluster.password);
+        if (!c->cluster.enabled)
+                return;
+        check_broker(ps, c);
+        if (!c->cluster.node[0]) {
+                char host[256] = "";
+                gethostname(host, sizeof(host) - 1);
+                host[strcspn(host, ".")] = '\0';
+                if (!text_valid_name(host, PICHAT_CLUSTER_NODE_MAX)) {
+                        conf_error(ps, last_line(ps, "cluster.enabled", NULL),
+                                   "[cluster] node is not set and the host name '%s' cannot be "
+                                   "one: set node = NAME (1 to %d of A-Z a-z 0-9 _ -)", host,
+                                   PICHAT_CLUSTER_NODE_MAX);
+                        return;
+                }
+                snprintf(c->cluster.node, sizeof(c->cluster.node), "%s", host);
+        } else if (!text_valid_name(c->cluster.node, PICHAT_CLUSTER_NODE_MAX)) {
+                conf_error(ps, last_line(ps, "cluster.node", NULL),
+                           "node: '%s' is not a node name (1 to %d of A-Z a-z 0-9 _ -)",
+                           c->cluster.node, PICHAT_CLUSTER_NODE_MAX);
+        }
+        if (!topic_prefix_ok(c->cluster.topic_prefix))
+                conf_error(ps, last_line(ps, "cluster.topic_prefix", NULL),
+                           "topic_prefix: '%s' is not a topic prefix (1 to %d printable ASCII "
+                           "characters without spaces, + or #, not starting with $ or /, no "
+                           "empty level)", c->cluster.topic_prefix, PICHAT_CLUSTER_PREFIX_MAX);
+        if (c->cluster.password[0] && !c->cluster.username[0])
+                conf_error(ps, last_line(ps, "cluster.password", "cluster.password_file", NULL),
+                           "[cluster] a password needs a username");
+        if (!c->cluster.certfile[0] != !c->cluster.keyfile[0])
+                conf_error(ps, last_line(ps, "cluster.certfile", "cluster.keyfile", NULL),
+                           "[cluster] certfile and keyfile go together: set both or neither");
+        if ((c->cluster.certfile[0] || c->cluster.keyfile[0]) && !c->cluster.cafile[0])
+                conf_error(ps, last_line(ps, "cluster.certfile", "cluster.keyfile", NULL),
+                           "[cluster] a client certificate needs cafile (TLS to the broker)");
+        check_tls_file(ps, "cafile", c->cluster.cafile);
+        check_tls_file(ps, "certfile", c->cluster.certfile);
+        check_tls_file(ps, "keyfile", c->cluster.keyfile);
+        if (!c->chat.enabled && !c->web.enabled)
+                conf_error(ps, last_line(ps, "cluster.enabled", NULL),
+                           "[cluster] shares chat rooms, but [chat] and [web] are both off");
+        /* The outage queue must hold the longest line a room can send. */
+        size_t longest = PICHAT_ROOM_LINE_MAX(c->server.max_line_bytes) + PICHAT_CLUSTER_HEADER_MAX;
+        if ((size_t)c->cluster.max_queue_kib * 1024 < longest)
+                conf_error(ps, last_line(ps, "cluster.max_queue_kib", "server.max_line_bytes", NULL),
+                           "[cluster] max_queue_kib = %u cannot hold one line of max_line_bytes "
+                           "= %u: use at least %zu", c->cluster.max_queue_kib,
+                           c->server.max_line_bytes, (longest + 1023) / 1024);
+}
+
 /* What no single key can tell: every check that could refuse a start
  * later is made here, so that --check-config refuses it first. */
 static void conf_validate(struct parse_state *ps)
@@ -866,7 +1020,8 @@ static void conf_validate(struct parse_state *ps)
                            "(%zu bytes once cleaned): use at least %zu", c->chat.max_queue_kib,
                            c->server.max_line_bytes, longest, (longest + 1023) / 1024);
         if (c->chat.password_file[0])
-                read_password_file(ps);
+                read_password_file(ps, "chat", c->chat.password_file, c->chat.password);
+        check_cluster(ps);
 }
 
 /* What a configuration owns besides itself. */

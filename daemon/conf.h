@@ -132,6 +132,26 @@ struct conf {
                 int level;                      /* LOG_ERR .. LOG_DEBUG */
                 unsigned queue_kib;             /* the log's queue (restart to change) */
         } log;
+
+        /* Rooms shared with other pichatd nodes through an MQTT broker
+         * (cluster.h). */
+        struct {
+                bool enabled;
+                char broker[CONF_TEXT_SIZE];    /* HOST[:PORT] as written */
+                char broker_host[CONF_TEXT_SIZE];       /* checked, without [] */
+                unsigned broker_port;
+                char node[CONF_TEXT_SIZE];      /* checked; the host name when unset */
+                char topic_prefix[CONF_TEXT_SIZE];      /* checked */
+                char username[CONF_TEXT_SIZE];
+                char password[CONF_TEXT_SIZE];  /* "" = none; never logged */
+                char password_file[CONF_TEXT_SIZE];
+                char cafile[CONF_TEXT_SIZE];    /* TLS to the broker when set */
+                char certfile[CONF_TEXT_SIZE];
+                char keyfile[CONF_TEXT_SIZE];
+                unsigned keepalive_s;
+                unsigned max_queue_kib;         /* lines kept while the broker is away */
+                unsigned peer_lines_per_sec;    /* what one other node may send */
+        } cluster;
 };
 
 /* Errors found while loading, each "FILE:LINE: message" or "FILE: message". */

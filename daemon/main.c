@@ -17,6 +17,7 @@
 #include "config.h"
 #include "answer.h"
 #include "chat.h"
+#include "cluster.h"
 #include "conf.h"
 #include "echo.h"
 #include "log.h"
@@ -337,6 +338,25 @@ static int start_services(struct pichatd *pd, const struct conf *cf,
         return server_start(&pd->srv);
 }
 
+/* [cluster]: refused by the broker or a node of the same name, pichatd
+ * does not start; with the broker away, it starts and keeps trying. */
+static int start_cluster(struct pichatd *pd, const struct conf *cf)
+{
+        char err[CONF_TEXT_SIZE * 2];
+        int r = cluster_start(&pd->chat.cluster, cf, &pd->chat.reg, err, sizeof(err));
+
+        if (r < 0) {
+                log_msg(LOG_ERR, "%s", err);
+                return r;
+        }
+        if (r == CLUSTER_UNREACHABLE)
+                log_msg(LOG_WARNING, "%s; serving local rooms and trying again (the node name "
+                        "is checked once the broker is there only by the broker itself)", err);
+        log_msg(LOG_INFO, "cluster: node %s, broker %s:%u, topics %s/1/", cf->cluster.node,
+                cf->cluster.broker_host, cf->cluster.broker_port, cf->cluster.topic_prefix);
+        return 0;
+}
+
 /* Each chat client holds a socket and an eventfd: make room for
  * max_clients of them if the hard limit allows, else say what will fail. */
 static void raise_fd_limit(const struct conf *cf)
@@ -408,6 +428,7 @@ static void supervisor_tick(struct pichatd *pd)
         if (pd->running[SOCK_ROLE_CHAT])
                 chat_tick(&pd->chat, now);
         answers_report(pd, now, false);
+        cluster_tick(pd->chat.cluster, now);
         status_line(pd, status, sizeof(status));
         notify_tick(now, alive, status);
 }
@@ -584,6 +605,7 @@ int main(int argc, char **argv)
         if ((r = server_init(&pd.srv, &pd.conf)) < 0 ||
             (udp_needed(cf) && (r = udp_init(&pd.udp, &pd.srv, &pd.conf)) < 0) ||
             (chat_needed(cf) && (r = chat_init(&pd.chat, cf)) < 0) ||
+            (cf->cluster.enabled && (r = start_cluster(&pd, cf)) < 0) ||
             (r = start_services(&pd, cf, plan, n)) < 0) {
                 log_msg(LOG_ERR, "cannot start: %s", strerror(-r));
                 return EXIT_FAILURE;
@@ -617,6 +639,7 @@ int main(int argc, char **argv)
         /* What a thread still closing uses is left to the exit. */
         if (server_stop(&pd.srv) == 0) {
                 answers_report(&pd, clock_now_ms(), true);
+                cluster_stop(pd.chat.cluster);
                 if (chat_needed(cf))
                         chat_destroy(&pd.chat);
                 if (udp_needed(cf))

@@ -66,6 +66,49 @@ static unsigned keep_tls_port(const char *what, const struct conf_tls_port *cur,
         return 1;
 }
 
+static unsigned keep_text(const char *what, const char *cur, char *next, bool secret)
+{
+        if (strcmp(cur, next) == 0)
+                return 0;
+        if (secret)
+                log_msg(LOG_WARNING, "reload: %s changed; needs a restart, keeping the old one",
+                        what);
+        else
+                log_msg(LOG_WARNING, "reload: %s changed from '%s' to '%s'; needs a restart, "
+                        "keeping '%s'", what, cur, next, cur);
+        snprintf(next, CONF_TEXT_SIZE, "%s", cur);
+        return 1;
+}
+
+/* The link to the broker is made once: all of [cluster] but its limits
+ * (max_queue_kib, peer_lines_per_sec) needs a restart. */
+static unsigned keep_cluster(const struct conf *cur, struct conf *next)
+{
+        unsigned changed = 0;
+
+        changed += keep_bool("[cluster] enabled", cur->cluster.enabled, &next->cluster.enabled);
+        changed += keep_text("[cluster] broker", cur->cluster.broker, next->cluster.broker, false);
+        snprintf(next->cluster.broker_host, CONF_TEXT_SIZE, "%s", cur->cluster.broker_host);
+        next->cluster.broker_port = cur->cluster.broker_port;
+        changed += keep_text("[cluster] node", cur->cluster.node, next->cluster.node, false);
+        changed += keep_text("[cluster] topic_prefix", cur->cluster.topic_prefix,
+                             next->cluster.topic_prefix, false);
+        changed += keep_text("[cluster] username", cur->cluster.username,
+                             next->cluster.username, false);
+        changed += keep_text("[cluster] password", cur->cluster.password,
+                             next->cluster.password, true);
+        changed += keep_text("[cluster] password_file", cur->cluster.password_file,
+                             next->cluster.password_file, false);
+        changed += keep_text("[cluster] cafile", cur->cluster.cafile, next->cluster.cafile, false);
+        changed += keep_text("[cluster] certfile", cur->cluster.certfile, next->cluster.certfile,
+                             false);
+        changed += keep_text("[cluster] keyfile", cur->cluster.keyfile, next->cluster.keyfile,
+                             false);
+        changed += keep_uint("[cluster] keepalive_s", cur->cluster.keepalive_s,
+                             &next->cluster.keepalive_s);
+        return changed;
+}
+
 unsigned reload_keep_restart_only(const struct conf *cur, struct conf *next)
 {
         char a[PICHAT_BIND_MAX * 48], b[PICHAT_BIND_MAX * 48];
@@ -102,6 +145,7 @@ unsigned reload_keep_restart_only(const struct conf *cur, struct conf *next)
         changed += keep_bool("[qotd] udp", cur->qotd.udp, &next->qotd.udp);
         changed += keep_tls_port("[chat] tls_port", &cur->chat.tls_port, &next->chat.tls_port);
         changed += keep_tls_port("[web] tls_port", &cur->web.tls_port, &next->web.tls_port);
+        changed += keep_cluster(cur, next);
         return changed;
 }
 

@@ -106,6 +106,7 @@ static int room_attach(struct room *r, struct member *m)
         }
         m->slot = r->n_members;
         r->members[r->n_members++] = m;
+        r->n_remote += !m->q;
         m->room = r;
         return 0;
 }
@@ -119,6 +120,7 @@ static void room_detach(struct registry *reg, struct member *m)
                 return;
         r->members[m->slot] = r->members[--r->n_members];
         r->members[m->slot]->slot = m->slot;
+        r->n_remote -= !m->q;
         m->room = NULL;
         if (r->n_members == 0 && !r->persistent)
                 room_destroy(reg, r);
@@ -137,8 +139,9 @@ static unsigned fan_out(struct room *r, struct member *skip, struct msg *msg,
         for (size_t i = 0; i < r->n_members; i++) {
                 struct member *m = r->members[i];
                 /* An overflowing queue does not count (that client is
-                 * dropped): its owner was woken to see it. */
-                if (m != skip && msg_queue_offer(m->q, msg, batch, line, &pct) == 0 &&
+                 * dropped): its owner was woken to see it. A member of
+                 * another node has no queue: its node got the line. */
+                if (m != skip && m->q && msg_queue_offer(m->q, msg, batch, line, &pct) == 0 &&
                     pct > fullest)
                         fullest = pct;
         }
@@ -256,7 +259,7 @@ void room_remove(struct registry *reg, struct member *m, struct msg *left)
                 fan_out(m->room, m, left, NULL, -1);
                 room_detach(reg, m);
                 nick_unlink(reg, m);
-                reg->n_members--;
+                reg->n_members -= !!m->q;
         }
         pthread_mutex_unlock(&reg->lock);
 }
@@ -397,14 +400,18 @@ unsigned room_say(struct registry *reg, struct member *m, struct msg *msg, bool 
 }
 
 int room_privmsg(struct registry *reg, const char *nick, struct msg *msg,
-                 char to[ROOM_NICK_MAX + 1])
+                 char to[ROOM_NICK_MAX + 1], char *node, size_t node_size)
 {
         struct member *t;
         int ret = ROOM_NO_SUCH_NICK;
 
         pthread_mutex_lock(&reg->lock);
         t = nick_find(reg, nick);
-        if (t) {
+        if (t && !t->q && node) {
+                snprintf(to, ROOM_NICK_MAX + 1, "%s", t->nick);
+                snprintf(node, node_size, "%s", t->node);
+                ret = ROOM_REMOTE;
+        } else if (t && t->q) {
                 msg_queue_push(t->q, msg, NULL);
                 snprintf(to, ROOM_NICK_MAX + 1, "%s", t->nick);
                 ret = 0;
@@ -430,23 +437,135 @@ void room_topic(struct registry *reg, struct member *m, const char *topic, struc
 }
 
 void room_each_room(struct registry *reg,
-                    void (*fn)(void *arg, const char *name, size_t members, bool keyed),
+                    void (*fn)(void *arg, const char *name, size_t members, size_t remote,
+                               bool keyed),
                     void *arg)
 {
         pthread_mutex_lock(&reg->lock);
         for (struct room *r = reg->rooms; r; r = r->next)
-                fn(arg, r->name, r->n_members, r->key[0] != '\0');
+                fn(arg, r->name, r->n_members, r->n_remote, r->key[0] != '\0');
         pthread_mutex_unlock(&reg->lock);
 }
 
 void room_each_member(struct registry *reg, struct member *m,
-                      void (*fn)(void *arg, const char *room, const char *nick), void *arg)
+                      void (*fn)(void *arg, const char *room, const char *nick,
+                                 const char *node),
+                      void *arg)
 {
         pthread_mutex_lock(&reg->lock);
         if (m->room)
                 for (size_t i = 0; i < m->room->n_members; i++)
-                        fn(arg, m->room->name, m->room->members[i]->nick);
+                        fn(arg, m->room->name, m->room->members[i]->nick,
+                           m->room->members[i]->node);
         pthread_mutex_unlock(&reg->lock);
+}
+
+int room_place(struct registry *reg, struct member *m, const char *name, struct msg *left,
+               struct msg *entered)
+{
+        struct member *other;
+        struct room *r;
+        int ret = 0;
+
+        pthread_mutex_lock(&reg->lock);
+        other = nick_find(reg, m->nick);
+        r = room_find(reg, name);
+        if (other && other != m)
+                ret = ROOM_NICK_TAKEN;
+        else if (r && r == m->room)
+                ret = ROOM_SAME;
+        else if (!r && reg->n_rooms >= reg->max_rooms)
+                ret = ROOM_TOO_MANY;
+        else if (!r && !(r = room_create(reg, name, NULL, false)))
+                ret = -ENOMEM;
+        if (ret == 0 && r->n_members == r->cap_members) {
+                size_t cap = r->cap_members ? r->cap_members * 2 : 8;
+                struct member **mm = realloc(r->members, cap * sizeof(*mm));
+                if (mm) {
+                        r->members = mm;
+                        r->cap_members = cap;
+                } else {
+                        ret = -ENOMEM;
+                        if (r->n_members == 0 && !r->persistent)
+                                room_destroy(reg, r);
+                }
+        }
+        if (ret == 0) {
+                if (m->room) {
+                        fan_out(m->room, m, left, NULL, -1);
+                        room_detach(reg, m);
+                } else {
+                        nick_link(reg, m);
+                }
+                room_attach(r, m);
+                fan_out(r, m, entered, NULL, -1);
+        }
+        pthread_mutex_unlock(&reg->lock);
+        return ret;
+}
+
+void room_set_guest_base(struct registry *reg, unsigned long n)
+{
+        pthread_mutex_lock(&reg->lock);
+        reg->next_guest = n;
+        pthread_mutex_unlock(&reg->lock);
+}
+
+bool room_inject(struct registry *reg, const char *name, struct msg *msg, bool keep)
+{
+        struct room *r;
+
+        pthread_mutex_lock(&reg->lock);
+        if ((r = room_find(reg, name))) {
+                fan_out(r, NULL, msg, NULL, -1);
+                if (keep)
+                        history_push(&r->history, msg->data, msg->len - 2);
+        }
+        pthread_mutex_unlock(&reg->lock);
+        return r != NULL;
+}
+
+void room_tell_all(struct registry *reg, struct msg *msg)
+{
+        pthread_mutex_lock(&reg->lock);
+        for (struct room *r = reg->rooms; r; r = r->next)
+                fan_out(r, NULL, msg, NULL, -1);
+        pthread_mutex_unlock(&reg->lock);
+}
+
+void room_set_topic_of(struct registry *reg, const char *name, const char *topic,
+                       struct msg *announce)
+{
+        struct room *r;
+
+        pthread_mutex_lock(&reg->lock);
+        if ((r = room_find(reg, name))) {
+                snprintf(r->topic, sizeof(r->topic), "%s", topic);
+                fan_out(r, NULL, announce, NULL, -1);
+        }
+        pthread_mutex_unlock(&reg->lock);
+}
+
+void room_each_local(struct registry *reg,
+                     void (*fn)(void *arg, const char *room, const char *nick), void *arg)
+{
+        pthread_mutex_lock(&reg->lock);
+        for (struct room *r = reg->rooms; r; r = r->next)
+                for (size_t i = 0; i < r->n_members; i++)
+                        if (r->members[i]->q)
+                                fn(arg, r->name, r->members[i]->nick);
+        pthread_mutex_unlock(&reg->lock);
+}
+
+bool room_nick_node(struct registry *reg, const char *nick, char *node, size_t node_size)
+{
+        struct member *m;
+
+        pthread_mutex_lock(&reg->lock);
+        if ((m = nick_find(reg, nick)))
+                snprintf(node, node_size, "%s", m->node ? m->node : "");
+        pthread_mutex_unlock(&reg->lock);
+        return m != NULL;
 }
 
 void room_note_quiet(struct registry *reg, struct member *m, int64_t now_ms)

@@ -38,6 +38,7 @@ enum {
         ROOM_TOO_MANY,          /* max_rooms reached, cannot create */
         ROOM_SAME,              /* already in that room */
         ROOM_NO_SUCH_NICK,
+        ROOM_REMOTE,            /* that nick is on another node (cluster.h) */
 };
 
 struct room;
@@ -48,7 +49,9 @@ struct member {
         struct room *room;              /* idem */
         size_t slot;                    /* index in room->members */
         struct member *nick_next;       /* nick hash chain */
-        struct msg_queue *q;            /* where lines for this member go */
+        struct msg_queue *q;            /* where lines for this member go;
+                                         * NULL for one of another node */
+        const char *node;               /* that node's name; NULL here */
 };
 
 struct room {
@@ -60,6 +63,7 @@ struct room {
         int64_t quiet_since;            /* clock_now_ms() of the first of them */
         struct member **members;
         size_t n_members, cap_members;
+        size_t n_remote;                /* of them, members of other nodes */
         struct history history;
         struct room *next;
 };
@@ -136,23 +140,59 @@ int room_join(struct registry *reg, struct member *m, const char *name, const ch
 unsigned room_say(struct registry *reg, struct member *m, struct msg *msg, bool to_self,
                   bool keep, struct msg_batch *batch);
 
-/* msg to the member called nick. 0 or ROOM_NO_SUCH_NICK; *to gets the
- * nick as its owner spells it. */
+/* msg to the member called nick. 0, ROOM_NO_SUCH_NICK or ROOM_REMOTE
+ * (on another node, named in node: msg is not queued); *to gets the nick
+ * as its owner spells it. node may be NULL when only local members
+ * count. */
 int room_privmsg(struct registry *reg, const char *nick, struct msg *msg,
-                 char to[ROOM_NICK_MAX + 1]);
+                 char to[ROOM_NICK_MAX + 1], char *node, size_t node_size);
 
 /* Set (topic not NULL) or read m's room topic; a set is announced with
  * announce to every member. The room name and topic are copied out. */
 void room_topic(struct registry *reg, struct member *m, const char *topic, struct msg *announce,
                 char name[ROOM_NAME_MAX + 1], char out[ROOM_TOPIC_MAX + 1]);
 
-/* Call fn for every room (name, members, keyed) or every member of m's
- * room (nick), under the lock: fn must only queue. */
+/* Call fn for every room (name, members, of them on other nodes, keyed)
+ * or every member of m's room (nick, its node or NULL), under the lock:
+ * fn must only queue. */
 void room_each_room(struct registry *reg,
-                    void (*fn)(void *arg, const char *name, size_t members, bool keyed),
+                    void (*fn)(void *arg, const char *name, size_t members, size_t remote,
+                               bool keyed),
                     void *arg);
 void room_each_member(struct registry *reg, struct member *m,
-                      void (*fn)(void *arg, const char *room, const char *nick), void *arg);
+                      void (*fn)(void *arg, const char *room, const char *nick,
+                                 const char *node),
+                      void *arg);
+
+/* ---- members of other nodes (cluster.c) ------------------------------- */
+
+/* Put m (q NULL, nick and node set) in room name, creating the room when
+ * it does not exist; in the registry if it was not. left goes to the old
+ * room, entered to the new one (either may be NULL), local members only.
+ * 0, ROOM_SAME, ROOM_NICK_TAKEN (by another member: m stays where it
+ * was), ROOM_TOO_MANY or -ENOMEM. Room keys and sizes are the other
+ * node's to check. room_remove() takes m out again; room_set_nick()
+ * renames it. */
+int room_place(struct registry *reg, struct member *m, const char *name, struct msg *left,
+               struct msg *entered);
+/* Guests are numbered from n + 1 on (a node of a cluster starts
+ * somewhere else than the others, so that their guests rarely meet). */
+void room_set_guest_base(struct registry *reg, unsigned long n);
+/* msg to the local members of room name, kept in its history when keep;
+ * false when there is no such room. */
+bool room_inject(struct registry *reg, const char *name, struct msg *msg, bool keep);
+/* msg to every local member of every room. */
+void room_tell_all(struct registry *reg, struct msg *msg);
+/* Set the topic of room name (announce to its local members). */
+void room_set_topic_of(struct registry *reg, const char *name, const char *topic,
+                       struct msg *announce);
+/* Call fn for every local member (room, nick) under the lock; fn must
+ * neither block nor take the lock. */
+void room_each_local(struct registry *reg,
+                     void (*fn)(void *arg, const char *room, const char *nick), void *arg);
+/* The member called nick, as it is now: true if there is one, with its
+ * node (NULL: local) copied to node ("" for local). */
+bool room_nick_node(struct registry *reg, const char *nick, char *node, size_t node_size);
 
 /* m leaves, or has left, its room without a notice (its source caused
  * too many): counted, to be said in a summary (room_summaries()). */

@@ -169,8 +169,9 @@ struct listing {
         size_t calls;
 };
 
-static void list_room(void *arg, const char *name, size_t members, bool keyed)
+static void list_room(void *arg, const char *name, size_t members, size_t remote, bool keyed)
 {
+        (void)remote;
         struct listing *l = arg;
         size_t len = strlen(l->text);
 
@@ -179,8 +180,9 @@ static void list_room(void *arg, const char *name, size_t members, bool keyed)
         l->calls++;
 }
 
-static void list_member(void *arg, const char *room, const char *nick)
+static void list_member(void *arg, const char *room, const char *nick, const char *node)
 {
+        (void)node;
         struct listing *l = arg;
         size_t len = strlen(l->text);
 
@@ -315,8 +317,8 @@ START_TEST(set_nick)
         ck_assert_int_eq(room_set_nick(&reg, &b->m, "Guest1", NULL), 0);
         ck_assert_str_eq(b->m.nick, "Guest1");
         struct msg *m = line("psst");
-        ck_assert_int_eq(room_privmsg(&reg, "guest2", m, to), ROOM_NO_SUCH_NICK);
-        ck_assert_int_eq(room_privmsg(&reg, "alice", m, to), 0);
+        ck_assert_int_eq(room_privmsg(&reg, "guest2", m, to, NULL, 0), ROOM_NO_SUCH_NICK);
+        ck_assert_int_eq(room_privmsg(&reg, "alice", m, to, NULL, 0), 0);
         ck_assert_str_eq(to, "ALICE");
         msg_unref(m);
         expect(a, "psst", NULL);
@@ -681,7 +683,7 @@ START_TEST(batch_writes_idle_members_directly)
          * a private line), so c gets everything through its queue. */
         struct msg *p = line("*guest3* private");
         char to[ROOM_NICK_MAX + 1];
-        ck_assert_int_eq(room_privmsg(&reg, "guest3", p, to), 0);
+        ck_assert_int_eq(room_privmsg(&reg, "guest3", p, to, NULL, 0), 0);
         msg_batch_begin(&batch);
         room_say(&reg, &a->m, m1, false, false, &batch);
         room_say(&reg, &a->m, m2, false, false, &batch);
@@ -779,23 +781,23 @@ START_TEST(privmsg_by_nick)
         ck_assert_int_eq(room_set_nick(&reg, &c->m, "Carol", NULL), 0);
         free(received(c));
 
-        ck_assert_int_eq(room_privmsg(&reg, "bob", m, to), 0);
+        ck_assert_int_eq(room_privmsg(&reg, "bob", m, to, NULL, 0), 0);
         ck_assert_str_eq(to, "BoB");
         expect(b, "*guest1* psst", NULL);
         expect_nothing(a);
 
         /* Any room; and to oneself. */
-        ck_assert_int_eq(room_privmsg(&reg, "CAROL", m, to), 0);
+        ck_assert_int_eq(room_privmsg(&reg, "CAROL", m, to, NULL, 0), 0);
         ck_assert_str_eq(to, "Carol");
         expect(c, "*guest1* psst", NULL);
-        ck_assert_int_eq(room_privmsg(&reg, "guest1", m, to), 0);
+        ck_assert_int_eq(room_privmsg(&reg, "guest1", m, to, NULL, 0), 0);
         expect(a, "*guest1* psst", NULL);
 
         strcpy(to, "unchanged");
-        ck_assert_int_eq(room_privmsg(&reg, "nobody", m, to), ROOM_NO_SUCH_NICK);
-        ck_assert_int_eq(room_privmsg(&reg, "bo", m, to), ROOM_NO_SUCH_NICK);
-        ck_assert_int_eq(room_privmsg(&reg, "bobby", m, to), ROOM_NO_SUCH_NICK);
-        ck_assert_int_eq(room_privmsg(&reg, "guest2", m, to), ROOM_NO_SUCH_NICK);
+        ck_assert_int_eq(room_privmsg(&reg, "nobody", m, to, NULL, 0), ROOM_NO_SUCH_NICK);
+        ck_assert_int_eq(room_privmsg(&reg, "bo", m, to, NULL, 0), ROOM_NO_SUCH_NICK);
+        ck_assert_int_eq(room_privmsg(&reg, "bobby", m, to, NULL, 0), ROOM_NO_SUCH_NICK);
+        ck_assert_int_eq(room_privmsg(&reg, "guest2", m, to, NULL, 0), ROOM_NO_SUCH_NICK);
         ck_assert_str_eq(to, "unchanged");
         expect_nothing(a);
         expect_nothing(b);
@@ -905,7 +907,7 @@ START_TEST(remove_member)
 
         /* The nick is free again, nobody can message it. */
         char to[ROOM_NICK_MAX + 1];
-        ck_assert_int_eq(room_privmsg(&reg, "guest2", left, to), ROOM_NO_SUCH_NICK);
+        ck_assert_int_eq(room_privmsg(&reg, "guest2", left, to, NULL, 0), ROOM_NO_SUCH_NICK);
         ck_assert_int_eq(room_set_nick(&reg, &c->m, "Guest2", NULL), 0);
 
         /* The last member out of a created room takes it along. */
@@ -1077,7 +1079,7 @@ static void one_op(struct worker *w, struct client *c)
         case 5:
                 random_nick(w, nick, sizeof(nick));
                 m = msg_new("*%s* private", c->m.nick);
-                r = room_privmsg(&reg, nick, m, to);
+                r = room_privmsg(&reg, nick, m, to, NULL, 0);
                 msg_unref(m);
                 if (r == 0) {
                         w->told++;
@@ -1214,7 +1216,7 @@ START_TEST(threads_consistency)
                 for (int j = i + 1; j < THREADS * PER_THREAD; j++)
                         ck_assert_int_ne(text_casecmp(c->m.nick, tclients[j].m.nick), 0);
                 discard(c);
-                ck_assert_int_eq(room_privmsg(&reg, c->m.nick, m, to), 0);
+                ck_assert_int_eq(room_privmsg(&reg, c->m.nick, m, to, NULL, 0), 0);
                 ck_assert_str_eq(to, c->m.nick);
                 msg_unref(m);
                 expect(c, "ping", NULL);
