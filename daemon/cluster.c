@@ -363,6 +363,7 @@ static void out_send(struct cluster *c, struct out *o)
 
 /* An event of this node's stream: queued in the ring, sent at once when
  * the broker is there. body is the kind's lines. */
+__attribute__((format(printf, 5, 6)))
 static void emit(struct cluster *c, enum cluster_kind kind, const char *topic_kind,
                  const char *room, const char *fmt, ...)
 {
