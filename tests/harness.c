@@ -53,13 +53,10 @@ const char *pd_binary(void)
         return p && *p ? p : "pichatd";
 }
 
-/* exec pichatd with args (args[0] is ignored), run by $PICHATD_WRAPPER
- * when it is set: words separated by spaces, e.g. "valgrind --quiet"
- * (meson's 'valgrind' test setup sets it). Returns only on failure. */
-static void exec_pichatd(const char *const args[])
+void pd_exec_wrapped(const char *wrapper_var, const char *file, const char *const args[])
 {
         char wrap[1024], *argv[64], *save = NULL;
-        const char *w = getenv("PICHATD_WRAPPER");
+        const char *w = getenv(wrapper_var);
         size_t n = 0;
 
         if (w && *w) {
@@ -67,11 +64,19 @@ static void exec_pichatd(const char *const args[])
                 for (char *t = strtok_r(wrap, " ", &save); t && n < 32; t = strtok_r(NULL, " ", &save))
                         argv[n++] = t;
         }
-        argv[n++] = (char *)pd_binary();
+        argv[n++] = (char *)file;
         for (size_t i = 1; args[i] && n < 63; i++)
                 argv[n++] = (char *)args[i];
         argv[n] = NULL;
         execvp(argv[0], argv);
+}
+
+/* exec pichatd with args (args[0] is ignored), run by $PICHATD_WRAPPER
+ * when it is set (meson's 'valgrind' test setup sets it). Returns only on
+ * failure. */
+static void exec_pichatd(const char *const args[])
+{
+        pd_exec_wrapped("PICHATD_WRAPPER", pd_binary(), args);
 }
 
 static unsigned bound_port(int fd)

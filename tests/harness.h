@@ -30,6 +30,12 @@ struct pd {
         pid_t relay_pid;        /* copies pichatd's stderr to log_path (pd_opts.stderr_pipe) */
 };
 
+/* exec file with args (args[0] is ignored), run by the command in the
+ * environment variable wrapper_var when it is set: words separated by
+ * spaces, e.g. "qemu-aarch64-static" when a cross build's tests run under
+ * qemu-user, or "valgrind --quiet". Returns only on failure. */
+void pd_exec_wrapped(const char *wrapper_var, const char *file, const char *const args[]);
+
 /* How pd_start_opts() starts pichatd; zero values are the defaults. */
 struct pd_opts {
         /* Listeners the harness binds and passes, as LISTEN_FDNAMES:

@@ -47,26 +47,10 @@ static void make_argv(char *argv[17], const char *const args[])
 }
 
 /* execv pichat with argv (argv[0] is ignored), run by $PICHAT_WRAPPER when
- * it is set: words separated by spaces, e.g. "qemu-arm-static" when a
- * cross build's tests run under qemu-user. Returns only on failure. */
+ * it is set. Returns only on failure. */
 static void exec_pichat(char *const argv[])
 {
-        char wrap[256], *full[40], *save = NULL;
-        const char *w = getenv("PICHAT_WRAPPER");
-        int n = 0;
-
-        if (!w || !*w) {
-                execv(pichat_binary(), argv);
-                return;
-        }
-        snprintf(wrap, sizeof(wrap), "%s", w);
-        for (char *t = strtok_r(wrap, " ", &save); t && n < 20; t = strtok_r(NULL, " ", &save))
-                full[n++] = t;
-        full[n++] = (char *)pichat_binary();
-        for (int i = 1; argv[i] && n < 39; i++)
-                full[n++] = argv[i];
-        full[n] = NULL;
-        execvp(full[0], full);
+        pd_exec_wrapped("PICHAT_WRAPPER", pichat_binary(), (const char *const *)argv);
 }
 
 /* ---- scripted runs: stdin, stdout and stderr are pipes ---- */

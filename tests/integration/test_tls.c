@@ -143,7 +143,11 @@ static void tool_start(struct tool *t, const char *const argv[])
                 dup2(sv[1], STDOUT_FILENO);
                 if (err >= 0)
                         dup2(err, STDERR_FILENO);
-                execvp(argv[0], (char *const *)argv);
+                /* pichat is a cross build's too: run it as the others are. */
+                if (getenv("PICHAT") && strcmp(argv[0], getenv("PICHAT")) == 0)
+                        pd_exec_wrapped("PICHAT_WRAPPER", argv[0], argv);
+                else
+                        execvp(argv[0], (char *const *)argv);
                 _exit(127);
         }
         close(sv[1]);
