@@ -94,16 +94,38 @@ static void room_destroy(struct registry *reg, struct room *r)
         free(r);
 }
 
+/* A free slot in r's member array, grown when full; under reg->lock. */
+static int room_grow(struct room *r)
+{
+        size_t cap;
+        struct member **mm;
+
+        if (r->n_members < r->cap_members)
+                return 0;
+        cap = r->cap_members ? r->cap_members * 2 : 8;
+        mm = realloc(r->members, cap * sizeof(*mm));
+        if (!mm)
+                return -ENOMEM;
+        r->members = mm;
+        r->cap_members = cap;
+        return 0;
+}
+
+/* room_grow() for a joiner not attached yet: on failure an empty room that
+ * was just made for it goes again. */
+static int room_make_space(struct registry *reg, struct room *r)
+{
+        int ret = room_grow(r);
+
+        if (ret < 0 && r->n_members == 0 && !r->persistent)
+                room_destroy(reg, r);
+        return ret;
+}
+
 static int room_attach(struct room *r, struct member *m)
 {
-        if (r->n_members == r->cap_members) {
-                size_t cap = r->cap_members ? r->cap_members * 2 : 8;
-                struct member **mm = realloc(r->members, cap * sizeof(*mm));
-                if (!mm)
-                        return -ENOMEM;
-                r->members = mm;
-                r->cap_members = cap;
-        }
+        if (room_grow(r) < 0)
+                return -ENOMEM;
         m->slot = r->n_members;
         r->members[r->n_members++] = m;
         r->n_remote += !m->q;
@@ -353,20 +375,10 @@ int room_join(struct registry *reg, struct member *m, const char *name, const ch
         } else if (!(r = room_create(reg, name, key, false))) {
                 ret = -ENOMEM;
         }
-        if (ret == 0 && r->n_members == r->cap_members) {
-                /* Make room first, so that leaving the old room cannot be
-                 * followed by a failure to enter the new one. */
-                size_t cap = r->cap_members ? r->cap_members * 2 : 8;
-                struct member **mm = realloc(r->members, cap * sizeof(*mm));
-                if (mm) {
-                        r->members = mm;
-                        r->cap_members = cap;
-                } else {
-                        ret = -ENOMEM;
-                        if (r->n_members == 0 && !r->persistent)
-                                room_destroy(reg, r);
-                }
-        }
+        /* Make room first, so that leaving the old room cannot be
+         * followed by a failure to enter the new one. */
+        if (ret == 0)
+                ret = room_make_space(reg, r);
         if (ret == 0) {
                 if (old) {
                         fan_out(old, m, left, NULL, -1);
@@ -478,18 +490,8 @@ int room_place(struct registry *reg, struct member *m, const char *name, struct 
                 ret = ROOM_TOO_MANY;
         else if (!r && !(r = room_create(reg, name, NULL, false)))
                 ret = -ENOMEM;
-        if (ret == 0 && r->n_members == r->cap_members) {
-                size_t cap = r->cap_members ? r->cap_members * 2 : 8;
-                struct member **mm = realloc(r->members, cap * sizeof(*mm));
-                if (mm) {
-                        r->members = mm;
-                        r->cap_members = cap;
-                } else {
-                        ret = -ENOMEM;
-                        if (r->n_members == 0 && !r->persistent)
-                                room_destroy(reg, r);
-                }
-        }
+        if (ret == 0)
+                ret = room_make_space(reg, r);
         if (ret == 0) {
                 if (m->room) {
                         fan_out(m->room, m, left, NULL, -1);
