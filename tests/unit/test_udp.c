@@ -1,7 +1,11 @@
 /* Unit: the UDP echo service (udp.c) with a server and its own state on
  * the stack: answers, the per-source rate, the access lists, the count of
  * answers, a socket that cannot be served (closed, not leaked), and a
- * shutdown that wakes the loop by signal, leaving the socket as it was. */
+ * shutdown that wakes the loop by signal, leaving the socket as it was.
+ * The served sockets are bound to an address of their own on the loopback
+ * (FIXTURE_ADDR), not 127.0.0.1: another test running meanwhile that
+ * probes a port it let go of on 127.0.0.1 can never reach them and bump a
+ * count asserted here. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +22,8 @@
 #include "harness.h"
 #include "suite.h"
 #include "udp.h"
+
+#define FIXTURE_ADDR "127.0.82.1"
 
 /* A numeric address into ss: its length, or 0. */
 static socklen_t pd_parse(const char *ip, struct sockaddr_storage *ss)
@@ -47,7 +53,7 @@ static void up(struct fixture *f, const char *ini)
         ck_assert_int_eq(server_init(&f->srv, &f->conf), 0);
         ck_assert_int_eq(udp_init(&f->udp, &f->srv, &f->conf), 0);
         f->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        inet_pton(AF_INET, FIXTURE_ADDR, &sa.sin_addr);
         ck_assert_int_eq(bind(f->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
         ck_assert_int_eq(getsockname(f->fd, (struct sockaddr *)&sa, &len), 0);
         f->port = ntohs(sa.sin_port);
@@ -82,7 +88,7 @@ static int ask(const struct fixture *f, const char *src, const char *text, char 
 
         inet_pton(AF_INET, src, &from.sin_addr);
         ck_assert_int_eq(bind(fd, (struct sockaddr *)&from, sizeof(from)), 0);
-        to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        inet_pton(AF_INET, FIXTURE_ADDR, &to.sin_addr);
         to.sin_port = htons((uint16_t)f->port);
         ck_assert_int_eq(sendto(fd, text, strlen(text), 0, (struct sockaddr *)&to, sizeof(to)),
                          (ssize_t)strlen(text));
@@ -101,7 +107,7 @@ static int burst(const struct fixture *f, const char *src, int n)
 
         inet_pton(AF_INET, src, &from.sin_addr);
         ck_assert_int_eq(bind(fd, (struct sockaddr *)&from, sizeof(from)), 0);
-        to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        inet_pton(AF_INET, FIXTURE_ADDR, &to.sin_addr);
         to.sin_port = htons((uint16_t)f->port);
         for (int i = 0; i < n; i++)
                 ck_assert_int_eq(sendto(fd, "x", 1, 0, (struct sockaddr *)&to, sizeof(to)), 1);
@@ -256,7 +262,7 @@ START_TEST(answer_service_beside_echo)
         up(&f, "[daytime]\nformat = ctime\n");
         answer_init(&a);
         int b = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        inet_pton(AF_INET, FIXTURE_ADDR, &sa.sin_addr);
         ck_assert_int_eq(bind(b, (struct sockaddr *)&sa, sizeof(sa)), 0);
         ck_assert_int_eq(getsockname(b, (struct sockaddr *)&sa, &len), 0);
         ck_assert_int_eq(udp_start_service(&f.udp, b, &daytime_service, &a), 0);
