@@ -151,6 +151,10 @@ struct udp_loop {
         struct server_sleeper sleeper;
         struct conf_cache live;
         char *bufs;                     /* in[] and out[], one block */
+        /* A socket bound to one address receives only what is sent to
+         * it, and answers from it: no packet info to ask for. */
+        bool bound;
+        struct sockaddr_storage local;
         char *in[UDP_BATCH];
         char *out[UDP_BATCH];
         struct sockaddr_storage from[UDP_BATCH];
@@ -207,6 +211,10 @@ static bool udp_local(struct udp_loop *l, int i, struct sockaddr_storage *to, st
 {
         struct msghdr *in = &l->msg_in[i].msg_hdr;
 
+        if (l->bound) {
+                *to = l->local;
+                return true;
+        }
         memset(to, 0, sizeof(*to));
         for (struct cmsghdr *c = CMSG_FIRSTHDR(in); c; c = CMSG_NXTHDR(in, c)) {
                 struct cmsghdr *o = (struct cmsghdr *)l->ctl_out[i].buf;
@@ -392,17 +400,36 @@ static void *udp_thread(void *arg)
         return NULL;
 }
 
+/* Whether ss is the wildcard address of its family. */
+static bool udp_wildcard(const struct sockaddr_storage *ss)
+{
+        if (ss->ss_family == AF_INET)
+                return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+        return ss->ss_family != AF_INET6 ||
+               IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr) ||
+               (IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)ss)->sin6_addr) &&
+                !memcmp(((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr + 12,
+                        "\0\0\0\0", 4));
+}
+
 /* Learn where each datagram was sent to: IPv4 datagrams, also those on
  * an IPv6 socket (dual stack), come with IP_PKTINFO, IPv6 ones with
- * IPV6_PKTINFO. 0 or -errno. */
-static int udp_want_pktinfo(int fd)
+ * IPV6_PKTINFO. A socket bound to one address needs none: its address is
+ * where they all were sent, and the kernel answers from it (packet info
+ * costs a lookup of the source address for every reply). 0 or -errno. */
+static int udp_want_pktinfo(struct udp_loop *l)
 {
         struct sockaddr_storage ss;
         socklen_t len = sizeof(ss);
-        int one = 1;
+        int one = 1, fd = l->fd;
 
         if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
                 return -errno;
+        if (!udp_wildcard(&ss)) {
+                l->bound = true;
+                l->local = ss;
+                return 0;
+        }
         if (ss.ss_family == AF_INET6 &&
             setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0)
                 return -errno;
@@ -442,7 +469,7 @@ int udp_start_service(struct udp *u, int fd, const struct service *svc, void *ct
         fl = fcntl(fd, F_GETFL);
         if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ||
             setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &beat, sizeof(beat)) < 0 ||
-            (r = udp_want_pktinfo(fd)) < 0) {
+            (r = udp_want_pktinfo(l)) < 0) {
                 r = r < 0 ? r : -errno;
                 udp_loop_free(l);
                 return r;

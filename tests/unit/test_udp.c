@@ -92,8 +92,16 @@ static int ask(const struct fixture *f, const char *src, const char *text, char 
         to.sin_port = htons((uint16_t)f->port);
         ck_assert_int_eq(sendto(fd, text, strlen(text), 0, (struct sockaddr *)&to, sizeof(to)),
                          (ssize_t)strlen(text));
-        if (poll(&p, 1, 300) == 1 && (n = (int)recv(fd, reply, size - 1, 0)) >= 0)
+        struct sockaddr_in by;
+        socklen_t blen = sizeof(by);
+        if (poll(&p, 1, 300) == 1 &&
+            (n = (int)recvfrom(fd, reply, size - 1, 0, (struct sockaddr *)&by, &blen)) >= 0) {
                 reply[n] = '\0';
+                /* From the address it was sent to (the socket is bound to
+                 * it, so no packet info is asked for). */
+                ck_assert_int_eq(by.sin_addr.s_addr, to.sin_addr.s_addr);
+                ck_assert_int_eq(by.sin_port, to.sin_port);
+        }
         close(fd);
         return n;
 }
