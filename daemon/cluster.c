@@ -1010,6 +1010,9 @@ static int setup_client(struct mosquitto *mosq, const struct conf *cf, char *err
         int r;
 
         mosq_lib.int_option(mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+        /* A line is one small PUBLISH: Nagle would hold it behind the last
+         * one until the broker's delayed ACK, tens of ms on every hop. */
+        mosq_lib.int_option(mosq, MOSQ_OPT_TCP_NODELAY, 1);
         if (cf->cluster.username[0] &&
             (r = mosq_lib.username_pw_set(mosq, cf->cluster.username,
                                            cf->cluster.password[0] ? cf->cluster.password :
