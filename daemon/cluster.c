@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -311,6 +313,8 @@ struct peer {
 struct cluster {
         struct mosquitto *mosq;
         struct registry *reg;
+        struct msg_batch batch;         /* libmosquitto's thread's, in on_message() */
+        bool tls;                       /* to the broker */
         char node[PICHAT_CLUSTER_NODE_MAX + 1];
         char prefix[PICHAT_CLUSTER_PREFIX_MAX + 1];
         char where[CONF_TEXT_SIZE + 16];        /* host:port, for messages */
@@ -553,7 +557,7 @@ static void tell_room(struct cluster *c, const char *room, const char *fmt, ...)
         struct msg *m = msg_vnew(fmt, ap);
         va_end(ap);
         if (m) {
-                room_inject(c->reg, room, m, false);
+                room_inject(c->reg, room, m, false, NULL);
                 msg_unref(m);
         }
 }
@@ -681,7 +685,7 @@ static void apply_event(struct cluster *c, struct peer *p, const struct cluster_
                 /* A room no one here is in (its sender was not placed,
                  * max_rooms) has no one to tell. */
                 if (msg)
-                        room_inject(c->reg, m->room, msg, true);
+                        room_inject(c->reg, m->room, msg, true, &c->batch);
                 break;
         case CK_JOIN:
                 peer_place(c, p, m->room, m->nick, m->quiet);
@@ -758,10 +762,9 @@ static void resend(struct cluster *c, const struct cluster_msg *m)
         pthread_mutex_unlock(&c->lock);
 }
 
-static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *mm,
-                       const mosquitto_property *props)
+static void take_message(struct mosquitto *mosq, struct cluster *c,
+                         const struct mosquitto_message *mm, const mosquitto_property *props)
 {
-        struct cluster *c = arg;
         struct cluster_msg m;
         size_t len = mm->payloadlen > 0 ? (size_t)mm->payloadlen : 0;
         int64_t now = clock_now_ms();
@@ -877,6 +880,51 @@ static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto
         free(text);
 }
 
+/* Whether the broker's next packet is a PUBLISH that is all in the socket
+ * already: libmosquitto reads a packet to its last byte before it calls
+ * on_message(), so the socket starts with the next one, and one that is
+ * all there is read and handed to on_message() before libmosquitto waits
+ * for anything. Over TLS the bytes are not the packets': never. */
+static bool next_publish_ready(struct cluster *c)
+{
+        unsigned char h[5];
+        int fd = c->tls ? -1 : mosq_lib.socket(c->mosq), avail;
+        size_t len = 0;
+
+        if (fd < 0 || ioctl(fd, FIONREAD, &avail) < 0)
+                return false;
+        ssize_t n = recv(fd, h, sizeof(h), MSG_PEEK | MSG_DONTWAIT);
+        if (n < 2 || h[0] >> 4 != 3)
+                return false;
+        /* The remaining length: 1 to 4 bytes of 7 bits, lowest first. */
+        for (ssize_t i = 1; i < n; i++) {
+                len |= (size_t)(h[i] & 127) << (7 * (i - 1));
+                if (!(h[i] & 128))
+                        return avail >= 0 && (size_t)avail >= (size_t)i + 1 + len;
+        }
+        return false;
+}
+
+/* The lines of the broker's messages go out as a local sender's do:
+ * written by this thread to the members with nothing queued, rather than
+ * each member's thread woken to write each line (two context switches a
+ * member a line). The batch stays open from one message to the next while
+ * the next is in the socket already (so a burst is written to each member
+ * with one call, as a local sender's lines of one read are), and is
+ * written out before this thread could wait for the broker. room_inject()
+ * never writes it out: here no lock is held when it is. */
+static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *mm,
+                       const mosquitto_property *props)
+{
+        struct cluster *c = arg;
+
+        msg_batch_reserve(&c->batch);
+        msg_batch_begin(&c->batch);
+        take_message(mosq, c, mm, props);
+        if (!next_publish_ready(c))
+                msg_batch_end(&c->batch);
+}
+
 /* ---- the link ----------------------------------------------------------- */
 
 static void subscribe_all(struct cluster *c)
@@ -965,6 +1013,7 @@ static void on_disconnect(struct mosquitto *mosq, void *arg, int rc,
 
         (void)mosq;
         (void)props;
+        msg_batch_end(&c->batch);       /* nothing more comes: the rest goes out */
         pthread_mutex_lock(&c->lock);
         tell = c->connected && !c->stopping && !c->was_down;
         c->connected = false;
@@ -1228,6 +1277,7 @@ int cluster_start(struct cluster **out, const struct conf *cf, struct registry *
         c->max_line = cf->server.max_line_bytes;
         c->limit = (size_t)cf->cluster.max_queue_kib * 1024;
         c->peer_rate = cf->cluster.peer_lines_per_sec;
+        c->tls = cf->cluster.cafile[0] != '\0';
         /* A process's incarnation: its start, in microseconds of real
          * time, which a restarted node never repeats. */
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -1299,6 +1349,8 @@ void cluster_stop(struct cluster *c)
                         usleep(10000);
                 mosq_lib.disconnect(c->mosq);
                 mosq_lib.loop_stop(c->mosq, false);
+                /* Its thread is gone: what its last batch holds goes now. */
+                msg_batch_end(&c->batch);
                 mosq_lib.destroy(c->mosq);
         }
         for (size_t i = 0; i < PICHAT_CLUSTER_NODES_MAX; i++) {

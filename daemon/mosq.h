@@ -21,7 +21,7 @@
 #define MOSQ_FUNCTIONS(X)                                                      \
         X(connect_async) X(connect_bind_v5) X(connect_v5_callback_set)         \
         X(destroy) X(disconnect) X(disconnect_v5_callback_set) X(int_option)   \
-        X(lib_init) X(loop) X(loop_start) X(loop_stop)                         \
+        X(lib_init) X(loop) X(loop_start) X(loop_stop) X(socket)               \
         X(message_v5_callback_set) X(new) X(publish_v5)                        \
         X(publish_v5_callback_set) X(reason_string) X(reconnect_delay_set)     \
         X(strerror) X(subscribe_multiple) X(subscribe_v5_callback_set)         \

@@ -513,13 +513,14 @@ void room_set_guest_base(struct registry *reg, unsigned long n)
         pthread_mutex_unlock(&reg->lock);
 }
 
-bool room_inject(struct registry *reg, const char *name, struct msg *msg, bool keep)
+bool room_inject(struct registry *reg, const char *name, struct msg *msg, bool keep,
+                 struct msg_batch *batch)
 {
         struct room *r;
 
         pthread_mutex_lock(&reg->lock);
         if ((r = room_find(reg, name))) {
-                fan_out(r, NULL, msg, NULL, -1);
+                fan_out(r, NULL, msg, batch, msg_batch_line(batch, msg, r->n_members));
                 if (keep)
                         history_push(&r->history, msg->data, msg->len - 2);
         }

@@ -179,8 +179,12 @@ int room_place(struct registry *reg, struct member *m, const char *name, struct 
  * somewhere else than the others, so that their guests rarely meet). */
 void room_set_guest_base(struct registry *reg, unsigned long n);
 /* msg to the local members of room name, kept in its history when keep;
- * false when there is no such room. */
-bool room_inject(struct registry *reg, const char *name, struct msg *msg, bool keep);
+ * false when there is no such room. With batch (open, its thread's), the
+ * members with empty queues are written at the batch's end instead of
+ * woken; it is never written out here, so a caller may hold a lock of
+ * its own as long as the batch holds fewer than MSG_DIRECT_MAX lines. */
+bool room_inject(struct registry *reg, const char *name, struct msg *msg, bool keep,
+                 struct msg_batch *batch);
 /* msg to every local member of every room. */
 void room_tell_all(struct registry *reg, struct msg *msg);
 /* Set the topic of room name (announce to its local members). */
