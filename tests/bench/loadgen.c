@@ -31,6 +31,13 @@
  *   loadgen startup -p PORT [-N] [-g] -- COMMAND ARGS...
  *       Start COMMAND; the time to READY=1 (-N: it gets a NOTIFY_SOCKET)
  *       and to the first connection answered; then SIGTERM.
+ *   -p P1,P2,... (chat, pichat): members dealt out to several servers
+ *       (cluster nodes) in turn, the senders first; deliveries and latency
+ *       to members on the sender's node (near_*) and on others (far_*).
+ *   -P PID[,PID...] (echo, chat, udp): also the servers' CPU time over the timed
+ *       window (srv_cpu_ms: user + system of PID, all its threads, its
+ *       reaped and living children, from /proc/PID/stat), beside the
+ *       generator's own (gen_cpu_ms) and the window's length (cpu_wall_ms).
  *   -c CONNECTS: connects in flight at once while connecting (default 256).
  *   -T CAFILE (chat, idle; pichat): the clients on PORT speak TLS
  *       (GnuTLS), the server's certificate checked against CAFILE for the
@@ -141,8 +148,13 @@ static uint64_t h_pct(const struct hist *h, double p)
 
 /* ---- options */
 
+#define MAX_PORTS 8
+
 static struct {
-        unsigned port;
+        unsigned port;          /* ports[0] */
+        unsigned ports[MAX_PORTS], nports;
+        pid_t pids[MAX_PORTS];  /* -P: pid is pids[0] */
+        unsigned npids;
         unsigned n, k, w;
         double secs, rate;
         unsigned lines;
@@ -182,6 +194,7 @@ struct conn {
         int state;              /* mode specific */
         bool want_out;          /* EPOLLOUT asked for */
         bool ready;             /* counted by connect_all() */
+        unsigned node;          /* the index of the port it is connected to */
         bool ws;                /* a WebSocket client: frames, not lines */
         bool upgraded;          /* ... its handshake answered */
         size_t rlen;
@@ -444,7 +457,9 @@ static unsigned connect_all(unsigned n, void (*on_est)(struct conn *c),
                 while (started < n && started - ready < opt.connects) {
                         struct conn *c = &conns[started];
                         c->ws = is_ws(started);
-                        c->fd = tcp_connect_nb(c->ws ? opt.web_port : opt.port);
+                        /* Several ports (nodes): dealt out in turn. */
+                        c->node = started % opt.nports;
+                        c->fd = tcp_connect_nb(c->ws ? opt.web_port : opt.ports[c->node]);
                         c->id = started;
                         c->state = -1;  /* connecting */
                         ep_add(c->fd, EPOLLOUT | EPOLLIN, started);
@@ -505,6 +520,91 @@ static void on_greet_line(struct conn *c, char *line, size_t len)
         (void)len;
         if (c->state == 0)
                 c->state = 1;
+}
+
+/* ---- CPU over the timed window: the server's (-P PID) and our own */
+
+/* utime + stime of pid (all its threads, living and gone), of the children
+ * it reaped (cutime + cstime) and of its living children (xinetd serves
+ * every client in one), in clock ticks; -1 when pid cannot be read. */
+static long long proc_cpu_ticks(pid_t pid, bool kids)
+{
+        char path[64], buf[1024];
+        long long ut, st, cut, cst;
+
+        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return -1;
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        char *p = strrchr(buf, ')');
+        /* After the name: state ppid pgrp session tty tpgid flags minflt
+         * cminflt majflt cmajflt utime stime cutime cstime. */
+        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld %lld %lld",
+                         &ut, &st, &cut, &cst) != 4)
+                return -1;
+        long long t = ut + st + cut + cst;
+        if (!kids)
+                return t;
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+        if (!(f = fopen(path, "re")))
+                return t;
+        int child;
+        while (fscanf(f, "%d", &child) == 1) {
+                long long c = proc_cpu_ticks((pid_t)child, false);
+                if (c > 0)
+                        t += c;
+        }
+        fclose(f);
+        return t;
+}
+
+static struct {
+        long long srv;          /* server ticks at the start, -1: no -P */
+        int64_t gen_ns, wall_ns;
+} cpu0;
+
+static int64_t own_cpu_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+        return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* All the -P processes together; -1 if one cannot be read. */
+static long long servers_cpu_ticks(void)
+{
+        long long t = 0;
+
+        for (unsigned i = 0; i < opt.npids; i++) {
+                long long one = proc_cpu_ticks(opt.pids[i], true);
+                if (one < 0)
+                        return -1;
+                t += one;
+        }
+        return opt.npids ? t : -1;
+}
+
+static void cpu_begin(void)
+{
+        cpu0.srv = servers_cpu_ticks();
+        cpu0.gen_ns = own_cpu_ns();
+        cpu0.wall_ns = now_ns();
+}
+
+/* " srv_cpu_ms=... gen_cpu_ms=... cpu_wall_ms=...": the server's CPU time
+ * over the window (-1 without -P), ours and the window's length. */
+static void cpu_print(void)
+{
+        long long srv = cpu0.srv >= 0 ? servers_cpu_ticks() : -1;
+        double tick_ms = 1000.0 / (double)sysconf(_SC_CLK_TCK);
+
+        printf(" srv_cpu_ms=%.0f gen_cpu_ms=%.0f cpu_wall_ms=%.0f",
+               srv >= 0 ? (double)(srv - cpu0.srv) * tick_ms : -1.0,
+               (double)(own_cpu_ns() - cpu0.gen_ns) / 1e6,
+               (double)(now_ns() - cpu0.wall_ns) / 1e6);
 }
 
 /* ---- echo */
@@ -578,6 +678,7 @@ static int mode_echo(void)
                 die("echo: only %u of %u clients connected", got, opt.n);
         for (unsigned i = 0; i < opt.n; i++)
                 conns[i].state = 1;
+        cpu_begin();
         int64_t start = now_ns();
         echo_stop_ns = start + (int64_t)(opt.secs * 1e9);
         echo_sending = true;
@@ -594,9 +695,11 @@ static int mode_echo(void)
         }
         double el = (double)(now_ns() - start) / 1e9;
         printf("mode=echo n=%u secs=%.3f rt=%" PRIu64 " rps=%.0f p50_us=%" PRIu64
-               " p99_us=%" PRIu64 " max_us=%" PRIu64 " bad=%" PRIu64 " unanswered=%u\n",
+               " p99_us=%" PRIu64 " max_us=%" PRIu64 " bad=%" PRIu64 " unanswered=%u",
                opt.n, el, rt_done, (double)rt_done / el, h_pct(&hist, 50), h_pct(&hist, 99),
                hist.max, rt_bad, echo_inflight);
+        cpu_print();
+        printf("\n");
         return rt_bad || echo_inflight ? 3 : 0;
 }
 
@@ -692,6 +795,9 @@ static struct hist chat_hist;
 /* The same, for the telnet and the WebSocket members apart. */
 static uint64_t delivered_by[2];
 static struct hist hist_by[2];
+/* Several nodes (-p P1,P2,...): members on the sender's node and on others. */
+static uint64_t delivered_far[2];
+static struct hist hist_far[2];
 static uint64_t *sent_count;           /* per sender */
 static uint32_t *win_count;            /* per sender x window: receipts of seq */
 static uint64_t *win_low;              /* per sender: oldest seq not fully delivered */
@@ -838,6 +944,9 @@ static void chat_line(struct conn *c, char *line, size_t len)
         delivered_by[c->ws]++;
         h_add(&chat_hist, (uint64_t)(now_ns() - t) / 1000);
         h_add(&hist_by[c->ws], (uint64_t)(now_ns() - t) / 1000);
+        bool far = c->node != conns[sender].node;
+        delivered_far[far]++;
+        h_add(&hist_far[far], (uint64_t)(now_ns() - t) / 1000);
         if (seq >= win_low[sender] && seq < win_low[sender] + opt.w) {
                 uint32_t *cnt = &win_count[(size_t)sender * opt.w + seq % opt.w];
                 (*cnt)++;
@@ -954,6 +1063,8 @@ static int mode_chat(void)
         memset(&chat_hist, 0, sizeof(chat_hist));
         memset(delivered_by, 0, sizeof(delivered_by));
         memset(hist_by, 0, sizeof(hist_by));
+        memset(delivered_far, 0, sizeof(delivered_far));
+        memset(hist_far, 0, sizeof(hist_far));
         for (unsigned i = 0; i < opt.n; i++)
                 memset(conns[i].next, 0, opt.k * sizeof(uint64_t));
 
@@ -962,6 +1073,7 @@ static int mode_chat(void)
                 M_WINDOW;
         if (mode == M_WINDOW && opt.w > 100000)
                 die("chat: window too large");
+        cpu_begin();
         int64_t start = now_ns(), stop = start + (int64_t)(opt.secs * 1e9);
         int64_t period = mode == M_PACED ? (int64_t)(1e9 / opt.rate) : 0;
         int64_t next_send = start, last_delivery = start;
@@ -1041,12 +1153,19 @@ static int mode_chat(void)
                 /* The members of each kind, in the same room, apart. */
                 printf(" tcp_n=%u ws_n=%u tcp_delivered=%" PRIu64
                        " ws_delivered=%" PRIu64 " tcp_dps=%.0f ws_dps=%.0f tcp_p50_us=%" PRIu64
-                       " ws_p50_us=%" PRIu64 " tcp_p99_us=%" PRIu64 " ws_p99_us=%" PRIu64 "\n",
+                       " ws_p50_us=%" PRIu64 " tcp_p99_us=%" PRIu64 " ws_p99_us=%" PRIu64,
                        opt.n - opt.ws, opt.ws, delivered_by[0], delivered_by[1],
                        (double)delivered_by[0] / el, (double)delivered_by[1] / el,
                        h_pct(&hist_by[0], 50), h_pct(&hist_by[1], 50), h_pct(&hist_by[0], 99),
                        h_pct(&hist_by[1], 99));
         }
+        if (opt.nports > 1)
+                printf(" nodes=%u near_delivered=%" PRIu64 " far_delivered=%" PRIu64
+                       " near_p50_us=%" PRIu64 " near_p99_us=%" PRIu64 " far_p50_us=%" PRIu64
+                       " far_p99_us=%" PRIu64, opt.nports, delivered_far[0], delivered_far[1],
+                       h_pct(&hist_far[0], 50), h_pct(&hist_far[0], 99), h_pct(&hist_far[1], 50),
+                       h_pct(&hist_far[1], 99));
+        cpu_print();
         printf("\n");
         return 0;
 }
@@ -1089,6 +1208,7 @@ static int mode_udp(void)
         struct mmsghdr om[UDP_WIN_MAX], im[UDP_WIN_MAX];
         struct iovec oiov[UDP_WIN_MAX], iiov[UDP_WIN_MAX];
         unsigned oslot[UDP_WIN_MAX];
+        cpu_begin();
         int64_t start = now_ns(), stop = start + (int64_t)(opt.secs * 1e9);
         int64_t end = stop + 500 * 1000000LL;
         for (;;) {
@@ -1169,9 +1289,11 @@ static int mode_udp(void)
                                 lost++;
         double el = (double)(now_ns() - start) / 1e9;
         printf("mode=udp socks=%u inflight=%u secs=%.3f sent=%" PRIu64 " replies=%" PRIu64
-               " rps=%.0f lost=%" PRIu64 " bad=%" PRIu64 " p50_us=%" PRIu64 " p99_us=%" PRIu64 "\n",
+               " rps=%.0f lost=%" PRIu64 " bad=%" PRIu64 " p50_us=%" PRIu64 " p99_us=%" PRIu64,
                opt.n, opt.w, el, sent, got, (double)got / el, lost, bad, h_pct(&uh, 50),
                h_pct(&uh, 99));
+        cpu_print();
+        printf("\n");
         return 0;
 }
 
@@ -1303,7 +1425,12 @@ int main(int argc, char **argv)
         optind = 2;
         while ((c = getopt(argc, argv, "p:n:k:w:t:R:l:gNx:r:m:P:s:c:W:q:T:")) != -1) {
                 switch (c) {
-                case 'p': opt.port = (unsigned)atoi(optarg); break;
+                case 'p':
+                        for (char *tok = strtok(optarg, ","); tok && opt.nports < MAX_PORTS;
+                             tok = strtok(NULL, ","))
+                                opt.ports[opt.nports++] = (unsigned)atoi(tok);
+                        opt.port = opt.nports ? opt.ports[0] : 0;
+                        break;
                 case 'n': opt.n = (unsigned)atoi(optarg); break;
                 case 'k': opt.k = (unsigned)atoi(optarg); break;
                 case 'w': opt.w = (unsigned)atoi(optarg); break;
@@ -1315,7 +1442,12 @@ int main(int argc, char **argv)
                 case 'x': opt.prefix = optarg; break;
                 case 'r': opt.proto = optarg; break;
                 case 'm': opt.mode = optarg; break;
-                case 'P': opt.pid = (pid_t)atoi(optarg); break;
+                case 'P':
+                        for (char *tok = strtok(optarg, ","); tok && opt.npids < MAX_PORTS;
+                             tok = strtok(NULL, ","))
+                                opt.pids[opt.npids++] = (pid_t)atoi(tok);
+                        opt.pid = opt.npids ? opt.pids[0] : 0;
+                        break;
                 case 'W': opt.ws = (unsigned)atoi(optarg); break;
                 case 'q': opt.web_port = (unsigned)atoi(optarg); break;
                 case 's': opt.size = (unsigned)atoi(optarg); break;
