@@ -152,8 +152,9 @@ static uint64_t h_pct(const struct hist *h, double p)
 
 static struct {
         unsigned port;          /* ports[0] */
-        unsigned ports[MAX_PORTS], nports;
-        pid_t pids[MAX_PORTS];  /* -P: pid is pids[0] */
+        int ports[MAX_PORTS];   /* -p P1,P2,...: one a node */
+        unsigned nports;
+        int pids[MAX_PORTS];    /* -P: pid is pids[0] */
         unsigned npids;
         unsigned n, k, w;
         double secs, rate;
@@ -459,7 +460,7 @@ static unsigned connect_all(unsigned n, void (*on_est)(struct conn *c),
                         c->ws = is_ws(started);
                         /* Several ports (nodes): dealt out in turn. */
                         c->node = started % opt.nports;
-                        c->fd = tcp_connect_nb(c->ws ? opt.web_port : opt.ports[c->node]);
+                        c->fd = tcp_connect_nb(c->ws ? opt.web_port : (unsigned)opt.ports[c->node]);
                         c->id = started;
                         c->state = -1;  /* connecting */
                         ep_add(c->fd, EPOLLOUT | EPOLLIN, started);
@@ -579,7 +580,7 @@ static long long servers_cpu_ticks(void)
         long long t = 0;
 
         for (unsigned i = 0; i < opt.npids; i++) {
-                long long one = proc_cpu_ticks(opt.pids[i], true);
+                long long one = proc_cpu_ticks((pid_t)opt.pids[i], true);
                 if (one < 0)
                         return -1;
                 t += one;
@@ -1415,6 +1416,16 @@ static int mode_freeport(void)
         die("freeport: none found");
 }
 
+/* "A,B,C" into out (at most MAX_PORTS numbers): how many. */
+static unsigned parse_list(char *arg, int out[MAX_PORTS])
+{
+        unsigned n = 0;
+
+        for (char *tok = strtok(arg, ","); tok && n < MAX_PORTS; tok = strtok(NULL, ","))
+                out[n++] = atoi(tok);
+        return n;
+}
+
 int main(int argc, char **argv)
 {
         if (argc < 2)
@@ -1426,10 +1437,8 @@ int main(int argc, char **argv)
         while ((c = getopt(argc, argv, "p:n:k:w:t:R:l:gNx:r:m:P:s:c:W:q:T:")) != -1) {
                 switch (c) {
                 case 'p':
-                        for (char *tok = strtok(optarg, ","); tok && opt.nports < MAX_PORTS;
-                             tok = strtok(NULL, ","))
-                                opt.ports[opt.nports++] = (unsigned)atoi(tok);
-                        opt.port = opt.nports ? opt.ports[0] : 0;
+                        opt.nports = parse_list(optarg, opt.ports);
+                        opt.port = (unsigned)opt.ports[0];
                         break;
                 case 'n': opt.n = (unsigned)atoi(optarg); break;
                 case 'k': opt.k = (unsigned)atoi(optarg); break;
@@ -1443,10 +1452,8 @@ int main(int argc, char **argv)
                 case 'r': opt.proto = optarg; break;
                 case 'm': opt.mode = optarg; break;
                 case 'P':
-                        for (char *tok = strtok(optarg, ","); tok && opt.npids < MAX_PORTS;
-                             tok = strtok(NULL, ","))
-                                opt.pids[opt.npids++] = (pid_t)atoi(tok);
-                        opt.pid = opt.npids ? opt.pids[0] : 0;
+                        opt.npids = parse_list(optarg, opt.pids);
+                        opt.pid = (pid_t)opt.pids[0];
                         break;
                 case 'W': opt.ws = (unsigned)atoi(optarg); break;
                 case 'q': opt.web_port = (unsigned)atoi(optarg); break;

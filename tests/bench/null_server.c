@@ -14,8 +14,8 @@
  *                           datagram, many at once (recvmmsg/sendmmsg)
  *
  * One thread, level-triggered epoll, 127.0.0.1 only; stopped by a signal.
- * Output a socket does not take is kept, without limit: the generator
- * reads everything it is sent. */
+ * Output a socket does not take is kept, without limit (pending.h): the
+ * generator reads everything it is sent. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -31,6 +31,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "pending.h"
+
 #define MAX_FD 65536
 #define UDP_BATCH 64
 
@@ -40,9 +42,10 @@ struct client {
         int fd;
         unsigned id;
         size_t slot;            /* in members[] */
-        size_t have, olen;
+        size_t have;
         char in[4096];
-        char *out;
+        struct pending out;
+        struct client *next_dead;
 };
 
 static int ep;
@@ -67,50 +70,14 @@ static void drop(struct client *c)
         by_fd[c->fd] = NULL;
         close(c->fd);
         c->fd = -1;
-        free(c->out);
-        c->out = (char *)dead;  /* events of this batch may still name it */
+        free(c->out.buf);
+        c->next_dead = dead;    /* events of this batch may still name it */
         dead = c;
 }
 
-/* Send what fits; keep the rest for EPOLLOUT. -1: the client is gone. */
 static int put(struct client *c, const char *buf, size_t len)
 {
-        if (!c->olen) {
-                ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-                if (n < 0 && errno != EAGAIN)
-                        return -1;
-                if (n > 0) {
-                        buf += n;
-                        len -= (size_t)n;
-                }
-                if (!len)
-                        return 0;
-        }
-        char *o = realloc(c->out, c->olen + len);
-        if (!o)
-                return -1;
-        memcpy(o + c->olen, buf, len);
-        c->out = o;
-        if (!c->olen) {
-                struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.ptr = c };
-                epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
-        }
-        c->olen += len;
-        return 0;
-}
-
-static int flush(struct client *c)
-{
-        ssize_t n = send(c->fd, c->out, c->olen, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0)
-                return errno == EAGAIN ? 0 : -1;
-        memmove(c->out, c->out + n, c->olen - (size_t)n);
-        c->olen -= (size_t)n;
-        if (!c->olen) {
-                struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-                epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
-        }
-        return 0;
+        return pending_put(&c->out, ep, c->fd, c, buf, len);
 }
 
 static void accept_all(int lfd, int chat)
@@ -265,14 +232,14 @@ int main(int argc, char **argv)
                                 continue;       /* dropped earlier in this batch */
                         int r = 0;
                         if (evs[i].events & EPOLLOUT)
-                                r = flush(c);
+                                r = pending_flush(&c->out, ep, c->fd, c);
                         if (r == 0 && evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
                                 r = chat ? on_chat(c) : on_echo(c);
                         if (r < 0)
                                 drop(c);
                 }
                 while (dead) {
-                        struct client *next = (struct client *)dead->out;
+                        struct client *next = dead->next_dead;
                         free(dead);
                         dead = next;
                 }

@@ -20,13 +20,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "pending.h"
+
 static const char welcome[] = "Welcome to the server. Type something and hit enter\r\n";
 
 struct client {
         int fd;
-        size_t have, olen;
+        size_t have;
         char in[1024];
-        char *out;              /* output the socket did not take yet */
+        struct pending out;     /* output the socket did not take yet */
 };
 
 static int ep;
@@ -34,47 +36,13 @@ static int ep;
 static void drop(struct client *c)
 {
         close(c->fd);
-        free(c->out);
+        free(c->out.buf);
         free(c);
 }
 
-/* Send what fits; keep the rest for EPOLLOUT. -1: the client is gone. */
 static int put(struct client *c, const char *buf, size_t len)
 {
-        if (!c->olen) {
-                ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
-                if (n < 0 && errno != EAGAIN)
-                        return -1;
-                if (n > 0) {
-                        buf += n;
-                        len -= (size_t)n;
-                }
-                if (!len)
-                        return 0;
-        }
-        char *o = realloc(c->out, c->olen + len);
-        if (!o)
-                return -1;
-        memcpy(o + c->olen, buf, len);
-        c->out = o;
-        c->olen += len;
-        struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT, .data.ptr = c };
-        epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
-        return 0;
-}
-
-static int flush(struct client *c)
-{
-        ssize_t n = send(c->fd, c->out, c->olen, MSG_NOSIGNAL);
-        if (n < 0)
-                return errno == EAGAIN ? 0 : -1;
-        memmove(c->out, c->out + n, c->olen - (size_t)n);
-        c->olen -= (size_t)n;
-        if (!c->olen) {
-                struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-                epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
-        }
-        return 0;
+        return pending_put(&c->out, ep, c->fd, c, buf, len);
 }
 
 static int readable(struct client *c)
@@ -152,7 +120,8 @@ int main(int argc, char **argv)
                                 }
                                 continue;
                         }
-                        if ((evs[i].events & EPOLLOUT) && flush(c) < 0) {
+                        if ((evs[i].events & EPOLLOUT) &&
+                            pending_flush(&c->out, ep, c->fd, c) < 0) {
                                 drop(c);
                                 continue;
                         }
