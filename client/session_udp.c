@@ -106,20 +106,29 @@ static void drain_stale(int fd)
         }
 }
 
-static void print_reply(struct udp *u, const uint8_t *data, size_t n)
+/* A datagram as one line for the terminal (its controls filtered), in
+ * a buffer of the caller's: its length. A datagram is one line to us: our
+ * own line end closes it. */
+static size_t dgram_line(const uint8_t *data, size_t n, char out[OUTF_MAX(DGRAM_SIZE) + 3])
 {
-        static char out[OUTF_MAX(DGRAM_SIZE) + 3];
         struct outf f;
         size_t len;
 
-        screen_hide(&u->sc);
         outf_init(&f, false);
         len = outf_feed(&f, data, n, out, NULL, NULL);
         len += outf_finish(&f, out + len);
-        /* The reply is one line to us; our own line end closes it. */
         if (len > 0 && out[len - 1] == '\n')
                 len--;
         out[len++] = '\n';
+        return len;
+}
+
+static void print_reply(struct udp *u, const uint8_t *data, size_t n)
+{
+        static char out[OUTF_MAX(DGRAM_SIZE) + 3];
+        size_t len = dgram_line(data, n, out);
+
+        screen_hide(&u->sc);
         if (u->s->interactive)
                 write_all(STDOUT_FILENO, "Server reply : ", 15);
         write_all(STDOUT_FILENO, out, len);
@@ -186,50 +195,80 @@ static bool typed_line(void *arg, const char *line, size_t n)
         return exchange(arg, line, n) == SESSION_END;
 }
 
-static int read_stdin(struct udp *u)
+/* The loop of both UDP sessions: stdin (once *quiet_end is set, not any
+ * more: the session ends when that time comes), the terminal's signals,
+ * and sock when it is one (on_sock). Ends the screen. */
+static void udp_loop(struct session *s, struct screen *sc, int sock, const int64_t *quiet_end,
+                     int (*on_stdin)(void *arg), void (*on_sock)(void *arg), void *arg)
 {
-        static char in[INPUT_MAX];
-        ssize_t n = stdin_read(u->s, in, sizeof(in));
-
-        if (n < 0)
-                return 0;
-        if (n == 0) {
-                if (!u->s->interactive)
-                        lines_end(&u->in, typed_line, u);
-                return SESSION_END;
-        }
-        if (!u->s->interactive)
-                return lines_feed(&u->in, in, (size_t)n, typed_line, u) ? SESSION_END : 0;
-        return screen_keys(&u->sc, in, (size_t)n, typed_line, u) ? SESSION_END : 0;
-}
-
-int udp_run(struct session *s)
-{
-        static struct udp u;
         int r = 0;
 
-        memset(&u, 0, sizeof(u));
-        u.s = s;
-        screen_init(&u.sc, s->interactive, "Enter message to send : ");
-        screen_show(&u.sc);
         while (r == 0) {
-                struct pollfd pfd[2] = {
-                        { .fd = STDIN_FILENO, .events = POLLIN },
+                int64_t now = clock_now_ms(), quiet = quiet_end ? *quiet_end : 0;
+                struct pollfd pfd[3] = {
+                        { .fd = quiet ? -1 : STDIN_FILENO, .events = POLLIN },
                         { .fd = s->sigfd, .events = POLLIN },
+                        { .fd = sock, .events = POLLIN },
                 };
+                int wait = quiet ? (quiet > now ? (int)(quiet - now) : 0) : -1;
 
-                if (poll(pfd, 2, -1) < 0) {
+                if (poll(pfd, 3, wait) < 0) {
                         if (errno == EINTR)
                                 continue;
                         fprintf(stderr, "pichat: poll: %s\n", strerror(errno));
                         break;
                 }
-                if (pfd[1].revents && screen_signals(&u.sc))
+                if (pfd[1].revents && screen_signals(sc))
                         r = SESSION_END;
+                if (r == 0 && pfd[2].revents)
+                        on_sock(arg);
                 if (r == 0 && pfd[0].revents)
-                        r = read_stdin(&u);
+                        r = on_stdin(arg);
+                if (quiet_end && *quiet_end && clock_now_ms() >= *quiet_end)
+                        r = SESSION_END;
         }
-        screen_hide(&u.sc);
+        screen_hide(sc);
+}
+
+/* Read what stdin has and hand its lines to typed (a terminal's through
+ * the line editor): what typed said (SESSION_END) or 0, and -1 at the
+ * end of stdin (its last line handed on first). */
+static int stdin_take(struct session *s, struct screen *sc, struct input_lines *in,
+                      bool (*typed)(void *arg, const char *line, size_t n), void *arg)
+{
+        static char buf[INPUT_MAX];
+        ssize_t n = stdin_read(s, buf, sizeof(buf));
+
+        if (n < 0)
+                return 0;
+        if (n == 0) {
+                if (!s->interactive)
+                        lines_end(in, typed, arg);
+                return -1;
+        }
+        if (!s->interactive)
+                return lines_feed(in, buf, (size_t)n, typed, arg) ? SESSION_END : 0;
+        return screen_keys(sc, buf, (size_t)n, typed, arg) ? SESSION_END : 0;
+}
+
+static int read_stdin(void *arg)
+{
+        struct udp *u = arg;
+        int r = stdin_take(u->s, &u->sc, &u->in, typed_line, u);
+
+        return r < 0 ? SESSION_END : r;
+}
+
+int udp_run(struct session *s)
+{
+        static struct udp u;
+
+        memset(&u, 0, sizeof(u));
+        u.s = s;
+        screen_init(&u.sc, s->interactive, "Enter message to send : ");
+        screen_show(&u.sc);
+        /* Each message waits for its answer in read_stdin(). */
+        udp_loop(s, &u.sc, -1, NULL, read_stdin, NULL, &u);
         /* UDP has no connection to lose: every end is a clean one. */
         return 0;
 }
@@ -264,15 +303,8 @@ static void chat_show(struct uchat *u, const struct sockaddr *from, socklen_t fl
         static char out[OUTF_MAX(DGRAM_SIZE) + 3];
         char who[ADDR_STR_MAX + 4];
         bool other = !u->have_peer || !same_peer(from, (struct sockaddr *)&u->peer);
-        struct outf f;
-        size_t len;
+        size_t len = dgram_line(data, n, out);
 
-        outf_init(&f, false);
-        len = outf_feed(&f, data, n, out, NULL, NULL);
-        len += outf_finish(&f, out + len);
-        if (len > 0 && out[len - 1] == '\n')
-                len--;
-        out[len++] = '\n';
         screen_hide(&u->sc);
         if (other) {
                 addr_format(from, who + 1, sizeof(who) - 3);
@@ -314,8 +346,9 @@ static bool chat_error(struct uchat *u)
 }
 
 /* What the socket has: datagrams, or the ICMP errors of some sent. */
-static void chat_receive(struct uchat *u)
+static void chat_receive(void *arg)
 {
+        struct uchat *u = arg;
         static uint8_t in[DGRAM_SIZE];
         struct sockaddr_storage from;
 
@@ -380,32 +413,23 @@ static bool chat_typed(void *arg, const char *line, size_t n)
 }
 
 /* 0 to go on, SESSION_END. */
-static int chat_stdin(struct uchat *u)
+static int chat_stdin(void *arg)
 {
-        static char in[INPUT_MAX];
-        ssize_t n = stdin_read(u->s, in, sizeof(in));
+        struct uchat *u = arg;
+        int r = stdin_take(u->s, &u->sc, &u->in, chat_typed, u);
 
-        if (n < 0)
-                return 0;
-        if (n == 0) {
-                if (u->s->interactive)
-                        return SESSION_END;
-                lines_end(&u->in, chat_typed, u);
-                /* What the peer still says is shown, until it is silent. */
-                u->quiet_end = clock_now_ms() + (int64_t)u->s->a->timeout_s * 1000;
-                return 0;
-        }
-        if (!u->s->interactive) {
-                lines_feed(&u->in, in, (size_t)n, chat_typed, u);
-                return 0;
-        }
-        return screen_keys(&u->sc, in, (size_t)n, chat_typed, u) ? SESSION_END : 0;
+        if (r >= 0)
+                return r;
+        if (u->s->interactive)
+                return SESSION_END;
+        /* What the peer still says is shown, until it is silent. */
+        u->quiet_end = clock_now_ms() + (int64_t)u->s->a->timeout_s * 1000;
+        return 0;
 }
 
 int udp_chat_run(struct session *s)
 {
         static struct uchat u;
-        int r = 0;
 
         memset(&u, 0, sizeof(u));
         u.s = s;
@@ -423,31 +447,7 @@ int udp_chat_run(struct session *s)
         else if (s->interactive)
                 fprintf(stderr, "Waiting for datagrams on %s\n", s->bound);
         screen_show(&u.sc);
-        while (r == 0) {
-                int64_t now = clock_now_ms();
-                struct pollfd pfd[3] = {
-                        { .fd = u.quiet_end ? -1 : STDIN_FILENO, .events = POLLIN },
-                        { .fd = s->sigfd, .events = POLLIN },
-                        { .fd = s->fd, .events = POLLIN },
-                };
-                int wait = u.quiet_end ? (u.quiet_end > now ? (int)(u.quiet_end - now) : 0) : -1;
-
-                if (poll(pfd, 3, wait) < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        fprintf(stderr, "pichat: poll: %s\n", strerror(errno));
-                        break;
-                }
-                if (pfd[1].revents && screen_signals(&u.sc))
-                        r = SESSION_END;
-                if (r == 0 && pfd[2].revents)
-                        chat_receive(&u);
-                if (r == 0 && pfd[0].revents)
-                        r = chat_stdin(&u);
-                if (u.quiet_end && clock_now_ms() >= u.quiet_end)
-                        r = SESSION_END;
-        }
-        screen_hide(&u.sc);
+        udp_loop(s, &u.sc, s->fd, &u.quiet_end, chat_stdin, chat_receive, &u);
         /* UDP has no connection to lose: every end is a clean one. */
         return 0;
 }
