@@ -885,24 +885,30 @@ static void take_message(struct mosquitto *mosq, struct cluster *c,
  * on_message(), so the socket starts with the next one, and one that is
  * all there is read and handed to on_message() before libmosquitto waits
  * for anything. Over TLS the bytes are not the packets': never. */
+bool cluster_publish_whole(const unsigned char *head, size_t n, size_t avail)
+{
+        size_t len = 0;
+
+        if (n < 2 || head[0] >> 4 != 3)
+                return false;
+        /* The remaining length: 1 to 4 bytes of 7 bits, lowest first. */
+        for (size_t i = 1; i < n && i <= 4; i++) {
+                len |= (size_t)(head[i] & 127) << (7 * (i - 1));
+                if (!(head[i] & 128))
+                        return avail >= i + 1 + len;
+        }
+        return false;
+}
+
 static bool next_publish_ready(struct cluster *c)
 {
         unsigned char h[5];
         int fd = c->tls ? -1 : mosq_lib.socket(c->mosq), avail;
-        size_t len = 0;
 
-        if (fd < 0 || ioctl(fd, FIONREAD, &avail) < 0)
+        if (fd < 0 || ioctl(fd, FIONREAD, &avail) < 0 || avail < 2)
                 return false;
         ssize_t n = recv(fd, h, sizeof(h), MSG_PEEK | MSG_DONTWAIT);
-        if (n < 2 || h[0] >> 4 != 3)
-                return false;
-        /* The remaining length: 1 to 4 bytes of 7 bits, lowest first. */
-        for (ssize_t i = 1; i < n; i++) {
-                len |= (size_t)(h[i] & 127) << (7 * (i - 1));
-                if (!(h[i] & 128))
-                        return avail >= 0 && (size_t)avail >= (size_t)i + 1 + len;
-        }
-        return false;
+        return n > 0 && cluster_publish_whole(h, (size_t)n, (size_t)avail);
 }
 
 /* The lines of the broker's messages go out as a local sender's do:

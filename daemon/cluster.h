@@ -126,6 +126,12 @@ struct cluster_msg {
         const char *members;            /* presence: the "ROOM NICK" lines */
 };
 
+/* Whether the first n bytes of what the broker sent next (head) begin an
+ * MQTT PUBLISH that is all there, avail bytes being readable: its fixed
+ * header's type, and the remaining length (1 to 4 bytes) against avail.
+ * False when head is too short to tell. */
+bool cluster_publish_whole(const unsigned char *head, size_t n, size_t avail);
+
 /* Parse topic and payload as sent under prefix, for a node called self:
  * CD_OK or why it is dropped. max_line is [server] max_line_bytes. */
 enum cluster_drop cluster_parse(const char *prefix, const char *self, const char *topic,

@@ -107,6 +107,35 @@ static struct conf *load(const char *ini, struct conf_errors *e)
         return conf_load_string("t.ini", ini, e);
 }
 
+/* What the broker sends next is read ahead only when it is a PUBLISH
+ * that is all there: otherwise libmosquitto may wait for the rest. */
+START_TEST(publish_whole)
+{
+        /* PUBLISH QoS 1 (0x32), remaining length 10: 12 bytes in all. */
+        const unsigned char p10[] = { 0x32, 10, 0, 3 };
+        ck_assert(cluster_publish_whole(p10, sizeof(p10), 12));
+        ck_assert(cluster_publish_whole(p10, sizeof(p10), 4000));
+        ck_assert(!cluster_publish_whole(p10, sizeof(p10), 11));
+        /* Remaining length 200 in two bytes (0xc8 0x01): 203 in all. */
+        const unsigned char p200[] = { 0x30, 0xc8, 0x01, 0 };
+        ck_assert(cluster_publish_whole(p200, sizeof(p200), 203));
+        ck_assert(!cluster_publish_whole(p200, sizeof(p200), 202));
+        /* 2,097,152 in four bytes (0x80 0x80 0x80 0x01). */
+        const unsigned char p4[] = { 0x30, 0x80, 0x80, 0x80, 0x01 };
+        ck_assert(cluster_publish_whole(p4, sizeof(p4), 2097152 + 5));
+        ck_assert(!cluster_publish_whole(p4, sizeof(p4), 2097152 + 4));
+        /* The length not all there yet, or longer than MQTT allows. */
+        ck_assert(!cluster_publish_whole(p200, 2, 1000));
+        const unsigned char p5[] = { 0x30, 0x80, 0x80, 0x80, 0x80 };
+        ck_assert(!cluster_publish_whole(p5, sizeof(p5), SIZE_MAX));
+        /* Not a PUBLISH: a PUBACK (0x40), a PINGRESP (0xd0). */
+        const unsigned char ack[] = { 0x40, 2, 0, 1 }, ping[] = { 0xd0, 0 };
+        ck_assert(!cluster_publish_whole(ack, sizeof(ack), 4));
+        ck_assert(!cluster_publish_whole(ping, sizeof(ping), 2));
+        ck_assert(!cluster_publish_whole(p10, 1, 12));
+}
+END_TEST
+
 START_TEST(conf_cluster_defaults)
 {
         struct conf_errors e;
@@ -168,6 +197,7 @@ Suite *test_suite(void)
         tcase_add_test(tc, parse_cuts_long_text);
         tcase_add_test(tc, parse_refuses);
         tcase_add_test(tc, parse_other_kinds);
+        tcase_add_test(tc, publish_whole);
         tcase_add_test(tc, conf_cluster_defaults);
         tcase_add_test(tc, conf_cluster_refused);
         suite_add_tcase(s, tc);
