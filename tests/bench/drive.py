@@ -722,6 +722,13 @@ def gen_bound(section, case, name):
     return GEN_MARK if g is not None and g >= 0.9 else ''
 
 
+def unanswered(section, case, name):
+    """', N of them never answered' when clients waited the whole window
+    for a reply (a server that stops accepting: xinetd past a few hundred)."""
+    u = med(section, case, name, 'unanswered')
+    return ', **%s never answered**' % fmt(u) if u else ''
+
+
 def ratio_text(m, rs):
     return '%s× [%s]' % (fmt(m, 2), ', '.join('%.2f' % r for r in rs))
 
@@ -779,13 +786,15 @@ def report():
         L.append('\n### Echo round trips (N clients, one request in flight each, %g s)\n' % args.secs)
         L.append('Round trips/s (p99 µs); %s: the generator\'s own core was busy ≥ 90%% of the '
                  'window, so the figure is what the generator could drive, a lower bound for '
-                 'the server.\n' % GEN_MARK)
+                 'the server. Clients never answered in the window are counted: their server\'s '
+                 'figures are those of the clients it did serve.\n' % GEN_MARK)
         L.append('| server | ' + ' | '.join('N=%d' % n for n in ECHO_N) + ' |')
         L.append('|---|' + '---|' * len(ECHO_N))
         for name, *_ in ECHO_SERVERS:
-            L.append('| %s | ' % name + ' | '.join('%s%s (%s)' % (
+            L.append('| %s | ' % name + ' | '.join('%s%s (%s)%s' % (
                 fmt(med('echo', n, name, 'rps')), gen_bound('echo', n, name),
-                fmt(med('echo', n, name, 'p99_us'))) for n in ECHO_N) + ' |')
+                fmt(med('echo', n, name, 'p99_us')), unanswered('echo', n, name))
+                for n in ECHO_N) + ' |')
         for ref in ('ref-thread', 'ref-epoll') + ((BASE,) if args.baseline else ()):
             L.append('| pichat / %s | ' % ref + ' | '.join(
                 ratio_cell('echo', n, 'pichat', ref, 'rps') for n in ECHO_N) + ' |')

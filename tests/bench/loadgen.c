@@ -35,8 +35,9 @@
  *       (cluster nodes) in turn, the senders first; deliveries and latency
  *       to members on the sender's node (near_*) and on others (far_*).
  *   -P PID[,PID...] (echo, chat, udp): also the servers' CPU time over the timed
- *       window (srv_cpu_ms: user + system of PID, all its threads, its
- *       reaped and living children, from /proc/PID/stat), beside the
+ *       window (srv_cpu_ms: user + system of PID, all its threads, the
+ *       children it reaped and every living process of its session, from
+ *       /proc/PID/stat), beside the
  *       generator's own (gen_cpu_ms) and the window's length (cpu_wall_ms).
  *   -c CONNECTS: connects in flight at once while connecting (default 256).
  *   -T CAFILE (chat, idle; pichat): the clients on PORT speak TLS
@@ -49,6 +50,7 @@
 #define _GNU_SOURCE
 #endif
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gnutls/gnutls.h>
@@ -525,15 +527,15 @@ static void on_greet_line(struct conn *c, char *line, size_t len)
 
 /* ---- CPU over the timed window: the server's (-P PID) and our own */
 
-/* utime + stime of pid (all its threads, living and gone), of the children
- * it reaped (cutime + cstime) and of its living children (xinetd serves
- * every client in one), in clock ticks; -1 when pid cannot be read. */
-static long long proc_cpu_ticks(pid_t pid, bool kids)
+/* utime + stime + cutime + cstime of /proc/PID/stat (all its threads,
+ * living and gone, and the children it reaped), in clock ticks; -1 when
+ * it cannot be read. *session: the session it is in. */
+static long long stat_ticks(const char *pid, long *session)
 {
         char path[64], buf[1024];
         long long ut, st, cut, cst;
 
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+        snprintf(path, sizeof(path), "/proc/%s/stat", pid);
         FILE *f = fopen(path, "re");
         if (!f)
                 return -1;
@@ -543,22 +545,37 @@ static long long proc_cpu_ticks(pid_t pid, bool kids)
         char *p = strrchr(buf, ')');
         /* After the name: state ppid pgrp session tty tpgid flags minflt
          * cminflt majflt cmajflt utime stime cutime cstime. */
-        if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld %lld %lld",
-                         &ut, &st, &cut, &cst) != 4)
+        if (!p || sscanf(p + 2, "%*c %*d %*d %ld %*d %*d %*u %*u %*u %*u %*u %lld %lld %lld %lld",
+                         session, &ut, &st, &cut, &cst) != 5)
                 return -1;
-        long long t = ut + st + cut + cst;
-        if (!kids)
+        return ut + st + cut + cst;
+}
+
+/* The CPU time of pid and of every living process of its session (drive.py
+ * starts each server as a session of its own; xinetd serves every client
+ * in a child), in clock ticks; -1 when pid cannot be read. A child that
+ * ends is reaped into its parent's cutime, which is counted too. */
+static long long proc_cpu_ticks(pid_t pid)
+{
+        char me[16];
+        long session;
+        long long t;
+
+        snprintf(me, sizeof(me), "%d", (int)pid);
+        if ((t = stat_ticks(me, &session)) < 0)
+                return -1;
+        DIR *d = opendir("/proc");
+        if (!d)
                 return t;
-        snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
-        if (!(f = fopen(path, "re")))
-                return t;
-        int child;
-        while (fscanf(f, "%d", &child) == 1) {
-                long long c = proc_cpu_ticks((pid_t)child, false);
-                if (c > 0)
+        for (struct dirent *e; (e = readdir(d));) {
+                long s;
+                long long c;
+                if (e->d_name[0] < '1' || e->d_name[0] > '9' || !strcmp(e->d_name, me))
+                        continue;
+                if ((c = stat_ticks(e->d_name, &s)) > 0 && s == (long)pid)
                         t += c;
         }
-        fclose(f);
+        closedir(d);
         return t;
 }
 
@@ -580,7 +597,7 @@ static long long servers_cpu_ticks(void)
         long long t = 0;
 
         for (unsigned i = 0; i < opt.npids; i++) {
-                long long one = proc_cpu_ticks((pid_t)opt.pids[i], true);
+                long long one = proc_cpu_ticks((pid_t)opt.pids[i]);
                 if (one < 0)
                         return -1;
                 t += one;
