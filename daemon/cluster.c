@@ -880,11 +880,6 @@ static void take_message(struct mosquitto *mosq, struct cluster *c,
         free(text);
 }
 
-/* Whether the broker's next packet is a PUBLISH that is all in the socket
- * already: libmosquitto reads a packet to its last byte before it calls
- * on_message(), so the socket starts with the next one, and one that is
- * all there is read and handed to on_message() before libmosquitto waits
- * for anything. Over TLS the bytes are not the packets': never. */
 bool cluster_publish_whole(const unsigned char *head, size_t n, size_t avail)
 {
         size_t len = 0;
@@ -900,6 +895,11 @@ bool cluster_publish_whole(const unsigned char *head, size_t n, size_t avail)
         return false;
 }
 
+/* Whether the broker's next packet is a PUBLISH that is all in the socket
+ * already: libmosquitto reads a packet to its last byte before it calls
+ * on_message(), so the socket starts with the next one, and one that is
+ * all there is read and handed to on_message() before libmosquitto waits
+ * for anything. Over TLS the bytes are not the packets': never. */
 static bool next_publish_ready(struct cluster *c)
 {
         unsigned char h[5];

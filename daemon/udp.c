@@ -151,10 +151,11 @@ struct udp_loop {
         struct server_sleeper sleeper;
         struct conf_cache live;
         char *bufs;                     /* in[] and out[], one block */
-        /* A socket bound to one address receives only what is sent to
-         * it, and answers from it: no packet info to ask for. */
-        bool bound;
+        /* Its address (getsockname). A socket bound to one address
+         * receives only what is sent to it, and answers from it: no
+         * packet info to ask for. */
         struct sockaddr_storage local;
+        bool bound;
         char *in[UDP_BATCH];
         char *out[UDP_BATCH];
         struct sockaddr_storage from[UDP_BATCH];
@@ -400,16 +401,15 @@ static void *udp_thread(void *arg)
         return NULL;
 }
 
-/* Whether ss is the wildcard address of its family. */
+/* Whether ss is a wildcard address (0.0.0.0, ::, ::ffff:0.0.0.0), or
+ * one of no family we know: addr_key_from() maps v4-mapped to IPv4. */
 static bool udp_wildcard(const struct sockaddr_storage *ss)
 {
-        if (ss->ss_family == AF_INET)
-                return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
-        return ss->ss_family != AF_INET6 ||
-               IN6_IS_ADDR_UNSPECIFIED(&((const struct sockaddr_in6 *)ss)->sin6_addr) ||
-               (IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)ss)->sin6_addr) &&
-                !memcmp(((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr + 12,
-                        "\0\0\0\0", 4));
+        static const uint8_t zero[sizeof(((struct addr_key *)0)->bytes)];
+        struct addr_key k;
+
+        addr_key_from((const struct sockaddr *)ss, &k);
+        return k.family == 0 || memcmp(k.bytes, zero, sizeof(zero)) == 0;
 }
 
 /* Learn where each datagram was sent to: IPv4 datagrams, also those on
@@ -419,22 +419,21 @@ static bool udp_wildcard(const struct sockaddr_storage *ss)
  * costs a lookup of the source address for every reply). 0 or -errno. */
 static int udp_want_pktinfo(struct udp_loop *l)
 {
-        struct sockaddr_storage ss;
-        socklen_t len = sizeof(ss);
+        struct sockaddr_storage *ss = &l->local;
+        socklen_t len = sizeof(*ss);
         int one = 1, fd = l->fd;
 
-        if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        if (getsockname(fd, (struct sockaddr *)ss, &len) < 0)
                 return -errno;
-        if (!udp_wildcard(&ss)) {
+        if (!udp_wildcard(ss)) {
                 l->bound = true;
-                l->local = ss;
                 return 0;
         }
-        if (ss.ss_family == AF_INET6 &&
+        if (ss->ss_family == AF_INET6 &&
             setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) < 0)
                 return -errno;
         if (setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)) < 0 &&
-            ss.ss_family == AF_INET)
+            ss->ss_family == AF_INET)
                 return -errno;
         return 0;
 }
@@ -494,11 +493,7 @@ int udp_start_service(struct udp *u, int fd, const struct service *svc, void *ct
         l->loop = (unsigned)r;
         /* Listed before its thread runs, by the one thread that starts
          * them all (main's) before the daemon says it is ready. */
-        unsigned np = atomic_load(&u->n_ports), port = 0;
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
-        if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0)
-                port = addr_port((struct sockaddr *)&ss);
+        unsigned np = atomic_load(&u->n_ports), port = addr_port((struct sockaddr *)&l->local);
         if (np < UDP_SOCKETS_MAX && port) {
                 atomic_store(&u->ports[np], (unsigned short)port);
                 atomic_store(&u->n_ports, np + 1);
